@@ -1,0 +1,43 @@
+"""`dailies bootstrap`: buckets and database schema, idempotently."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+from dailies import storage
+from dailies.clients import engine, s3_client
+from dailies.settings import Settings
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def alembic_config(settings: Settings) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    # '%' is alembic's interpolation character; URLs may contain it (encoded passwords).
+    config.set_main_option("sqlalchemy.url", settings.resolved_database_url.replace("%", "%%"))
+    return config
+
+
+def migrate(settings: Settings) -> None:
+    config = alembic_config(settings)
+    with engine(settings).begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def create_buckets(settings: Settings) -> dict[str, bool]:
+    s3 = s3_client(settings)
+    return {
+        name: storage.ensure_bucket(s3, bucket, object_lock=(name == "masters"))
+        for name, bucket in settings.buckets.items()
+    }
+
+
+def bootstrap(settings: Settings) -> dict[str, object]:
+    created = create_buckets(settings)
+    migrate(settings)
+    return {"buckets_created": [n for n, made in created.items() if made], "migrated": True}

@@ -1,0 +1,99 @@
+"""The one place that makes each client: S3, SQLAlchemy engine/sessions, Redis."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from dailies.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    import redis
+
+
+def s3_client(settings: Settings | None = None) -> Any:
+    settings = settings or get_settings()
+    return _s3_client(settings.s3_endpoint_url, settings.aws_region)
+
+
+@lru_cache(maxsize=8)
+def _s3_client(endpoint_url: str | None, region: str) -> Any:
+    config = Config(
+        # "adaptive" backs off on throttling (SlowDown/503) as well as 5xx.
+        retries={"max_attempts": 8, "mode": "adaptive"},
+        max_pool_connections=64,
+        s3={"addressing_style": "path"},
+        # Checksums only when an operation requires one: moto and some S3-compatible
+        # stores reject the newer default trailing checksums on presigned/multipart calls.
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+    )
+    return boto3.session.Session().client(
+        "s3", endpoint_url=endpoint_url, region_name=region, config=config
+    )
+
+
+def engine(settings: Settings | None = None) -> Engine:
+    settings = settings or get_settings()
+    url = settings.resolved_database_url
+    if url not in _engines:
+        _engines[url] = _make_engine(url)
+    return _engines[url]
+
+
+_engines: dict[str, Engine] = {}
+
+
+def _make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        from pathlib import Path
+
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        eng = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(eng, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            # WAL lets the API read while a flow writes; foreign keys are off by default.
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return eng
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def session_factory(settings: Settings | None = None) -> sessionmaker[Session]:
+    return sessionmaker(engine(settings), expire_on_commit=False)
+
+
+def redis_client(settings: Settings | None = None) -> redis.Redis | None:
+    """Redis when configured; None means single-machine, in-process equivalents."""
+    settings = settings or get_settings()
+    if not settings.redis_url:
+        return None
+    return _redis(settings.redis_url)
+
+
+@lru_cache(maxsize=8)
+def _redis(url: str) -> redis.Redis:
+    import redis
+
+    return redis.Redis.from_url(url)
+
+
+def reset_clients() -> None:
+    """Forget cached clients and settings (tests and `dailies up` re-point the environment)."""
+    get_settings.cache_clear()
+    _s3_client.cache_clear()
+    for eng in _engines.values():
+        eng.dispose()
+    _engines.clear()
+    _redis.cache_clear()

@@ -1,0 +1,71 @@
+"""The manifest schema. Postgres in production and tests, SQLite as the embedded default.
+
+Changes go through an Alembic migration in migrations/versions/.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: DateTime(timezone=True), dict[str, Any]: JSON}
+
+
+class Master(Base):
+    """One row per distinct content: the sha256 is the identity."""
+
+    __tablename__ = "masters"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    masters_key: Mapped[str] = mapped_column(String(1024))
+    version_id: Mapped[str | None] = mapped_column(String(1024))
+    etag: Mapped[str | None] = mapped_column(String(128))
+    retention_mode: Mapped[str] = mapped_column(String(16))
+    retain_until: Mapped[datetime]
+    source_staging_key: Mapped[str] = mapped_column(String(1024))
+    promoted_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    last_verified_at: Mapped[datetime | None]
+    last_verified_ok: Mapped[bool | None]
+
+
+class Asset(Base):
+    """An editor's asset (a clip in a project); many assets may point at one master."""
+
+    __tablename__ = "assets"
+
+    asset_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    master_sha256: Mapped[str] = mapped_column(ForeignKey("masters.sha256"), index=True)
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class PromotionAttempt(Base):
+    """Every promotion try, successful or not, with the reason a person can act on."""
+
+    __tablename__ = "promotion_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    staging_key: Mapped[str] = mapped_column(String(1024))
+    outcome: Mapped[str] = mapped_column(String(32))  # promoted/already_promoted/failed
+    reason: Mapped[str | None] = mapped_column(Text)
+    flow_run_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+    __table_args__ = (Index("ix_promotion_attempts_created_at", "created_at"),)

@@ -1,0 +1,76 @@
+"""Pure rules of promotion: what a valid request is, what retention a master gets, whether
+a copy is what it should be. No I/O here."""
+
+from __future__ import annotations
+
+import base64
+import posixpath
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from dailies.errors import CopyVerificationFailed, InvalidStagingKey
+from dailies.hashing import normalize_sha256
+
+STAGING_PREFIX = "uploads/"
+
+
+@dataclass(frozen=True)
+class PromotionRequest:
+    staging_key: str
+    sha256: str
+
+
+def validate_promotion_request(staging_key: str, sha256: str) -> PromotionRequest:
+    """Normalise the sha and refuse keys outside uploads/ (or escaping it with '..')."""
+    sha = normalize_sha256(sha256)
+    if not isinstance(staging_key, str) or not staging_key:
+        raise InvalidStagingKey("staging_key must be a non-empty string")
+    normalised = posixpath.normpath(staging_key)
+    if (
+        not staging_key.startswith(STAGING_PREFIX)
+        or normalised != staging_key.rstrip("/")
+        or not normalised.startswith(STAGING_PREFIX)
+        or staging_key.endswith("/")
+        or any(ord(c) < 32 for c in staging_key)
+    ):
+        raise InvalidStagingKey(
+            f"staging_key must name an object under {STAGING_PREFIX!r} "
+            f"(as returned by POST /api/uploads), got {staging_key[:200]!r}"
+        )
+    return PromotionRequest(staging_key=staging_key, sha256=sha)
+
+
+def retain_until_from(now: datetime, days: int) -> datetime:
+    """S3 keeps retain-until to the second; drop sub-seconds so comparisons are exact."""
+    return (now.astimezone(UTC) + timedelta(days=days)).replace(microsecond=0)
+
+
+def retention_needs_update(
+    current: tuple[str, datetime] | None, mode: str, retain_until: datetime
+) -> bool:
+    """True when the object lacks retention, has another mode, or would lapse earlier."""
+    if current is None:
+        return True
+    current_mode, current_until = current
+    return current_mode != mode or current_until < retain_until
+
+
+def verify_copy(head: dict[str, Any], size_bytes: int, sha256: str) -> None:
+    """Check what S3 says of the new version against what we hashed."""
+    got_size = int(head.get("ContentLength", -1))
+    if got_size != size_bytes:
+        raise CopyVerificationFailed(
+            f"masters copy of {sha256} has {got_size} bytes, expected {size_bytes}"
+        )
+    checksum = head.get("ChecksumSHA256")
+    # A multipart object's checksum is a checksum of part checksums ("...-N"): not comparable.
+    if checksum and "-" not in checksum:
+        got = base64.b64decode(checksum).hex()
+        if got != sha256:
+            raise CopyVerificationFailed(
+                f"masters copy reports sha256 {got}, expected {sha256}"
+            )
+    meta_sha = (head.get("Metadata") or {}).get("sha256")
+    if meta_sha and meta_sha != sha256:
+        raise CopyVerificationFailed(f"masters object carries sha256 {meta_sha}, expected {sha256}")

@@ -1,0 +1,211 @@
+"""S3 operations on the four buckets. boto3 calls only; the decisions live in callers."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from dailies.copy_plan import plan_copy_parts
+from dailies.errors import StagingObjectMissing
+
+_MISSING_CODES = {"404", "NoSuchKey", "NotFound", "NoSuchVersion"}
+
+
+def masters_key_for(sha256: str) -> str:
+    """Masters are content-addressed: the key is the sha256 itself."""
+    return sha256
+
+
+def error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def is_missing(exc: ClientError) -> bool:
+    return error_code(exc) in _MISSING_CODES
+
+
+def ensure_bucket(s3: Any, bucket: str, *, object_lock: bool = False) -> bool:
+    """Create the bucket if absent; return True when it was created."""
+    try:
+        s3.head_bucket(Bucket=bucket)
+        created = False
+    except ClientError as exc:
+        if error_code(exc) not in {"404", "NoSuchBucket", "NotFound"}:
+            raise
+        kwargs: dict[str, Any] = {"Bucket": bucket}
+        region = s3.meta.region_name
+        if region and region != "us-east-1":
+            kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
+        if object_lock:
+            # Object Lock can only be switched on at creation; it implies versioning.
+            kwargs["ObjectLockEnabledForBucket"] = True
+        s3.create_bucket(**kwargs)
+        created = True
+    if object_lock:
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    return created
+
+
+def head(s3: Any, bucket: str, key: str, version_id: str | None = None) -> dict[str, Any] | None:
+    kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key}
+    if version_id:
+        kwargs["VersionId"] = version_id
+    try:
+        return dict(s3.head_object(**kwargs))
+    except ClientError as exc:
+        if is_missing(exc):
+            return None
+        raise
+
+
+def head_staging(s3: Any, bucket: str, key: str) -> dict[str, Any]:
+    found = head(s3, bucket, key)
+    if found is None:
+        raise StagingObjectMissing(f"no object at s3://{bucket}/{key}; upload it first")
+    return found
+
+
+def iter_object(
+    s3: Any, bucket: str, key: str, chunk_bytes: int, if_match: str | None = None
+) -> Iterator[bytes]:
+    """Stream an object's bytes in large chunks, one GET, nothing on disk."""
+    kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key}
+    if if_match:
+        kwargs["IfMatch"] = if_match
+    body = s3.get_object(**kwargs)["Body"]
+    try:
+        yield from body.iter_chunks(chunk_bytes)
+    finally:
+        body.close()
+
+
+def tag_object(s3: Any, bucket: str, key: str, tags: dict[str, str]) -> None:
+    s3.put_object_tagging(
+        Bucket=bucket,
+        Key=key,
+        Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in tags.items()]},
+    )
+
+
+def object_tags(s3: Any, bucket: str, key: str) -> dict[str, str]:
+    tagset = s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]
+    return {t["Key"]: t["Value"] for t in tagset}
+
+
+@dataclass(frozen=True)
+class LockedCopy:
+    """Where a copy went and which retention we asked for."""
+
+    bucket: str
+    key: str
+    metadata: dict[str, str]
+    retention_mode: str
+    retain_until: datetime
+
+
+def copy_single(s3: Any, src_bucket: str, src_key: str, src_etag: str, dest: LockedCopy) -> str:
+    """Server-side CopyObject with Object Lock; atomic: the object appears whole or not at all."""
+    response = s3.copy_object(
+        Bucket=dest.bucket,
+        Key=dest.key,
+        CopySource={"Bucket": src_bucket, "Key": src_key},
+        # The bytes we hashed are the bytes we copy, or the copy fails (412).
+        CopySourceIfMatch=src_etag,
+        MetadataDirective="REPLACE",
+        Metadata=dest.metadata,
+        ObjectLockMode=dest.retention_mode,
+        ObjectLockRetainUntilDate=dest.retain_until,
+        ChecksumAlgorithm="SHA256",
+    )
+    return str(response.get("VersionId") or "")
+
+
+def abort_stale_uploads(s3: Any, bucket: str, key: str) -> int:
+    """Abort multipart uploads a killed worker left for this key; return how many."""
+    aborted = 0
+    paginator = s3.get_paginator("list_multipart_uploads")
+    for page in paginator.paginate(Bucket=bucket, Prefix=key):
+        for upload in page.get("Uploads", []):
+            if upload["Key"] == key:
+                s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload["UploadId"])
+                aborted += 1
+    return aborted
+
+
+def copy_multipart(
+    s3: Any,
+    src_bucket: str,
+    src_key: str,
+    src_etag: str,
+    size_bytes: int,
+    dest: LockedCopy,
+    part_bytes: int,
+    concurrency: int,
+) -> str:
+    """UploadPartCopy in parallel; on any failure the upload is aborted, leaving nothing."""
+    upload_id = s3.create_multipart_upload(
+        Bucket=dest.bucket,
+        Key=dest.key,
+        Metadata=dest.metadata,
+        ObjectLockMode=dest.retention_mode,
+        ObjectLockRetainUntilDate=dest.retain_until,
+    )["UploadId"]
+    parts = plan_copy_parts(size_bytes, part_bytes)
+
+    def copy_part(part: Any) -> dict[str, Any]:
+        result = s3.upload_part_copy(
+            Bucket=dest.bucket,
+            Key=dest.key,
+            UploadId=upload_id,
+            PartNumber=part.part_number,
+            CopySource={"Bucket": src_bucket, "Key": src_key},
+            CopySourceIfMatch=src_etag,
+            CopySourceRange=part.copy_source_range,
+        )
+        return {"PartNumber": part.part_number, "ETag": result["CopyPartResult"]["ETag"]}
+
+    try:
+        with ThreadPoolExecutor(max_workers=min(concurrency, len(parts) or 1)) as pool:
+            completed = list(pool.map(copy_part, parts))
+        response = s3.complete_multipart_upload(
+            Bucket=dest.bucket,
+            Key=dest.key,
+            UploadId=upload_id,
+            MultipartUpload={"Parts": completed},
+        )
+    except BaseException:
+        s3.abort_multipart_upload(Bucket=dest.bucket, Key=dest.key, UploadId=upload_id)
+        raise
+    return str(response.get("VersionId") or "")
+
+
+def retention_of(s3: Any, bucket: str, key: str, version_id: str) -> tuple[str, datetime] | None:
+    try:
+        got = s3.get_object_retention(Bucket=bucket, Key=key, VersionId=version_id)["Retention"]
+    except ClientError as exc:
+        if error_code(exc) in {"NoSuchObjectLockConfiguration", "ObjectLockConfigurationNotFoundError"}:
+            return None
+        raise
+    return got["Mode"], got["RetainUntilDate"]
+
+
+def put_retention(
+    s3: Any, bucket: str, key: str, version_id: str, mode: str, retain_until: datetime
+) -> None:
+    s3.put_object_retention(
+        Bucket=bucket,
+        Key=key,
+        VersionId=version_id,
+        Retention={"Mode": mode, "RetainUntilDate": retain_until},
+    )
+
+
+def sha256_checksum_b64(sha256_hex: str) -> str:
+    """S3 reports x-amz-checksum-sha256 as base64 of the raw digest."""
+    return base64.b64encode(bytes.fromhex(sha256_hex)).decode()

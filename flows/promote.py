@@ -1,0 +1,40 @@
+"""Promotion: a staged upload becomes a write-once, content-addressed master."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow
+
+from dailies.promotion import validate_promotion_request
+from tasks.promotion import (
+    copy_to_masters,
+    find_master,
+    hash_staging_object,
+    master_copy_cache_policy,
+    quarantine_mismatch,
+    record_already_promoted,
+    record_failed_attempt,
+    record_promotion,
+    secure_master,
+)
+
+
+@flow(name="promote-master", on_failure=[record_failed_attempt], log_prints=True)
+def promote_master(
+    staging_key: str, sha256: str, asset: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Verify a staged master's sha256 and copy it into the Object-Locked masters bucket."""
+    request = validate_promotion_request(staging_key, sha256)
+    staged = hash_staging_object(request)
+    quarantine_mismatch(request, staged)
+    if find_master(request.sha256) is not None:
+        return record_already_promoted(request, asset)
+
+    copy = copy_to_masters.with_options(cache_policy=master_copy_cache_policy())
+    secured = secure_master(copy(request, staged))
+    if secured is None:  # the cached copy outlived its object: copy afresh
+        secured = secure_master(copy.with_options(refresh_cache=True)(request, staged))
+    if secured is None:
+        raise RuntimeError(f"masters object for {request.sha256} vanished right after copy")
+    return record_promotion(request, secured, asset)

@@ -1,0 +1,115 @@
+"""Session-wide real services: moto's S3 server over HTTP, a fresh Postgres database,
+Redis (a dedicated db number, flushed) and a Prefect server.
+
+The environment is set here, at import, before anything imports prefect or reads settings,
+so that every thread and subprocess (workers, the CLI) sees the same stack.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dailies.services import Service, free_port, start_moto, start_prefect_server
+
+RUN_DIR = Path(tempfile.mkdtemp(prefix="dailies-tests-"))
+PG_ADMIN_URL = os.environ.get("DAILIES_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_DB = f"dailies_test_{uuid.uuid4().hex[:10]}"
+REDIS_URL = os.environ.get("DAILIES_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+MOTO_PORT = free_port()
+PREFECT_PORT = free_port()
+
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{MOTO_PORT}",
+        "DAILIES_DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1:5432/" + PG_DB,
+        "DAILIES_REDIS_URL": REDIS_URL,
+        "DAILIES_HOME": str(RUN_DIR / "home"),
+        "PREFECT_API_URL": f"http://127.0.0.1:{PREFECT_PORT}/api",
+        "PREFECT_HOME": str(RUN_DIR / "prefect-client"),
+        "PREFECT_LOCAL_STORAGE_PATH": str(RUN_DIR / "prefect-results"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_LOGGING_TO_API_BATCH_INTERVAL": "0.3",
+        "PREFECT_UI_ENABLED": "false",
+    }
+)
+for leaked in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "DAILIES_STAGING_BUCKET", "DAILIES_MASTERS_BUCKET"):
+    os.environ.pop(leaked, None)
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[Service]:
+    service = start_moto(MOTO_PORT, RUN_DIR / "logs")
+    yield service
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_db() -> Iterator[str]:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{PG_DB}"')
+    yield os.environ["DAILIES_DATABASE_URL"]
+    from dailies.clients import reset_clients
+
+    reset_clients()
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def redis_db() -> Iterator[str]:
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    client.flushdb()
+    yield REDIS_URL
+    client.flushdb()
+
+
+@pytest.fixture(scope="session")
+def prefect_server() -> Iterator[Service]:
+    service = start_prefect_server(PREFECT_PORT, RUN_DIR / "prefect-server", RUN_DIR / "logs")
+    yield service
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(s3_server: Service, postgres_db: str, redis_db: str, prefect_server: Service):  # type: ignore[no-untyped-def]
+    """Everything up, buckets made and migrations run: what `dailies bootstrap` does."""
+    from dailies.bootstrap import bootstrap
+    from dailies.clients import reset_clients
+    from dailies.settings import get_settings
+
+    reset_clients()
+    bootstrap(get_settings())
+    return get_settings()
+
+
+@pytest.fixture
+def settings(stack):  # type: ignore[no-untyped-def]
+    return stack
+
+
+@pytest.fixture
+def s3(stack):  # type: ignore[no-untyped-def]
+    from dailies.clients import s3_client
+
+    return s3_client(stack)
+
+
+@pytest.fixture
+def db_session(stack):  # type: ignore[no-untyped-def]
+    from dailies.clients import session_factory
+
+    with session_factory(stack)() as session:
+        yield session

@@ -20,7 +20,8 @@ from dailies.services import Service, free_port, start_moto, start_prefect_serve
 RUN_DIR = Path(tempfile.mkdtemp(prefix="dailies-tests-"))
 PG_ADMIN_URL = os.environ.get("DAILIES_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 PG_DB = f"dailies_test_{uuid.uuid4().hex[:10]}"
-REDIS_URL = os.environ.get("DAILIES_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+# Parallel test sessions on one machine pick different db numbers (DAILIES_TEST_REDIS_DB).
+REDIS_URL = f"redis://127.0.0.1:6379/{os.environ.get('DAILIES_TEST_REDIS_DB', '13')}"
 MOTO_PORT = free_port()
 PREFECT_PORT = free_port()
 

@@ -69,3 +69,39 @@ class PromotionAttempt(Base):
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
     __table_args__ = (Index("ix_promotion_attempts_created_at", "created_at"),)
+
+
+class Preview(Base):
+    """The preview of one master: the source of truth the API reads."""
+
+    __tablename__ = "previews"
+
+    sha256: Mapped[str] = mapped_column(ForeignKey("masters.sha256"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # queued/building/ready/failed
+    ladder_version: Mapped[str | None] = mapped_column(String(32))
+    encoder: Mapped[str | None] = mapped_column(String(32))
+    renditions: Mapped[list[Any] | None] = mapped_column(JSON)
+    duration_s: Mapped[float | None]
+    manifest_key: Mapped[str | None] = mapped_column(String(1024))
+    progress: Mapped[float | None]  # 0..1 while building
+    error: Mapped[str | None] = mapped_column(Text)
+    flow_run_id: Mapped[str | None] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+
+class ApiKey(Base):
+    """A bearer token's hash and role; the token itself is never stored."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))  # shown in listings to tell keys apart
+    role: Mapped[str] = mapped_column(String(16))  # reviewer/editor/admin
+    name: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    revoked_at: Mapped[datetime | None]

@@ -41,5 +41,65 @@ def promote(
     _print(result)
 
 
+keys_app = typer.Typer(help="API tokens: create (printed once, stored hashed), list, revoke.")
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("create")
+def keys_create(
+    role: str = typer.Option(..., help="reviewer, editor or admin (each includes the previous)"),
+    name: str | None = typer.Option(None, help="who or what uses it, shown in listings"),
+) -> None:
+    """Print a new API token; only its hash is stored, so keep it now."""
+    from dailies import apikeys
+    from dailies.clients import session_factory
+    from dailies.errors import InvalidRequest
+
+    try:
+        with session_factory()() as session, session.begin():
+            _, token = apikeys.create_key(session, role, name)
+    except InvalidRequest as exc:
+        typer.secho(str(exc), fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(token)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key: str = typer.Argument(..., help="the key's id, its listed prefix, or the token"),
+) -> None:
+    """Revoke a token; requests with it get 401 from then on."""
+    from dailies import apikeys
+    from dailies.clients import session_factory
+
+    with session_factory()() as session, session.begin():
+        revoked = apikeys.revoke_key(session, key)
+    if not revoked:
+        typer.secho(f"no active key matches {key!r}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)
+    typer.echo(f"revoked {revoked} key(s)")
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List keys (id, prefix, role, name, revoked); never the tokens."""
+    from dailies import apikeys
+    from dailies.clients import session_factory
+
+    with session_factory()() as session:
+        rows = [
+            {
+                "id": k.id,
+                "prefix": k.prefix,
+                "role": k.role,
+                "name": k.name,
+                "created_at": k.created_at,
+                "revoked_at": k.revoked_at,
+            }
+            for k in apikeys.list_keys(session)
+        ]
+    _print(rows)
+
+
 if __name__ == "__main__":
     app()

@@ -14,6 +14,7 @@ from dailies.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     import redis
+    import redis.asyncio
 
 
 def s3_client(settings: Settings | None = None) -> Any:
@@ -25,9 +26,12 @@ def s3_client(settings: Settings | None = None) -> Any:
 def _s3_client(endpoint_url: str | None, region: str) -> Any:
     config = Config(
         # "adaptive" backs off on throttling (SlowDown/503) as well as 5xx.
-        retries={"max_attempts": 8, "mode": "adaptive"},
+        retries={"max_attempts": 5, "mode": "adaptive"},
         max_pool_connections=64,
         s3={"addressing_style": "path"},
+        # Presigned URLs default to legacy SigV2, which AWS no longer accepts in newer
+        # regions; SigV4 also binds the URL to its key, upload id and part number.
+        signature_version="s3v4",
         # Checksums only when an operation requires one: moto and some S3-compatible
         # stores reject the newer default trailing checksums on presigned/multipart calls.
         request_checksum_calculation="when_required",
@@ -87,6 +91,40 @@ def _redis(url: str) -> redis.Redis:
     import redis
 
     return redis.Redis.from_url(url)
+
+
+def async_redis_client(settings: Settings, timeout_s: float = 5.0) -> redis.asyncio.Redis | None:
+    """A new asyncio Redis client for one event loop (the API holds one for its lifetime).
+
+    Not cached: an asyncio connection pool must not be shared across event loops.
+    """
+    if not settings.redis_url:
+        return None
+    import redis.asyncio
+
+    # Blocking pool: a burst of requests waits for a connection instead of failing with
+    # MaxConnectionsError once the (default 100) pool is exhausted.
+    pool = redis.asyncio.BlockingConnectionPool.from_url(
+        settings.redis_url,
+        max_connections=64,
+        timeout=timeout_s,
+        socket_timeout=timeout_s,
+        socket_connect_timeout=timeout_s,
+    )
+    return redis.asyncio.Redis.from_pool(pool)  # the client owns (and closes) the pool
+
+
+def s3_probe_client(settings: Settings, timeout_s: float = 3.0) -> Any:
+    """An S3 client that fails fast: one attempt, short timeouts (readiness checks)."""
+    config = Config(
+        retries={"max_attempts": 1, "mode": "standard"},
+        connect_timeout=timeout_s,
+        read_timeout=timeout_s,
+        s3={"addressing_style": "path"},
+    )
+    return boto3.session.Session().client(
+        "s3", endpoint_url=settings.s3_endpoint_url, region_name=settings.aws_region, config=config
+    )
 
 
 def reset_clients() -> None:

@@ -51,3 +51,36 @@ class CopyVerificationFailed(IntegrityError):
 
 class UnplayableMaster(DailiesError):
     """ffprobe/ffmpeg cannot make a preview of this master; retrying will not help."""
+
+
+# --- HTTP-facing refusals (mapped to status codes in api/errors.py) ---
+
+
+class UploadTooLarge(InvalidRequest):
+    """The declared or uploaded size is over the configured maximum."""
+
+
+class UploadNotFound(NotFound):
+    """No multipart upload in progress for that upload id and key."""
+
+
+class Unauthenticated(DailiesError):
+    """No bearer token, or one that is unknown or revoked."""
+
+
+class Forbidden(DailiesError):
+    """The token is valid but its role does not allow this."""
+
+
+class RateLimited(DailiesError):
+    def __init__(self, retry_after_s: int) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(f"rate limit exceeded; retry in {retry_after_s}s")
+
+
+class DependencyUnavailable(DailiesError):
+    """A service we depend on (database, Redis, S3, Prefect) did not answer."""
+
+    def __init__(self, dependency: str, reason: str) -> None:
+        self.dependency = dependency
+        super().__init__(f"{dependency} unavailable: {reason}")

@@ -27,10 +27,14 @@ def get_master(session: Session, sha256: str) -> Master | None:
 
 def insert_master(session: Session, values: dict[str, Any]) -> bool:
     """Insert unless the sha is already there; True when this call created the row."""
-    stmt = _insert(session, Master).values(**values).on_conflict_do_nothing(
-        index_elements=["sha256"]
+    stmt = (
+        _insert(session, Master)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["sha256"])
+        # RETURNING, not rowcount: an ORM-enabled INSERT may report rowcount -1.
+        .returning(Master.sha256)
     )
-    return bool(session.execute(stmt).rowcount)
+    return session.execute(stmt).scalar_one_or_none() is not None
 
 
 def link_asset(session: Session, asset_id: str, sha256: str, attributes: dict[str, Any]) -> None:

@@ -47,6 +47,41 @@ class Settings(BaseSettings):
     # A killed worker's lock must not block a sha forever.
     lock_ttl_s: float = Field(default=3600.0, gt=0)
 
+    # Preview builds (flows/preview.py). Tests set the fastest x264 preset.
+    ffmpeg_bin: str = "ffmpeg"
+    ffprobe_bin: str = "ffprobe"
+    x264_preset: str = "veryfast"
+    nvenc_preset: str = Field(default="p4", pattern=r"^p[1-7]$")
+    # Where masters are copied for encoding (None: the system temp dir); or read them
+    # straight from a presigned URL with preview_master_via="url" (no local copy).
+    scratch_dir: Path | None = None
+    preview_master_via: Literal["scratch", "url"] = "scratch"
+    # Publish a stream-copy rendition first when the master is already browser-friendly.
+    preview_stream_copy: bool = True
+    preview_publish_interval_s: float = Field(default=0.5, gt=0)
+    preview_progress_interval_s: float = Field(default=2.0, gt=0)
+
+    # API: uploads. S3 allows 10,000 parts of 5 MiB..5 GiB and objects up to 5 TiB.
+    max_upload_bytes: int = Field(default=1024 * GiB, ge=1, le=5 * 1024 * GiB)
+    upload_part_bytes: int = Field(default=64 * MiB, ge=5 * MiB, le=5 * GiB)
+    upload_url_expiry_s: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    # API: per-token fixed-window rate limit.
+    rate_limit_requests: int = Field(default=1200, ge=1)
+    rate_limit_window_s: int = Field(default=60, ge=1)
+    # API: preview triggers (the edge's 404 path).
+    preview_single_flight_ttl_s: int = Field(default=30, ge=1)
+    preview_retry_after_s: int = Field(default=5, ge=1)
+    preview_retry_base_s: int = Field(default=30, ge=1)
+    preview_retry_max_s: int = Field(default=3600, ge=1)
+    # A queued/building row this old gets its flow run's state checked (crashed runs
+    # never update the row themselves).
+    preview_recheck_after_s: int = Field(default=120, ge=1)
+    # Deployments the API launches (flow-name/deployment-name) and the pool that has GPUs.
+    promote_deployment: str = "promote-master/promote-master"
+    preview_gpu_deployment: str = "build-preview/preview-gpu"
+    preview_cpu_deployment: str = "build-preview/preview-cpu"
+    gpu_work_pool: str = "gpu"
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -163,7 +163,7 @@ def secure_master(copied: dict[str, Any]) -> dict[str, Any] | None:
     verify_copy(head, copied["size_bytes"], copied["sha256"])
     mode, until = copied["retention_mode"], copied["retain_until"]
     # Stores may drop lock headers (moto does on multipart uploads): re-assert them.
-    current = storage.retention_of(s3, bucket, key, version)
+    current = storage.retention_from_head(head)
     if retention_needs_update(current, mode, until):
         storage.put_retention(s3, bucket, key, version, mode, until)
     elif current is not None:

@@ -1,0 +1,125 @@
+"""What a finished (or starting) encode produced, and the multivariant playlist for it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from typing import Any
+
+from dailies.media.ffmpeg_args import AUDIO_GROUP, AUDIO_NAME, PLAYLIST_NAME
+from dailies.media.ladder import AUDIO_BITRATE, LadderPlan
+from dailies.media.playlists import (
+    AAC_LC,
+    AudioRendition,
+    MediaPlaylist,
+    Multivariant,
+    Variant,
+    measured_bandwidth,
+)
+
+# Container overhead (moof/mdat headers) on top of the encoder's bitrate.
+OVERHEAD = 1.05
+
+
+@dataclass(frozen=True)
+class RenditionOutput:
+    name: str
+    kind: str  # video or audio
+    codecs: str
+    peak_bps: int
+    average_bps: int
+    duration_s: float
+    segments: int
+    width: int | None = None
+    height: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def measure_rendition(
+    name: str,
+    kind: str,
+    playlist: MediaPlaylist,
+    sizes: Sequence[int],
+    codecs: str,
+    size: tuple[int, int] | None = None,
+) -> RenditionOutput:
+    peak, average = measured_bandwidth(playlist.segments, sizes)
+    return RenditionOutput(
+        name=name,
+        kind=kind,
+        codecs=codecs,
+        peak_bps=peak,
+        average_bps=average,
+        duration_s=round(playlist.duration_s, 3),
+        segments=len(playlist.segments),
+        width=size[0] if size else None,
+        height=size[1] if size else None,
+    )
+
+
+def estimated_outputs(plan: LadderPlan, codecs: dict[str, str]) -> list[RenditionOutput]:
+    """Before anything is measured (the early EVENT manifest): bandwidth from the rate caps."""
+    outputs = [
+        RenditionOutput(
+            name=r.name,
+            kind="video",
+            codecs=codecs.get(r.name, "avc1.640028"),
+            peak_bps=int(r.maxrate * OVERHEAD),
+            average_bps=int(r.video_bitrate * OVERHEAD),
+            duration_s=plan.duration_s,
+            segments=0,
+            width=r.width,
+            height=r.height,
+        )
+        for r in plan.rungs
+    ]
+    if plan.has_audio:
+        bps = int(AUDIO_BITRATE * OVERHEAD)
+        outputs.append(RenditionOutput(AUDIO_NAME, "audio", AAC_LC, bps, bps, plan.duration_s, 0))
+    return outputs
+
+
+def build_multivariant(
+    outputs: Sequence[RenditionOutput], frame_rate: Fraction | None
+) -> Multivariant:
+    """Video variants, highest first, each with the audio rendition's bitrate added:
+    BANDWIDTH is what a player must sustain for the whole combination."""
+    audio = next((o for o in outputs if o.kind == "audio"), None)
+    video = sorted((o for o in outputs if o.kind == "video"), key=lambda o: -o.peak_bps)
+    variants = tuple(
+        Variant(
+            uri=f"{o.name}/{PLAYLIST_NAME}",
+            bandwidth=o.peak_bps + (audio.peak_bps if audio else 0),
+            average_bandwidth=o.average_bps + (audio.average_bps if audio else 0),
+            codecs=f"{o.codecs},{audio.codecs}" if audio else o.codecs,
+            width=o.width,
+            height=o.height,
+            frame_rate=frame_rate,
+            audio_group=AUDIO_GROUP if audio else None,
+        )
+        for o in video
+    )
+    renditions = (
+        (AudioRendition(AUDIO_GROUP, "Stereo", f"{audio.name}/{PLAYLIST_NAME}"),) if audio else ()
+    )
+    return Multivariant(variants, renditions)
+
+
+def single_variant(output: RenditionOutput, audio_codec: str | None) -> Multivariant:
+    """The early manifest of a stream-copied master: one variant, audio muxed in."""
+    codecs = f"{output.codecs},{audio_codec}" if audio_codec else output.codecs
+    return Multivariant(
+        (
+            Variant(
+                uri=f"{output.name}/{PLAYLIST_NAME}",
+                bandwidth=output.peak_bps,
+                average_bandwidth=output.average_bps,
+                codecs=codecs,
+                width=output.width,
+                height=output.height,
+            ),
+        )
+    )

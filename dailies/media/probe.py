@@ -1,0 +1,186 @@
+"""What a master is, from ffprobe's JSON: parsing is pure, the subprocess lives in runner."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from dailies.errors import UnplayableMaster
+
+HDR_TRANSFERS = frozenset({"smpte2084", "arib-std-b67"})
+INTERLACED_FIELD_ORDERS = frozenset({"tt", "bb", "tb", "bt"})
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    codec: str
+    channels: int
+    sample_rate: int
+
+
+@dataclass(frozen=True)
+class MasterProbe:
+    """The facts about a master that decide how its preview is made."""
+
+    duration_s: float
+    container: str
+    video_codec: str
+    pix_fmt: str
+    bit_depth: int
+    # Display size: after rotation and non-square pixels, i.e. what a viewer sees.
+    width: int
+    height: int
+    coded_width: int
+    coded_height: int
+    rotation: int  # 0, 90, 180 or 270
+    frame_rate: Fraction  # average rate; VFR masters still get a constant output rate
+    variable_frame_rate: bool
+    interlaced: bool
+    hdr: bool
+    color_transfer: str | None
+    bit_rate: int | None
+    audio: AudioInfo | None
+
+    @property
+    def portrait(self) -> bool:
+        return self.height > self.width
+
+
+def ffprobe_args(ffprobe_bin: str, source: str) -> list[str]:
+    return [
+        ffprobe_bin,
+        "-v", "error",
+        "-hide_banner",
+        "-print_format", "json",
+        "-show_format",
+        "-show_streams",
+        source,
+    ]  # fmt: skip
+
+
+def parse_probe(data: dict[str, Any]) -> MasterProbe:
+    """Turn ffprobe's JSON into a MasterProbe, or say in plain words why it is unusable."""
+    streams = data.get("streams") or []
+    fmt = data.get("format") or {}
+    video = _first_video(streams)
+    if video is None:
+        kinds = sorted({str(s.get("codec_type")) for s in streams}) or ["none"]
+        raise UnplayableMaster(
+            f"the master has no video stream (found: {', '.join(kinds)}); "
+            "previews need a video file"
+        )
+    coded_w, coded_h = int(video.get("width") or 0), int(video.get("height") or 0)
+    if coded_w <= 0 or coded_h <= 0:
+        raise UnplayableMaster(
+            f"the video stream ({video.get('codec_name', 'unknown codec')}) has no picture size; "
+            "the file is probably truncated or corrupt"
+        )
+    duration = _duration(fmt, video)
+    if duration is None or duration <= 0:
+        raise UnplayableMaster("the master reports no duration; it is probably truncated")
+
+    rotation = _rotation(video)
+    sar = _ratio(video.get("sample_aspect_ratio")) or Fraction(1)
+    display_w = round(coded_w * sar) if sar > 0 else coded_w
+    width, height = (coded_h, display_w) if rotation in (90, 270) else (display_w, coded_h)
+
+    avg = _ratio(video.get("avg_frame_rate"))
+    real = _ratio(video.get("r_frame_rate"))
+    frame_rate = avg or real
+    if not frame_rate:
+        raise UnplayableMaster("the video stream reports no frame rate; it is probably corrupt")
+    pix_fmt = str(video.get("pix_fmt") or "")
+    transfer = video.get("color_transfer")
+    audio = _first_audio(streams)
+    bit_rate = fmt.get("bit_rate")
+    return MasterProbe(
+        duration_s=duration,
+        container=str(fmt.get("format_name") or ""),
+        video_codec=str(video.get("codec_name") or ""),
+        pix_fmt=pix_fmt,
+        bit_depth=_bit_depth(pix_fmt, video.get("bits_per_raw_sample")),
+        width=width,
+        height=height,
+        coded_width=coded_w,
+        coded_height=coded_h,
+        rotation=rotation,
+        frame_rate=frame_rate,
+        # r_frame_rate is the base (tick) rate; an average far from it means frames come
+        # at uneven intervals, as phones record.
+        variable_frame_rate=bool(avg and real and abs(avg - real) / real > Fraction(1, 100)),
+        interlaced=str(video.get("field_order") or "") in INTERLACED_FIELD_ORDERS,
+        hdr=transfer in HDR_TRANSFERS,
+        color_transfer=str(transfer) if transfer else None,
+        bit_rate=int(bit_rate) if bit_rate and str(bit_rate).isdigit() else None,
+        audio=audio,
+    )
+
+
+def _first_video(streams: list[dict[str, Any]]) -> dict[str, Any] | None:
+    for stream in streams:
+        # Cover art in an audio file is a "video" stream with the attached_pic disposition.
+        attached = (stream.get("disposition") or {}).get("attached_pic") == 1
+        if stream.get("codec_type") == "video" and not attached:
+            return stream
+    return None
+
+
+def _first_audio(streams: list[dict[str, Any]]) -> AudioInfo | None:
+    for stream in streams:
+        if stream.get("codec_type") == "audio" and int(stream.get("channels") or 0) > 0:
+            return AudioInfo(
+                codec=str(stream.get("codec_name") or ""),
+                channels=int(stream["channels"]),
+                sample_rate=int(stream.get("sample_rate") or 0),
+            )
+    return None
+
+
+def _duration(fmt: dict[str, Any], video: dict[str, Any]) -> float | None:
+    for value in (fmt.get("duration"), video.get("duration")):
+        try:
+            if value is not None and float(value) > 0:
+                return float(value)
+        except (TypeError, ValueError):
+            continue
+    return None
+
+
+def _rotation(video: dict[str, Any]) -> int:
+    """Clockwise-agnostic rotation in {0, 90, 180, 270}: only whether sides swap matters here;
+    ffmpeg's autorotate applies the right direction when decoding."""
+    raw: Any = None
+    for side in video.get("side_data_list") or []:
+        if side.get("side_data_type") == "Display Matrix" and "rotation" in side:
+            raw = side["rotation"]
+    if raw is None:
+        raw = (video.get("tags") or {}).get("rotate")
+    try:
+        degrees = round(float(raw)) if raw is not None else 0
+    except (TypeError, ValueError):
+        degrees = 0
+    return (round(degrees / 90) * 90) % 360
+
+
+def _ratio(value: Any) -> Fraction | None:
+    if not value or value in ("0/0", "N/A"):
+        return None
+    try:
+        text = str(value).replace(":", "/")
+        ratio = Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        return None
+    return ratio if ratio > 0 else None
+
+
+def _bit_depth(pix_fmt: str, bits_per_raw_sample: Any) -> int:
+    if pix_fmt.startswith(("p010", "p210", "p410")):  # semi-planar 10-bit (GPU decoders)
+        return 10
+    for depth in (16, 14, 12, 10, 9):
+        if f"p{depth}" in pix_fmt:
+            return depth
+    try:
+        return int(bits_per_raw_sample) if bits_per_raw_sample else 8
+    except (TypeError, ValueError):
+        return 8

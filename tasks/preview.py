@@ -1,0 +1,189 @@
+"""The preview build as one cached unit, and the previews-row bookkeeping around it."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE, CachePolicy
+from prefect.context import TaskRunContext
+from prefect.runtime import flow_run
+
+from dailies import manifest, previews
+from dailies.clients import session_factory
+from dailies.db.models import Master
+from dailies.errors import UnknownMaster
+from dailies.hashing import is_sha256
+from dailies.locking import lock_manager
+from dailies.media.derived_args import browser_friendly
+from dailies.media.ladder import LADDER_VERSION, plan_ladder
+from dailies.previews import PreviewRequest
+from dailies.settings import Settings, get_settings
+from tasks.preview_steps import (
+    choose_encoder,
+    encode_ladder,
+    fetch_master,
+    probe_master,
+    publish_manifest,
+    publish_mp4,
+    publish_poster,
+    publish_storyboard,
+    publish_stream_copy,
+)
+from tasks.retry import RETRY_DELAYS, retry_transient
+
+
+class PreviewKey(CachePolicy):
+    """Cache key = the master's sha256 and the ladder version (and the bucket): not the
+    task's inputs or source, so the encoder asked for and code edits do not split the cache.
+    Bumping LADDER_VERSION rebuilds every preview."""
+
+    def compute_key(
+        self,
+        task_ctx: TaskRunContext,
+        inputs: dict[str, Any],
+        flow_parameters: dict[str, Any],
+        **kwargs: Any,
+    ) -> str | None:
+        request = inputs.get("request")
+        if not isinstance(request, PreviewRequest):
+            return None
+        bucket = get_settings().previews_bucket
+        return f"dailies-preview-l{LADDER_VERSION}-{bucket}-{request.sha256}"
+
+
+def preview_cache_policy() -> CachePolicy:
+    """SERIALIZABLE + an expiring lock: concurrent builds of one sha wait for the first and
+    read its result instead of running ffmpeg again; a killed worker's lock times out."""
+    return PreviewKey().configure(
+        isolation_level="SERIALIZABLE", lock_manager=lock_manager(get_settings())
+    )
+
+
+@task(cache_policy=NO_CACHE)
+def require_master(sha256: str) -> dict[str, Any]:
+    with session_factory()() as session:
+        master = manifest.get_master(session, sha256)
+        if master is None:
+            raise UnknownMaster(f"no promoted master with sha256 {sha256}; promote it first")
+        return manifest.master_as_dict(master)
+
+
+@task(cache_policy=NO_CACHE)
+def find_current_preview(sha256: str) -> dict[str, Any] | None:
+    """A ready preview of the current ladder version, as the flow returns it, or None."""
+    with session_factory()() as session:
+        row = previews.get_preview(session, sha256)
+        if not previews.is_current(row, LADDER_VERSION):
+            return None
+        assert row is not None
+        return {**previews.preview_as_dict(row), "cache_hit": True}
+
+
+@task(cache_policy=NO_CACHE)
+def queue_preview(request: PreviewRequest) -> str:
+    with session_factory()() as session, session.begin():
+        return previews.mark_queued(session, request.sha256, LADDER_VERSION, _flow_run_id())
+
+
+@task(cache_policy=NO_CACHE)
+def start_building(sha256: str, encoder: str) -> None:
+    with session_factory()() as session, session.begin():
+        previews.mark_building(session, sha256, LADDER_VERSION, encoder, _flow_run_id())
+
+
+@task(persist_result=True, retries=2, retry_delay_seconds=RETRY_DELAYS,
+      retry_condition_fn=retry_transient)  # fmt: skip
+def build_preview_files(request: PreviewRequest, master: dict[str, Any]) -> dict[str, Any]:
+    """Everything that ends up in the previews bucket, as one cacheable, locked unit.
+
+    Steps are tasks of their own (visible in the UI); scratch space goes on success and
+    failure alike. Run with `.with_options(cache_policy=preview_cache_policy())`.
+    """
+    settings = get_settings()
+    encoder = choose_encoder(request.encoder)
+    start_building(request.sha256, encoder)
+    with scratch_directory(settings, request.sha256) as scratch:
+        source = fetch_master(master, scratch)
+        probe = probe_master(source)
+        plan = plan_ladder(probe)
+        copied = settings.preview_stream_copy and browser_friendly(probe)
+        if copied:
+            publish_stream_copy(source, probe, request.sha256, scratch)
+        outputs = encode_ladder(
+            source, probe, plan, encoder, request.sha256, scratch, early_manifest=not copied
+        )
+        mp4_key = publish_mp4(plan, request.sha256, scratch)
+        poster_key = publish_poster(plan, request.sha256, scratch)
+        storyboard_key = publish_storyboard(plan, request.sha256, scratch)
+        manifest_key = publish_manifest(request.sha256, outputs, plan)
+    return {
+        "sha256": request.sha256,
+        "manifest_key": manifest_key,
+        "renditions": [o.as_dict() for o in outputs],
+        "duration_s": round(probe.duration_s, 3),
+        "encoder": encoder,
+        "ladder_version": LADDER_VERSION,
+        "mp4_key": mp4_key,
+        "poster_key": poster_key,
+        "storyboard_key": storyboard_key,
+        "source": {
+            "width": probe.width,
+            "height": probe.height,
+            "rotation": probe.rotation,
+            "hdr": probe.hdr,
+            "interlaced": probe.interlaced,
+            "audio_channels": probe.audio.channels if probe.audio else 0,
+        },
+    }
+
+
+@task(cache_policy=NO_CACHE)
+def record_ready(built: dict[str, Any], cache_hit: bool) -> dict[str, Any]:
+    with session_factory()() as session, session.begin():
+        row = previews.mark_ready(session, built["sha256"], built)
+        return {**built, **previews.preview_as_dict(row), "cache_hit": cache_hit}
+
+
+@contextmanager
+def scratch_directory(settings: Settings, sha256: str) -> Iterator[Path]:
+    if settings.scratch_dir is not None:
+        settings.scratch_dir.mkdir(parents=True, exist_ok=True)
+    path = Path(
+        tempfile.mkdtemp(prefix=f"dailies-preview-{sha256[:12]}-", dir=settings.scratch_dir)
+    )
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def record_preview_failure(flow: Any, run: Any, state: Any) -> None:
+    """Flow on_failure/on_crashed hook: the row says why, in words a person can act on."""
+    sha = str((run.parameters or {}).get("sha256", "")).strip().lower()
+    if not is_sha256(sha):
+        return  # a malformed request never had a row
+    reason = failure_reason(state)
+    with session_factory()() as session, session.begin():
+        if session.get(Master, sha) is None:
+            return  # unknown master: nothing to attach a row to
+        previews.mark_failed(session, sha, LADDER_VERSION, reason, str(run.id))
+
+
+def failure_reason(state: Any) -> str:
+    message = str(getattr(state, "message", "") or "")
+    for prefix in ("Flow run encountered an exception: ", "Task run encountered an exception: "):
+        message = message.removeprefix(prefix)
+    if getattr(state, "name", "") == "Crashed" or getattr(state, "type", None) == "CRASHED":
+        return f"the preview worker stopped before finishing ({message or 'crashed'}); retry it"
+    return message or "preview build failed"
+
+
+def _flow_run_id() -> str | None:
+    run_id = flow_run.get_id()
+    return str(run_id) if run_id else None

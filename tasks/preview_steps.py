@@ -1,0 +1,283 @@
+"""The steps of a preview build, one I/O step each. They run inside the cached build task
+(tasks/preview.py), so they never cache on their own."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from prefect import task
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
+from prefect.cache_policies import NO_CACHE
+
+from dailies import preview_store, previews
+from dailies.clients import s3_client, session_factory
+from dailies.media import derived_args, ffmpeg_args
+from dailies.media.encoders import nvenc_works, resolve_encoder
+from dailies.media.ffmpeg_args import AUDIO_NAME, PLAYLIST_NAME, EncodeSettings
+from dailies.media.ladder import LADDER_VERSION, LadderPlan
+from dailies.media.live import LivePublisher, PollingThread
+from dailies.media.outputs import (
+    RenditionOutput,
+    build_multivariant,
+    estimated_outputs,
+    measure_rendition,
+    single_variant,
+)
+from dailies.media.playlists import (
+    AAC_LC,
+    Multivariant,
+    avc_codec_string,
+    parse_media_playlist,
+    render_multivariant,
+    rendition_files,
+)
+from dailies.media.probe import MasterProbe, ffprobe_args, parse_probe
+from dailies.media.progress import ProgressUpdate, Throttle
+from dailies.media.publish import (
+    MP4_NAME,
+    POSTER_NAME,
+    STORYBOARD_VTT,
+    manifest_key,
+    storyboard_sprite_name,
+)
+from dailies.media.runner import run_ffmpeg, run_ffprobe
+from dailies.media.storyboard import plan_storyboard, render_storyboard_vtt
+from dailies.settings import get_settings
+from tasks.retry import RETRY_DELAYS, retry_transient
+
+
+@task(cache_policy=NO_CACHE, persist_result=False)
+def choose_encoder(requested: str) -> str:
+    """auto/nvenc/cpu to h264_nvenc or libx264 (NVENC probed once per process)."""
+    settings = get_settings()
+    return resolve_encoder(requested, lambda: nvenc_works(settings.ffmpeg_bin))
+
+
+@task(
+    cache_policy=NO_CACHE,
+    persist_result=False,
+    retries=3,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=retry_transient,
+)
+def fetch_master(master: dict[str, Any], scratch: Path) -> str:
+    """A local copy in scratch (robust for long encodes) or a presigned URL (no copy)."""
+    settings = get_settings()
+    s3 = s3_client(settings)
+    if settings.preview_master_via == "url":
+        return preview_store.presigned_master_url(s3, settings, master)
+    dest = scratch / "master"
+    return str(preview_store.download_master(s3, settings, master, dest))
+
+
+@task(cache_policy=NO_CACHE, persist_result=False)
+def probe_master(source: str) -> MasterProbe:
+    """ffprobe, then the pure parse; a file that is not a video fails here, fast."""
+    settings = get_settings()
+    return parse_probe(run_ffprobe(ffprobe_args(settings.ffprobe_bin, source)))
+
+
+@task(cache_policy=NO_CACHE, persist_result=False)
+def publish_stream_copy(source: str, probe: MasterProbe, sha256: str, scratch: Path) -> bool:
+    """Remux a browser-friendly master and point the manifest at it: playable in seconds."""
+    settings = get_settings()
+    out = scratch / "copy"
+    (out / derived_args.SOURCE_RENDITION).mkdir(parents=True)
+    run_ffmpeg(
+        derived_args.build_stream_copy_args(
+            source, out, probe.audio is not None, LADDER_VERSION, settings.ffmpeg_bin
+        ),
+        what="stream copy",
+    )
+    folder = out / derived_args.SOURCE_RENDITION
+    playlist = parse_media_playlist((folder / PLAYLIST_NAME).read_text())
+    publisher = _publisher(folder.parent, [folder.name], sha256, playlist.target_duration)
+    publisher.poll(final=True)
+    state = publisher.renditions[folder.name]
+    output = measure_rendition(
+        folder.name,
+        "video",
+        playlist,
+        list(state.uploaded.values()),
+        _codecs(folder / (playlist.map_uri or "")),
+        (probe.width, probe.height),
+    )
+    manifest = single_variant(output, AAC_LC if probe.audio else None)
+    _upload_manifest(sha256, manifest, final=False)
+    return True
+
+
+@task(cache_policy=NO_CACHE, persist_result=False)
+def encode_ladder(
+    source: str,
+    probe: MasterProbe,
+    plan: LadderPlan,
+    encoder: str,
+    sha256: str,
+    scratch: Path,
+    early_manifest: bool,
+) -> list[RenditionOutput]:
+    """The one ffmpeg process for every rendition, published segment by segment."""
+    settings = get_settings()
+    out = scratch / "hls"
+    names = [r.name for r in plan.rungs] + ([AUDIO_NAME] if plan.has_audio else [])
+    for name in names:
+        (out / name).mkdir(parents=True, exist_ok=True)
+    encode = EncodeSettings(
+        encoder, settings.x264_preset, settings.nvenc_preset, settings.ffmpeg_bin
+    )
+    args = ffmpeg_args.build_ladder_args(source, out, probe, plan, encode, LADDER_VERSION)
+
+    def publish_early_manifest() -> None:
+        codecs = {r.name: _codecs(_init_path(out / r.name)) for r in plan.rungs}
+        manifest = build_multivariant(estimated_outputs(plan, codecs), plan.frame_rate)
+        _upload_manifest(sha256, manifest, final=False)
+
+    publisher = _publisher(
+        out, names, sha256, plan.segment_s, publish_early_manifest if early_manifest else None
+    )
+    report = _progress_reporter(sha256)
+    with PollingThread(publisher, settings.preview_publish_interval_s) as poller:
+        run_ffmpeg(args, "ffmpeg (HLS ladder)", plan.duration_s, report)
+    if poller.error is not None:
+        raise poller.error
+    publisher.poll(final=True)
+    report(ProgressUpdate(plan.duration_s, 1.0, None, True))
+    sizes = {r.name: (r.width, r.height) for r in plan.rungs}
+    outputs = []
+    for name, state in publisher.renditions.items():
+        assert state.playlist is not None  # final poll read every playlist
+        kind = "audio" if name == AUDIO_NAME else "video"
+        codecs = AAC_LC if kind == "audio" else _codecs(_init_path(out / name))
+        outputs.append(
+            measure_rendition(
+                name, kind, state.playlist, list(state.uploaded.values()), codecs, sizes.get(name)
+            )
+        )
+    return outputs
+
+
+@task(cache_policy=NO_CACHE, persist_result=False)
+def publish_mp4(plan: LadderPlan, sha256: str, scratch: Path) -> str:
+    settings = get_settings()
+    out_file = scratch / MP4_NAME
+    audio = flat_rendition(scratch, AUDIO_NAME) if plan.has_audio else None
+    video = flat_rendition(scratch, plan.mp4_rung().name)
+    run_ffmpeg(derived_args.build_mp4_args(video, audio, out_file, settings.ffmpeg_bin), "mp4")
+    key = f"{sha256}/{MP4_NAME}"
+    preview_store.upload_preview_file(s3_client(settings), settings, out_file, key, True)
+    return key
+
+
+@task(cache_policy=NO_CACHE, persist_result=False)
+def publish_poster(plan: LadderPlan, sha256: str, scratch: Path) -> str:
+    settings = get_settings()
+    out_file = scratch / POSTER_NAME
+    video = flat_rendition(scratch, plan.top.name)
+    run_ffmpeg(
+        derived_args.build_poster_args(video, plan.duration_s, out_file, settings.ffmpeg_bin),
+        "poster",
+    )
+    key = f"{sha256}/{POSTER_NAME}"
+    preview_store.upload_preview_file(s3_client(settings), settings, out_file, key, True)
+    return key
+
+
+@task(cache_policy=NO_CACHE, persist_result=False)
+def publish_storyboard(plan: LadderPlan, sha256: str, scratch: Path) -> str:
+    """Sprite sheet from the smallest rendition (cheapest to decode) plus its WebVTT."""
+    settings = get_settings()
+    s3 = s3_client(settings)
+    board = plan_storyboard(plan.duration_s, plan.bottom.width, plan.bottom.height)
+    sprite_name = storyboard_sprite_name(LADDER_VERSION)
+    sprite = scratch / sprite_name
+    video = flat_rendition(scratch, plan.bottom.name)
+    run_ffmpeg(
+        derived_args.build_storyboard_args(video, board, sprite, settings.ffmpeg_bin),
+        "storyboard",
+    )
+    preview_store.upload_preview_file(s3, settings, sprite, f"{sha256}/{sprite_name}", True)
+    vtt_key = f"{sha256}/{STORYBOARD_VTT}"
+    vtt = render_storyboard_vtt(board, plan.duration_s, sprite_name)
+    preview_store.upload_preview_text(s3, settings, vtt_key, vtt, True)
+    return vtt_key
+
+
+@task(cache_policy=NO_CACHE, persist_result=False)
+def publish_manifest(sha256: str, outputs: list[RenditionOutput], plan: LadderPlan) -> str:
+    """The final multivariant playlist, with measured BANDWIDTH: last, so a player that
+    finds it finds every rendition complete."""
+    return _upload_manifest(sha256, build_multivariant(outputs, plan.frame_rate), final=True)
+
+
+def _upload_manifest(sha256: str, manifest: Multivariant, final: bool) -> str:
+    settings = get_settings()
+    key = manifest_key(sha256)
+    text = render_multivariant(manifest)
+    preview_store.upload_preview_text(s3_client(settings), settings, key, text, final)
+    return key
+
+
+def flat_rendition(scratch: Path, name: str) -> Path:
+    """A finished rendition as one fMP4 file (init + segments), made once per build."""
+    flat = scratch / "flat" / f"{name}.mp4"
+    if not flat.exists():
+        folder = scratch / "hls" / name
+        playlist = parse_media_playlist((folder / PLAYLIST_NAME).read_text())
+        flat.parent.mkdir(exist_ok=True)
+        partial = flat.with_suffix(".partial")
+        with partial.open("wb") as out:
+            for name_ in rendition_files(playlist):
+                with (folder / name_).open("rb") as part:
+                    shutil.copyfileobj(part, out, 8 * 1024 * 1024)
+        partial.rename(flat)
+    return flat
+
+
+def _publisher(
+    root: Path, names: list[str], sha256: str, segment_s: float, on_all_started: Any = None
+) -> LivePublisher:
+    settings = get_settings()
+    s3 = s3_client(settings)
+    return LivePublisher(
+        root,
+        names,
+        sha256,
+        segment_s,
+        lambda path, key, final: preview_store.upload_preview_file(s3, settings, path, key, final),
+        lambda key, text, final: preview_store.upload_preview_text(s3, settings, key, text, final),
+        on_all_started,
+    )
+
+
+def _init_path(folder: Path) -> Path:
+    found = sorted(folder.glob("*init*.mp4"))
+    return found[0] if found else folder / "missing-init.mp4"
+
+
+def _codecs(init: Path) -> str:
+    # avc1.640028 (High@4.0) only if the init segment cannot be read, which ffmpeg prevents.
+    try:
+        return avc_codec_string(init.read_bytes()) or "avc1.640028"
+    except OSError:
+        return "avc1.640028"
+
+
+def _progress_reporter(sha256: str) -> Any:
+    """Throttled: the previews row (what the API shows) and a Prefect progress artifact."""
+    settings = get_settings()
+    throttle = Throttle(settings.preview_progress_interval_s)
+    artifact_id = create_progress_artifact(
+        0.0, key=f"preview-{sha256[:16]}", description=f"HLS ladder for {sha256}"
+    )
+
+    def report(update: ProgressUpdate) -> None:
+        if not throttle.ready(final=update.done):
+            return
+        with session_factory(settings)() as session, session.begin():
+            previews.set_progress(session, sha256, update.fraction)
+        update_progress_artifact(artifact_id, round(update.fraction * 100, 1))
+
+    return report

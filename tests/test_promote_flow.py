@@ -1,0 +1,129 @@
+"""The promotion flow against real moto S3, Postgres, Redis and a Prefect server."""
+
+from __future__ import annotations
+
+import hashlib
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from botocore.exceptions import ClientError
+from sqlalchemy import func, select
+
+from dailies import storage
+from dailies.db.models import Asset, Master, PromotionAttempt
+from flows.promote import promote_master
+from tests.staging import random_bytes, stage_bytes
+
+
+def _versions(s3, settings, sha):  # type: ignore[no-untyped-def]
+    listed = s3.list_object_versions(Bucket=settings.masters_bucket, Prefix=sha)
+    return [v for v in listed.get("Versions", []) if v["Key"] == sha]
+
+
+def _attempts(db_session, sha):  # type: ignore[no-untyped-def]
+    db_session.expire_all()
+    return list(db_session.scalars(select(PromotionAttempt).where(PromotionAttempt.sha256 == sha)))
+
+
+def test_happy_path_promotes_into_locked_masters(settings, s3, db_session) -> None:  # type: ignore[no-untyped-def]
+    key, sha = stage_bytes(s3, settings, random_bytes(256 * 1024))
+    result = promote_master(key, sha.upper(), {"asset_id": f"asset-{sha[:8]}", "project": "p1"})
+
+    assert result["status"] == "promoted"
+    assert result["sha256"] == sha
+    assert result["masters_key"] == storage.masters_key_for(sha)
+    assert result["size_bytes"] == 256 * 1024
+    head = s3.head_object(Bucket=settings.masters_bucket, Key=sha, VersionId=result["version_id"])
+    assert head["ObjectLockMode"] == "COMPLIANCE"
+    retain = head["ObjectLockRetainUntilDate"]
+    assert retain > datetime.now(UTC) + timedelta(days=settings.retention_days - 1)
+    assert head["Metadata"]["sha256"] == sha
+
+    row = db_session.get(Master, sha)
+    assert row is not None and row.version_id == result["version_id"]
+    assert row.source_staging_key == key
+    asset = db_session.get(Asset, f"asset-{sha[:8]}")
+    assert asset.master_sha256 == sha and asset.attributes == {"project": "p1"}
+    assert [a.outcome for a in _attempts(db_session, sha)] == ["promoted"]
+
+    with pytest.raises(ClientError) as refused:
+        s3.delete_object(Bucket=settings.masters_bucket, Key=sha, VersionId=result["version_id"])
+    assert storage.error_code(refused.value) == "AccessDenied"
+    assert len(_versions(s3, settings, sha)) == 1
+
+
+def test_wrong_checksum_leaves_masters_untouched(settings, s3, db_session) -> None:  # type: ignore[no-untyped-def]
+    data = random_bytes(64 * 1024)
+    key, actual = stage_bytes(s3, settings, data)
+    claimed = hashlib.sha256(b"something else").hexdigest()
+
+    state = promote_master(key, claimed, return_state=True)
+
+    assert state.is_failed()
+    assert claimed in state.message and actual in state.message
+    assert _versions(s3, settings, claimed) == [] and _versions(s3, settings, actual) == []
+    assert db_session.get(Master, claimed) is None and db_session.get(Master, actual) is None
+    attempts = _attempts(db_session, claimed)
+    assert [a.outcome for a in attempts] == ["failed"]
+    assert actual in attempts[0].reason and "mismatch" in attempts[0].reason
+    # the upload is kept and tagged for quarantine, never deleted
+    assert s3.get_object(Bucket=settings.staging_bucket, Key=key)["Body"].read() == data
+    tags = storage.object_tags(s3, settings.staging_bucket, key)
+    assert tags["dailies-quarantine"] == "checksum-mismatch"
+    assert tags["dailies-computed-sha256"] == actual
+
+
+def test_same_content_twice_is_one_master(settings, s3, db_session) -> None:  # type: ignore[no-untyped-def]
+    data = random_bytes(100 * 1024)
+    key1, sha = stage_bytes(s3, settings, data)
+    key2, _ = stage_bytes(s3, settings, data, name="copy-of-clip.mov")
+
+    first = promote_master(key1, sha, {"asset_id": f"a1-{sha[:6]}"})
+    again = promote_master(key1, sha)
+    other_key = promote_master(key2, sha, {"asset_id": f"a2-{sha[:6]}"})
+
+    assert first["status"] == "promoted"
+    assert again["status"] == other_key["status"] == "already_promoted"
+    assert again["version_id"] == other_key["version_id"] == first["version_id"]
+    assert len(_versions(s3, settings, sha)) == 1
+    count = db_session.scalar(select(func.count()).select_from(Master).where(Master.sha256 == sha))
+    assert count == 1
+    linked = db_session.scalars(select(Asset.asset_id).where(Asset.master_sha256 == sha)).all()
+    assert sorted(linked) == sorted([f"a1-{sha[:6]}", f"a2-{sha[:6]}"])
+
+
+@pytest.mark.slow
+def test_twenty_concurrent_promotions_make_one_version_and_one_row(settings, s3, db_session) -> None:  # type: ignore[no-untyped-def]
+    data = random_bytes(512 * 1024)
+    staged = [stage_bytes(s3, settings, data) for _ in range(20)]
+    sha = staged[0][1]
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        results = list(pool.map(lambda ks: promote_master(ks[0], ks[1]), staged))
+
+    statuses = sorted(r["status"] for r in results)
+    assert statuses.count("promoted") == 1
+    assert statuses.count("already_promoted") == 19
+    assert len({r["version_id"] for r in results}) == 1
+    assert len(_versions(s3, settings, sha)) == 1
+    count = db_session.scalar(select(func.count()).select_from(Master).where(Master.sha256 == sha))
+    assert count == 1
+
+
+@pytest.mark.parametrize(
+    "key, sha, reason",
+    [
+        ("uploads/x/clip.mov", "not-a-sha", "64 hexadecimal"),
+        ("elsewhere/clip.mov", "c" * 64, "under 'uploads/'"),
+        ("uploads/../etc/passwd", "a" * 64, "under 'uploads/'"),
+        ("uploads/never-uploaded/clip.mov", "b" * 64, "no object at"),
+    ],
+)
+def test_bad_input_fails_with_a_reason_and_writes_nothing(settings, s3, db_session, key, sha, reason) -> None:  # type: ignore[no-untyped-def]
+    state = promote_master(key, sha, return_state=True)
+    assert state.is_failed()
+    assert reason in state.message
+    assert _versions(s3, settings, sha) == []
+    assert db_session.get(Master, sha) is None
+    assert [a.outcome for a in _attempts(db_session, sha[:64])] == ["failed"]

@@ -44,8 +44,9 @@ class Settings(BaseSettings):
     multipart_copy_threshold_bytes: int = Field(default=5 * GiB, ge=5 * MiB, le=5 * GiB)
     multipart_copy_part_bytes: int = Field(default=512 * MiB, ge=5 * MiB, le=5 * GiB)
     copy_concurrency: int = Field(default=8, ge=1, le=64)
-    # A killed worker's lock must not block a sha forever.
-    lock_ttl_s: float = Field(default=3600.0, gt=0)
+    # Locks are leases renewed while their holder lives: a killed worker's lock lapses
+    # within this many seconds instead of blocking a sha forever.
+    lock_lease_s: float = Field(default=30.0, ge=1)
 
     # Preview builds (flows/preview.py). Tests set the fastest x264 preset.
     ffmpeg_bin: str = "ffmpeg"

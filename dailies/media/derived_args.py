@@ -8,7 +8,7 @@ from pathlib import Path
 
 import ffmpeg
 
-from dailies.media.ffmpeg_args import PLAYLIST_NAME, _finish, progress_args, segment_prefix
+from dailies.media.ffmpeg_args import PLAYLIST_NAME, finish_args, segment_prefix
 from dailies.media.ladder import GOP_S
 from dailies.media.probe import MasterProbe
 from dailies.media.storyboard import StoryboardPlan
@@ -53,7 +53,7 @@ def build_stream_copy_args(
         hls_segment_filename=str(rendition / f"{prefix}-%05d.m4s"),
         hls_flags="independent_segments",
     )
-    return _finish(out.global_args(*progress_args()), ffmpeg_bin)
+    return finish_args(out, ffmpeg_bin)
 
 
 def build_mp4_args(
@@ -73,7 +73,7 @@ def build_mp4_args(
         # moov first: browsers start playing before the whole file arrives.
         movflags="+faststart",
     )
-    return _finish(out.global_args(*progress_args()), ffmpeg_bin)
+    return finish_args(out, ffmpeg_bin)
 
 
 def poster_time(duration_s: float) -> float:
@@ -86,7 +86,7 @@ def build_poster_args(
 ) -> list[str]:
     src = ffmpeg.input(str(video_file), ss=poster_time(duration_s))
     out = ffmpeg.output(src["v:0"], str(out_file), vframes=1, update=1, **{"q:v": 3}, f="image2")
-    return _finish(out.global_args(*progress_args()), ffmpeg_bin)
+    return finish_args(out, ffmpeg_bin)
 
 
 def build_storyboard_args(
@@ -100,4 +100,4 @@ def build_storyboard_args(
         .filter("tile", f"{plan.columns}x{plan.rows}")
     )
     out = ffmpeg.output(video, str(out_file), vframes=1, update=1, **{"q:v": 5}, f="image2")
-    return _finish(out.global_args(*progress_args()), ffmpeg_bin)
+    return finish_args(out, ffmpeg_bin)

@@ -198,7 +198,7 @@ def build_ladder_args(
         }
     )
     out = ffmpeg.output(*streams, str(out_dir / "%v" / PLAYLIST_NAME), **opts)
-    return _finish(out.global_args(*progress_args()), settings.ffmpeg_bin)
+    return finish_args(out, settings.ffmpeg_bin)
 
 
 def progress_args() -> list[str]:
@@ -206,5 +206,7 @@ def progress_args() -> list[str]:
     return ["-hide_banner", "-nostdin", "-loglevel", "error", "-progress", "pipe:1", "-nostats"]
 
 
-def _finish(stream: Any, ffmpeg_bin: str) -> list[str]:
-    return list(stream.overwrite_output().compile(cmd=ffmpeg_bin))
+def finish_args(stream: Any, ffmpeg_bin: str) -> list[str]:
+    """argv with global options first, where a reader of `ps` output looks for them."""
+    args = list(stream.compile(cmd=ffmpeg_bin))
+    return [args[0], *progress_args(), "-y", *args[1:]]

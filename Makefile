@@ -1,0 +1,23 @@
+# The README's commands. `make test` works on a fresh Debian machine: it installs what it needs.
+.PHONY: test lint bench demo sync system
+
+UV ?= uv
+PYTEST_ARGS ?=
+
+system:
+	bash scripts/ensure-system.sh
+
+sync: system
+	$(UV) sync --frozen
+
+test: sync
+	$(UV) run pytest $(PYTEST_ARGS)
+
+lint: sync
+	$(UV) run ruff check .
+
+bench: sync
+	$(UV) run python bench/promote.py
+
+demo: sync
+	$(UV) run dailies demo

@@ -105,3 +105,26 @@ def start_prefect_server(port: int, home: Path, log_dir: Path, timeout_s: float 
     url = f"http://127.0.0.1:{port}/api"
     wait_http(f"{url}/health", timeout_s, proc)
     return Service("prefect", url, proc, log_path)
+
+
+def drain_prefect_clients() -> None:
+    """Flush this process's queued Prefect logs and events before its server goes away;
+    otherwise the log worker retries a dead server for a minute at exit."""
+    import inspect
+
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+    from prefect.utilities.asyncutils import run_coro_as_sync
+
+    async def drain() -> None:
+        try:
+            result = APILogWorker.instance().drain()
+            if inspect.isawaitable(result):
+                await result
+        except RuntimeError:  # never started
+            pass
+        result = EventsWorker.drain_all()
+        if inspect.isawaitable(result):
+            await result
+
+    run_coro_as_sync(drain())

@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=1024 * GiB, ge=1, le=5 * 1024 * GiB)
     upload_part_bytes: int = Field(default=64 * MiB, ge=5 * MiB, le=5 * GiB)
     upload_url_expiry_s: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    # API: how long a token lookup is reused in-process; a revocation takes effect within it.
+    auth_cache_ttl_s: float = Field(default=5.0, ge=0)
+    # API: concurrent database sessions of async routes; under the engine's pool_size (10)
+    # so a burst queues in the API instead of opening (and closing) overflow connections.
+    api_db_concurrency: int = Field(default=8, ge=1)
     # API: per-token fixed-window rate limit.
     rate_limit_requests: int = Field(default=1200, ge=1)
     rate_limit_window_s: int = Field(default=60, ge=1)
@@ -82,6 +87,15 @@ class Settings(BaseSettings):
     preview_gpu_deployment: str = "build-preview/preview-gpu"
     preview_cpu_deployment: str = "build-preview/preview-cpu"
     gpu_work_pool: str = "gpu"
+
+    # Audit: re-hash at least this many bytes a run, more if needed so that every master is
+    # re-verified within audit_reverify_days; HEADs and hashes run in batches of this size.
+    audit_rehash_budget_bytes: int = Field(default=10 * GiB, ge=0)
+    audit_reverify_days: int = Field(default=30, ge=1)
+    audit_batch_size: int = Field(default=1000, ge=1)
+    audit_head_concurrency: int = Field(default=32, ge=1, le=256)
+    # threads (default), or dask / ray when prefect-dask / prefect-ray are installed.
+    audit_task_runner: Literal["threads", "dask", "ray"] = "threads"
 
     @property
     def resolved_database_url(self) -> str:

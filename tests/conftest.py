@@ -15,10 +15,17 @@ from pathlib import Path
 
 import pytest
 
-from dailies.services import Service, free_port, start_moto, start_prefect_server
+from dailies.services import (
+    Service,
+    drain_prefect_clients,
+    free_port,
+    start_moto,
+    start_prefect_server,
+)
+from tests.isolation import PG_ADMIN_DEFAULT
 
 RUN_DIR = Path(tempfile.mkdtemp(prefix="dailies-tests-"))
-PG_ADMIN_URL = os.environ.get("DAILIES_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get("DAILIES_TEST_PG_ADMIN", PG_ADMIN_DEFAULT)
 PG_DB = f"dailies_test_{uuid.uuid4().hex[:10]}"
 # Parallel test sessions on one machine pick different db numbers (DAILIES_TEST_REDIS_DB).
 REDIS_URL = f"redis://127.0.0.1:6379/{os.environ.get('DAILIES_TEST_REDIS_DB', '13')}"
@@ -81,6 +88,7 @@ def redis_db() -> Iterator[str]:
 def prefect_server() -> Iterator[Service]:
     service = start_prefect_server(PREFECT_PORT, RUN_DIR / "prefect-server", RUN_DIR / "logs")
     yield service
+    drain_prefect_clients()
     service.stop()
 
 

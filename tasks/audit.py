@@ -1,0 +1,176 @@
+"""I/O steps of the integrity audit. Work is batched (a task per batch, never per object):
+Prefect's task-run bookkeeping would otherwise dominate at 100k objects."""
+
+from __future__ import annotations
+
+import hashlib
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+from prefect import task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.events import emit_event
+from prefect.runtime import flow_run
+from sqlalchemy import select, update
+
+from dailies import storage
+from dailies.audit import (
+    BucketObject,
+    Finding,
+    LockState,
+    ManifestEntry,
+    count_by_kind,
+    judge_retention,
+    latest_versions,
+    markdown_summary,
+)
+from dailies.clients import s3_client, session_factory
+from dailies.db.models import AuditFinding, AuditRun, Master
+from dailies.settings import get_settings
+from tasks.retry import RETRY_DELAYS, retry_transient
+
+
+@task
+def load_manifest() -> list[ManifestEntry]:
+    with session_factory()() as session:
+        rows = session.execute(
+            select(
+                Master.sha256,
+                Master.masters_key,
+                Master.size_bytes,
+                Master.retention_mode,
+                Master.retain_until,
+                Master.last_verified_at,
+            )
+        ).all()
+    return [ManifestEntry(*row) for row in rows]
+
+
+@task(retries=3, retry_delay_seconds=RETRY_DELAYS, retry_condition_fn=retry_transient)
+def list_masters_bucket() -> dict[str, BucketObject]:
+    """Every key's latest version or delete marker (ListObjectVersions, paginated)."""
+    settings = get_settings()
+    paginator = s3_client(settings).get_paginator("list_object_versions")
+    return latest_versions(paginator.paginate(Bucket=settings.masters_bucket))
+
+
+@task(retries=3, retry_delay_seconds=RETRY_DELAYS, retry_condition_fn=retry_transient)
+def check_retention_batch(entries: list[ManifestEntry]) -> list[Finding]:
+    """HEAD each current version (threads within the batch) and judge its Object Lock."""
+    settings = get_settings()
+    s3 = s3_client(settings)
+    now = datetime.now(UTC)
+
+    def judge(entry: ManifestEntry) -> Finding | None:
+        head = storage.head(s3, settings.masters_bucket, entry.key)
+        if head is None:  # deleted since the listing: the listing diff reports it next run
+            return None
+        lock = storage.retention_from_head(head)
+        state = LockState(
+            entry.key,
+            lock[0] if lock else None,
+            lock[1] if lock else None,
+            head.get("ObjectLockLegalHoldStatus") == "ON",
+        )
+        return judge_retention(entry, state, settings.retention_mode, now)
+
+    with ThreadPoolExecutor(settings.audit_head_concurrency) as pool:
+        return [f for f in pool.map(judge, entries) if f is not None]
+
+
+@task(retries=2, retry_delay_seconds=RETRY_DELAYS, retry_condition_fn=retry_transient)
+def rehash_batch(entries: list[ManifestEntry]) -> dict[str, Any]:
+    """Stream each current version and compare its sha256 with its content address."""
+    settings = get_settings()
+    s3 = s3_client(settings)
+    findings: list[Finding] = []
+    verified: dict[str, bool] = {}
+    hashed = 0
+    for entry in entries:
+        digest = hashlib.sha256()
+        for chunk in storage.iter_object(
+            s3, settings.masters_bucket, entry.key, settings.hash_chunk_bytes
+        ):
+            digest.update(chunk)
+            hashed += len(chunk)
+        ok = digest.hexdigest() == entry.sha256
+        verified[entry.sha256] = ok
+        if not ok:
+            findings.append(
+                Finding(
+                    "checksum_mismatch",
+                    entry.key,
+                    entry.sha256,
+                    f"content hashes to {digest.hexdigest()}, not its address {entry.sha256}",
+                )
+            )
+    return {"findings": findings, "verified": verified, "bytes_hashed": hashed}
+
+
+@task
+def record_audit(
+    checked: int, bytes_hashed: int, findings: list[Finding], verified: dict[str, bool]
+) -> int:
+    """audit_runs + audit_findings rows and each re-hashed master's last_verified_at."""
+    now = datetime.now(UTC)
+    run_id = flow_run.get_id()
+    with session_factory()() as session, session.begin():
+        run = AuditRun(
+            flow_run_id=str(run_id) if run_id else None,
+            finished_at=now,
+            objects_checked=checked,
+            bytes_hashed=bytes_hashed,
+            findings_by_kind=count_by_kind(findings),
+            status="findings" if findings else "clean",
+        )
+        session.add(run)
+        session.flush()
+        session.add_all(
+            AuditFinding(
+                run_id=run.id,
+                kind=f.kind,
+                key=f.key,
+                sha256=f.sha256,
+                detail=f.detail,
+                critical=f.critical,
+            )
+            for f in findings
+        )
+        for sha, ok in verified.items():
+            session.execute(
+                update(Master)
+                .where(Master.sha256 == sha)
+                .values(last_verified_at=now, last_verified_ok=ok)
+            )
+        return run.id
+
+
+@task
+def publish_audit(
+    run_id: int, checked: int, bytes_hashed: int, findings: list[Finding]
+) -> str:
+    """Artifacts for the Prefect UI and an event per critical finding for automations."""
+    summary = markdown_summary(checked, bytes_hashed, findings)
+    create_markdown_artifact(key="masters-audit-summary", markdown=summary,
+                             description=f"audit run {run_id}")
+    create_table_artifact(
+        key="masters-audit-findings",
+        table=[
+            {"kind": f.kind, "key": f.key, "sha256": f.sha256 or "", "detail": f.detail}
+            for f in findings
+        ]
+        or [{"kind": "none", "key": "", "sha256": "", "detail": "no findings"}],
+        description=f"audit run {run_id}",
+    )
+    for finding in findings:
+        if finding.critical:
+            emit_event(
+                event=f"dailies.audit.{finding.kind}",
+                resource={
+                    "prefect.resource.id": f"dailies.master.{finding.sha256 or finding.key}",
+                    "prefect.resource.name": finding.key,
+                },
+                payload={"detail": finding.detail, "audit_run_id": run_id},
+            )
+    return summary

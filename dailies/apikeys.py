@@ -64,12 +64,13 @@ def revoke_key(session: Session, ident: str) -> int:
         condition = ApiKey.token_hash == hash_token(ident)
     else:
         condition = ApiKey.prefix == ident
-    result = session.execute(
+    revoked = session.execute(
         update(ApiKey)
         .where(condition, ApiKey.revoked_at.is_(None))
         .values(revoked_at=datetime.now(UTC))
+        .returning(ApiKey.id)
     )
-    return int(result.rowcount or 0)
+    return len(revoked.all())
 
 
 def list_keys(session: Session) -> list[ApiKey]:

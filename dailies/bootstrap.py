@@ -37,7 +37,22 @@ def create_buckets(settings: Settings) -> dict[str, bool]:
     }
 
 
-def bootstrap(settings: Settings) -> dict[str, object]:
+def bootstrap(settings: Settings, deploy: bool = False) -> dict[str, object]:
+    """Buckets and migrations; with deploy=True also work pools, the result storage block
+    and every deployment in prefect.yaml (needs a Prefect server: PREFECT_API_URL)."""
     created = create_buckets(settings)
     migrate(settings)
-    return {"buckets_created": [n for n, made in created.items() if made], "migrated": True}
+    report: dict[str, object] = {
+        "buckets_created": [n for n, made in created.items() if made],
+        "migrated": True,
+    }
+    if deploy:
+        from prefect.utilities.asyncutils import run_coro_as_sync
+
+        from dailies.deploy import deploy_prefect_yaml, ensure_work_pools, save_result_storage_block
+
+        report["work_pools"] = run_coro_as_sync(ensure_work_pools(settings))
+        report["result_storage"] = save_result_storage_block(settings)
+        deploy_prefect_yaml()
+        report["deployed"] = True
+    return report

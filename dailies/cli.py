@@ -15,12 +15,23 @@ def _print(result: Any) -> None:
 
 
 @app.command()
-def bootstrap() -> None:
-    """Create buckets (masters with Object Lock + versioning) and run migrations. Idempotent."""
+def bootstrap(
+    deploy: bool | None = typer.Option(
+        None,
+        help="create work pools and deploy prefect.yaml (default: when PREFECT_API_URL is set)",
+    ),
+) -> None:
+    """Buckets (masters with Object Lock + versioning), migrations, work pools from
+    work_pools/, the result storage block and every deployment in prefect.yaml. Idempotent."""
+    from prefect.settings import get_current_settings
+
     from dailies.bootstrap import bootstrap as run_bootstrap
     from dailies.settings import get_settings
 
-    _print(run_bootstrap(get_settings()))
+    if deploy is None:
+        # Deploying to Prefect's throwaway ephemeral server would be lost at exit.
+        deploy = bool(get_current_settings().api.url)
+    _print(run_bootstrap(get_settings(), deploy=deploy))
 
 
 @app.command()
@@ -39,6 +50,56 @@ def promote(
         typer.secho(f"promotion failed: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from exc
     _print(result)
+
+
+@app.command()
+def preview(
+    sha256: str = typer.Argument(..., help="the promoted master's sha256"),
+    encoder: str = typer.Option("auto", help="auto (NVENC if it works here), nvenc or cpu"),
+) -> None:
+    """Build the master's previews now (HLS ladder, MP4, poster, storyboard) with a progress bar."""
+    try:
+        result = _preview_with_progress(sha256, encoder)
+    except Exception as exc:  # the flow recorded why on the previews row; say it plainly
+        typer.secho(f"preview failed: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from exc
+    _print(result)
+
+
+def _preview_with_progress(sha256: str, encoder: str) -> dict[str, Any]:
+    """Run the flow in a thread; draw the previews row's progress (what the API shows)."""
+    import threading
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from dailies import previews
+    from dailies.clients import session_factory
+    from flows.preview import build_preview
+
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = build_preview(sha256, encoder)
+        except BaseException as exc:  # re-raised in the caller's thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run, name="build-preview", daemon=True)
+    percent = TextColumn("{task.percentage:>3.0f}%")
+    columns = (TextColumn("{task.description}"), BarColumn(), percent)
+    with Progress(*columns, TimeElapsedColumn(), transient=True) as bar:
+        task_id = bar.add_task("starting", total=1.0)
+        worker.start()
+        sha = sha256.strip().lower()
+        while worker.is_alive():
+            worker.join(0.5)
+            with session_factory()() as session:
+                row = previews.get_preview(session, sha)
+                if row is not None:
+                    bar.update(task_id, description=row.status, completed=row.progress or 0.0)
+    if "error" in outcome:
+        raise outcome["error"]
+    return dict(outcome["result"])
 
 
 keys_app = typer.Typer(help="API tokens: create (printed once, stored hashed), list, revoke.")

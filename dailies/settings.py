@@ -28,8 +28,12 @@ class Settings(BaseSettings):
     masters_bucket: str = "masters"
     previews_bucket: str = "previews"
     docs_bucket: str = "docs"
+    # Prefect's cached task results, shared by every worker (an S3Bucket block points here).
+    results_bucket: str = "prefect-results"
 
     home: Path = Path(".dailies")
+    # Which deployments/{deploy_env}.yaml lists the work pools bootstrap creates.
+    deploy_env: str = "local"
     database_url: str | None = None
     redis_url: str | None = None
 
@@ -110,6 +114,7 @@ class Settings(BaseSettings):
             "masters": self.masters_bucket,
             "previews": self.previews_bucket,
             "docs": self.docs_bucket,
+            "results": self.results_bucket,
         }
 
 

@@ -122,3 +122,37 @@ def db_session(stack):  # type: ignore[no-untyped-def]
 
     with session_factory(stack)() as session:
         yield session
+
+
+@pytest.fixture(scope="session")
+def deployed(stack):  # type: ignore[no-untyped-def]
+    """Work pools, result storage block and every deployment in prefect.yaml, as
+    `dailies bootstrap` makes them against the test Prefect server."""
+    from dailies.bootstrap import bootstrap
+
+    return bootstrap(stack, deploy=True)
+
+
+@pytest.fixture(scope="session")
+def cpu_worker(deployed):  # type: ignore[no-untyped-def]
+    """A real `prefect worker` for the cpu pool, polling every second."""
+    import subprocess
+    import sys
+
+    log_path = RUN_DIR / "logs" / "cpu-worker.log"
+    log = open(log_path, "ab")  # noqa: SIM115 - closed after the worker stops
+    env = {
+        **os.environ,
+        "PREFECT_WORKER_QUERY_SECONDS": "1",
+        "PREFECT_WORKER_PREFETCH_SECONDS": "2",
+        "PREFECT_WORKER_HEARTBEAT_SECONDS": "5",
+    }
+    prefect = str(Path(sys.executable).parent / "prefect")
+    proc = subprocess.Popen(
+        [prefect, "worker", "start", "--pool", "cpu", "--name", "test-cpu-worker"],
+        stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+    )
+    worker = Service("cpu-worker", "", proc, log_path)
+    yield worker
+    worker.stop()
+    log.close()

@@ -1,0 +1,60 @@
+"""The FastAPI app: `create_app()` for tests and embedding, `app` for `uvicorn api.app:app`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from anyio import CapacityLimiter
+from fastapi import FastAPI
+from prefect.client.orchestration import PrefectClient
+
+from api.auth import TokenCache
+from api.deps import PrefectHandle, build_limits
+from api.errors import install_error_handlers
+from api.routes import health, masters, previews, promotions, uploads
+from dailies.clients import async_redis_client
+from dailies.settings import Settings, get_settings
+
+
+def create_app(
+    settings: Settings | None = None,
+    prefect_factory: Callable[[], PrefectClient] | None = None,
+) -> FastAPI:
+    """An app bound to `settings` (default: the environment's).
+
+    Clients that belong to an event loop (asyncio Redis, the Prefect client) are made in
+    the lifespan, on the loop that serves requests.
+    """
+    bound = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        redis = async_redis_client(bound)
+        app.state.redis = redis
+        app.state.rate_limiter, app.state.single_flight = build_limits(bound, redis)
+        app.state.prefect = PrefectHandle(prefect_factory)
+        app.state.token_cache = TokenCache(bound.auth_cache_ttl_s)
+        app.state.db_limiter = CapacityLimiter(bound.api_db_concurrency)
+        try:
+            yield
+        finally:
+            await app.state.prefect.close()
+            if redis is not None:
+                await redis.aclose()
+
+    app = FastAPI(
+        title="dailies",
+        version="0.1.0",
+        summary="Uploads, promotions and preview triggers for the dailies media pipeline.",
+        lifespan=lifespan,
+    )
+    app.state.settings = bound
+    install_error_handlers(app)
+    for module in (uploads, promotions, masters, previews, health):
+        app.include_router(module.router)
+    return app
+
+
+# For `uvicorn api.app:app`: building an app reads settings and connects to nothing.
+app = create_app()

@@ -1,0 +1,103 @@
+"""Launching deployments through the Prefect client, idempotently, and reading runs back."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from prefect.client.orchestration import PrefectClient
+from prefect.client.schemas.filters import WorkerFilter, WorkerFilterStatus
+from prefect.client.schemas.objects import FlowRun, StateType, Worker, WorkerStatus
+from prefect.exceptions import ObjectNotFound
+
+from dailies.errors import DailiesError
+
+FAILED_FOR_GOOD = {StateType.FAILED, StateType.CRASHED, StateType.CANCELLED}
+MAX_ATTEMPTS = 100
+
+
+def promotion_key_base(sha256: str, staging_key: str) -> str:
+    # Keys are long and arbitrary; a digest keeps the idempotency key short and opaque.
+    key_digest = hashlib.sha256(staging_key.encode()).hexdigest()[:16]
+    return f"promote:{sha256}:{key_digest}"
+
+
+def preview_key_base(sha256: str) -> str:
+    return f"preview:{sha256}"
+
+
+def sha_tag(sha256: str) -> str:
+    """Tag runs with their master so ops can find them in the Prefect UI."""
+    return f"sha256:{sha256}"
+
+
+def is_failed_for_good(run: FlowRun) -> bool:
+    return run.state is not None and run.state.type in FAILED_FOR_GOOD
+
+
+async def launch(
+    client: PrefectClient,
+    deployment_name: str,
+    parameters: dict[str, Any],
+    key_base: str,
+    first_attempt: int = 1,
+    tags: list[str] | None = None,
+) -> FlowRun:
+    """Create a flow run with the idempotency key `{key_base}:{n}`.
+
+    The same request twice gets the same run (Prefect returns the run that holds the key).
+    A failed run holds its key forever, so when the key's run has failed we move on to
+    attempt n+1: a retry after failure launches a new run, a retry during a run does not.
+    """
+    deployment = await client.read_deployment_by_name(deployment_name)
+    for attempt in range(first_attempt, first_attempt + MAX_ATTEMPTS):
+        run = await client.create_flow_run_from_deployment(
+            deployment.id,
+            parameters=parameters,
+            idempotency_key=f"{key_base}:{attempt}",
+            tags=tags,
+        )
+        if not is_failed_for_good(run):
+            return run
+    raise DailiesError(f"{MAX_ATTEMPTS} failed runs for {key_base}; investigate before retrying")
+
+
+def worker_is_live(worker: Worker, now: datetime) -> bool:
+    """ONLINE and heard from recently: the server marks workers offline only periodically."""
+    if worker.status != WorkerStatus.ONLINE or worker.last_heartbeat_time is None:
+        return False
+    interval = worker.heartbeat_interval_seconds or 30
+    return (now - worker.last_heartbeat_time).total_seconds() <= 3 * interval
+
+
+async def pool_has_live_worker(client: PrefectClient, pool: str) -> bool:
+    try:
+        workers = await client.read_workers_for_work_pool(
+            pool, worker_filter=WorkerFilter(status=WorkerFilterStatus(any_=["ONLINE"]))
+        )
+    except ObjectNotFound:
+        return False
+    now = datetime.now(UTC)
+    return any(worker_is_live(w, now) for w in workers)
+
+
+async def read_run(client: PrefectClient, flow_run_id: UUID) -> FlowRun | None:
+    try:
+        return await client.read_flow_run(flow_run_id)
+    except ObjectNotFound:
+        return None
+
+
+def describe_state(run: FlowRun) -> dict[str, Any]:
+    """`{state, state_name, error?}` from a run's current state."""
+    state = run.state
+    if state is None:
+        return {"state": "pending", "state_name": None, "error": None}
+    failed = state.type in FAILED_FOR_GOOD
+    return {
+        "state": state.type.value.lower(),
+        "state_name": state.name,
+        "error": (state.message or state.name) if failed else None,
+    }

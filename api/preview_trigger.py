@@ -1,0 +1,177 @@
+"""The edge's 404 path: turn "no preview here" into at most one preview flow run.
+
+Single-flight is ours (a Redis SET NX claim per sha), not Prefect's: only the holder of the
+claim may write the row and create a run; everyone else reads what the holder published.
+Prefect's idempotency key (sha + attempt number) is a second guard should a claim expire
+mid-launch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from prefect.client.orchestration import PrefectClient
+
+from api import launcher, preview_store
+from api.deps import DbRunner
+from api.limits import PENDING, SingleFlight
+from api.preview_rules import (
+    Action,
+    PreviewSnapshot,
+    PreviewTiming,
+    Verdict,
+    decide,
+    manifest_url,
+)
+from dailies.errors import UnknownMaster
+from dailies.settings import Settings
+
+WAIT_FOR_HOLDER_S = 2.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What to answer: 200 body when ready, else a 202 body."""
+
+    ready: bool
+    body: dict[str, Any]
+
+
+class PreviewTrigger:
+    def __init__(
+        self,
+        settings: Settings,
+        db: DbRunner,
+        single_flight: SingleFlight,
+        prefect: PrefectClient,
+    ) -> None:
+        self.settings, self._db = settings, db
+        self.single_flight, self.prefect = single_flight, prefect
+        self.timing = PreviewTiming(
+            retry_after_s=settings.preview_retry_after_s,
+            retry_base_s=settings.preview_retry_base_s,
+            retry_max_s=settings.preview_retry_max_s,
+            recheck_after_s=settings.preview_recheck_after_s,
+        )
+
+    async def _snapshot(self, sha: str, priority: bool = False) -> PreviewSnapshot:
+        exists, snapshot = await self._db(
+            lambda session: preview_store.load(session, sha), priority=priority
+        )
+        if not exists:
+            raise UnknownMaster(f"no master with sha256 {sha}; promote it first")
+        return snapshot
+
+    async def trigger(self, sha: str) -> Outcome:
+        snapshot = await self._snapshot(sha)
+        verdict = decide(snapshot, datetime.now(UTC), self.timing)
+        if verdict.action not in (Action.LAUNCH, Action.RECHECK):
+            return self._answer(sha, snapshot, verdict)
+
+        claim = await self.single_flight.claim(sha, self.settings.preview_single_flight_ttl_s)
+        if claim is None:
+            return await self._follow_holder(sha, verdict)
+        try:
+            return await self._as_holder(sha, claim)
+        except BaseException:
+            await self.single_flight.release(sha, claim)
+            raise
+
+    async def _follow_holder(self, sha: str, verdict: Verdict) -> Outcome:
+        """Someone else holds the claim: wait briefly for the run id it publishes."""
+        delay, waited = 0.02, 0.0
+        while waited < WAIT_FOR_HOLDER_S:
+            value = await self.single_flight.peek(sha)
+            if value is None:  # the holder finished without launching: the row says why
+                snapshot = await self._snapshot(sha)
+                again = decide(snapshot, datetime.now(UTC), self.timing)
+                if again.action in (Action.LAUNCH, Action.RECHECK):
+                    break
+                return self._answer(sha, snapshot, again)
+            if not value.startswith(PENDING):
+                return self._accepted("queued", value)
+            await asyncio.sleep(delay)
+            waited += delay
+            delay = min(delay * 1.5, 0.25)
+        return self._accepted("queued", None)
+
+    async def _as_holder(self, sha: str, claim: str) -> Outcome:
+        ttl = self.settings.preview_single_flight_ttl_s
+        # Fresh: the last holder may have just launched.
+        snapshot = await self._snapshot(sha, priority=True)
+        verdict = decide(snapshot, datetime.now(UTC), self.timing)
+        if verdict.action == Action.RECHECK and snapshot.flow_run_id:
+            if await self._run_is_alive(sha, snapshot.flow_run_id):
+                await self.single_flight.publish(sha, claim, snapshot.flow_run_id, ttl)
+                return self._answer(sha, snapshot, Verdict(Action.IN_FLIGHT))
+            snapshot = await self._snapshot(sha, priority=True)
+            verdict = decide(snapshot, datetime.now(UTC), self.timing)
+        elif verdict.action == Action.RECHECK:
+            verdict = Verdict(Action.LAUNCH)
+
+        if verdict.action != Action.LAUNCH:
+            if snapshot.flow_run_id and verdict.action == Action.IN_FLIGHT:
+                await self.single_flight.publish(sha, claim, snapshot.flow_run_id, ttl)
+            else:
+                await self.single_flight.release(sha, claim)
+            return self._answer(sha, snapshot, verdict)
+
+        run_id = await self._launch(sha)
+        await self.single_flight.publish(sha, claim, run_id, ttl)
+        return self._accepted("queued", run_id)
+
+    async def _launch(self, sha: str) -> str:
+        attempt = await self._db(lambda s: preview_store.queue_attempt(s, sha), priority=True)
+        if await launcher.pool_has_live_worker(self.prefect, self.settings.gpu_work_pool):
+            # "auto" lets the flow fall back to libx264 if NVENC fails on that worker.
+            deployment, encoder = self.settings.preview_gpu_deployment, "auto"
+        else:
+            deployment, encoder = self.settings.preview_cpu_deployment, "cpu"
+        run = await launcher.launch(
+            self.prefect,
+            deployment,
+            {"sha256": sha, "encoder": encoder},
+            launcher.preview_key_base(sha),
+            first_attempt=attempt,
+            tags=["preview", launcher.sha_tag(sha)],
+        )
+        run_id = str(run.id)
+        await self._db(lambda s: preview_store.attach_run(s, sha, attempt, run_id), priority=True)
+        return run_id
+
+    async def _run_is_alive(self, sha: str, flow_run_id: str) -> bool:
+        """False (and the row failed) when the row's run ended without updating it."""
+        run = await launcher.read_run(self.prefect, UUID(flow_run_id))
+        if run is not None and run.state is not None and not run.state.is_final():
+            return True
+        if run is None or run.state is None:
+            message, failed_at = f"flow run {flow_run_id} no longer exists", datetime.now(UTC)
+        else:
+            described = launcher.describe_state(run)
+            reason = described["error"] or "it ended without marking the preview ready"
+            message = f"flow run {flow_run_id} {described['state']}: {reason}"
+            failed_at = run.state.timestamp or datetime.now(UTC)
+        await self._db(
+            lambda s: preview_store.mark_run_failed(s, sha, flow_run_id, message, failed_at)
+        )
+        return False
+
+    def _answer(self, sha: str, snapshot: PreviewSnapshot, verdict: Verdict) -> Outcome:
+        if verdict.action == Action.READY:
+            url = manifest_url(self.settings.edge_url, sha)
+            return Outcome(True, {"status": "ready", "manifest_url": url})
+        if verdict.action == Action.BACKING_OFF:
+            body = self._accepted("failed", snapshot.flow_run_id, verdict.retry_after_s).body
+            return Outcome(False, {**body, "error": snapshot.error})
+        status = snapshot.status if snapshot.status in ("queued", "building") else "queued"
+        return self._accepted(status, snapshot.flow_run_id)
+
+    def _accepted(self, status: str, flow_run_id: str | None, retry_after: int = 0) -> Outcome:
+        retry_after_s = retry_after or self.settings.preview_retry_after_s
+        return Outcome(
+            False, {"status": status, "flow_run_id": flow_run_id, "retry_after_s": retry_after_s}
+        )

@@ -1,0 +1,32 @@
+"""The manifest row of a promoted master."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from api.auth import Editor
+from api.deps import DbDep
+from api.schemas import AUTH_ERRORS, MasterRecord, error_responses
+from dailies import manifest
+from dailies.db.models import Preview
+from dailies.errors import UnknownMaster
+from dailies.hashing import normalize_sha256
+
+router = APIRouter(prefix="/api/masters", tags=["masters"])
+
+
+@router.get("/{sha256}", response_model=MasterRecord, responses=error_responses(404, *AUTH_ERRORS))
+def get_master(sha256: Annotated[str, Path(max_length=200)], _: Editor, db: DbDep) -> MasterRecord:
+    """The masters row, the assets pointing at it and its preview's status."""
+    sha = normalize_sha256(sha256)
+    master = manifest.get_master(db, sha)
+    if master is None:
+        raise UnknownMaster(f"no master with sha256 {sha}")
+    preview = db.get(Preview, sha)
+    return MasterRecord(
+        **manifest.master_as_dict(master),
+        assets=manifest.assets_of(db, sha),
+        preview_status=preview.status if preview else "missing",
+    )

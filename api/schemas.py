@@ -1,0 +1,127 @@
+"""Request and response bodies: the OpenAPI schema clients (and schemathesis) check."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class ErrorBody(BaseModel):
+    # A string from our handlers; FastAPI's request validation gives a list of problems.
+    detail: str | list[dict[str, Any]]
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {status: {"model": ErrorBody} for status in statuses}
+
+
+# Every authenticated route can answer these (400: a body that is not JSON at all).
+AUTH_ERRORS = (400, 401, 403, 422, 429, 503)
+
+
+class UploadCreate(BaseModel):
+    filename: str = Field(min_length=1, max_length=1024)
+    size_bytes: int = Field(gt=0)
+    content_type: str | None = Field(default=None, max_length=255)
+
+
+class PartUrl(BaseModel):
+    part_number: int
+    url: str
+
+
+class UploadStarted(BaseModel):
+    upload_id: str
+    key: str
+    part_size: int
+    parts: list[PartUrl]
+    expires_at: datetime
+
+
+class PartDone(BaseModel):
+    part_number: int = Field(ge=1, le=10_000)
+    etag: str = Field(min_length=1, max_length=256)
+
+
+class UploadComplete(BaseModel):
+    key: str = Field(min_length=1, max_length=1024)
+    parts: list[PartDone] = Field(min_length=1, max_length=10_000)
+
+
+class UploadCompleted(BaseModel):
+    key: str
+    size_bytes: int
+
+
+class PromotionCreate(BaseModel):
+    staging_key: str = Field(min_length=1, max_length=1024)
+    sha256: str = Field(min_length=1, max_length=200)
+    asset: dict[str, Any] | None = None
+
+
+class PromotionStarted(BaseModel):
+    flow_run_id: str
+    sha256: str
+
+
+class PromotionStatus(BaseModel):
+    state: str  # Prefect's state type, lower case: scheduled, running, completed, failed...
+    state_name: str | None = None  # Prefect's finer name: Late, AwaitingRetry...
+    result: dict[str, Any] | None = None
+    error: str | None = None
+
+
+class MasterRecord(BaseModel):
+    sha256: str
+    size_bytes: int
+    masters_key: str
+    version_id: str | None
+    etag: str | None
+    retention_mode: str
+    retain_until: str | None
+    source_staging_key: str
+    promoted_at: str | None
+    last_verified_at: str | None
+    assets: list[str]
+    preview_status: str
+
+
+class PreviewTrigger(BaseModel):
+    sha: str = Field(max_length=200)
+
+
+class PreviewReady(BaseModel):
+    status: Literal["ready"]
+    manifest_url: str
+
+
+class PreviewAccepted(BaseModel):
+    status: Literal["queued", "building", "failed"]
+    flow_run_id: str | None
+    retry_after_s: int
+    error: str | None = None
+
+
+class PreviewStatus(BaseModel):
+    status: Literal["missing", "queued", "building", "ready", "failed"]
+    progress: float | None = None
+    error: str | None = None
+    flow_run_id: str | None = None
+    attempts: int = 0
+    manifest_url: str | None = None
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    status: str
+    checks: dict[str, str]
+
+
+class NotReady(BaseModel):
+    detail: str
+    checks: dict[str, str]

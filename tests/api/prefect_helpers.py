@@ -1,0 +1,64 @@
+"""Small synchronous wrappers over the Prefect client for tests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from typing import Any
+
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
+from prefect.client.schemas.objects import FlowRun
+
+
+def runs_for_sha(sha: str) -> list[FlowRun]:
+    async def read() -> list[FlowRun]:
+        async with get_client() as client:
+            return await client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[f"sha256:{sha}"]))
+            )
+
+    return asyncio.run(read())
+
+
+def read_run(run_id: str) -> FlowRun:
+    async def read() -> FlowRun:
+        async with get_client() as client:
+            return await client.read_flow_run(uuid.UUID(run_id))
+
+    return asyncio.run(read())
+
+
+def deployment_id(name: str) -> uuid.UUID:
+    async def read() -> uuid.UUID:
+        async with get_client() as client:
+            return (await client.read_deployment_by_name(name)).id
+
+    return asyncio.run(read())
+
+
+def crash_run(run_id: str, message: str = "worker lost the container") -> None:
+    from prefect.states import Crashed
+
+    async def crash() -> Any:
+        async with get_client() as client:
+            return await client.set_flow_run_state(
+                uuid.UUID(run_id), Crashed(message=message), force=True
+            )
+
+    asyncio.run(crash())
+
+
+def heartbeat(pool: str, worker: str) -> None:
+    """Pretend a worker polls `pool` (creating the pool if needed)."""
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.exceptions import ObjectAlreadyExists
+
+    async def beat() -> None:
+        async with get_client() as client:
+            with contextlib.suppress(ObjectAlreadyExists):
+                await client.create_work_pool(WorkPoolCreate(name=pool, type="process"))
+            await client.send_worker_heartbeat(pool, worker, heartbeat_interval_seconds=30)
+
+    asyncio.run(beat())

@@ -1,0 +1,64 @@
+"""Liveness and readiness, including each dependency going down (503 naming it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from prefect.client.orchestration import PrefectClient
+
+from api.app import create_app
+from api.deps import PrefectHandle, get_prefect_handle
+from tests.api.conftest import dead_port, insert_master, serve
+
+
+def test_healthz_and_readyz(anonymous: httpx.Client) -> None:
+    assert anonymous.get("/healthz").json() == {"status": "ok"}
+    ready = anonymous.get("/readyz")
+    assert ready.status_code == 200, ready.text
+    assert set(ready.json()["checks"]) == {"database", "redis", "s3", "prefect"}
+    assert all(v == "ok" for v in ready.json()["checks"].values())
+
+
+@pytest.mark.parametrize("down", ["database", "redis", "s3", "prefect"])
+def test_readyz_names_the_dependency_that_is_down(
+    api_settings: Any, tokens: dict[str, str], down: str
+) -> None:
+    port = dead_port()
+    update = {
+        "database": {"database_url": f"postgresql+psycopg://postgres@127.0.0.1:{port}/x"},
+        "redis": {"redis_url": f"redis://127.0.0.1:{port}/15"},
+        "s3": {"s3_endpoint_url": f"http://127.0.0.1:{port}"},
+        "prefect": {},
+    }[down]
+    app = create_app(api_settings.model_copy(update=update))
+    if down == "prefect":
+        dead = PrefectHandle(lambda: PrefectClient(api=f"http://127.0.0.1:{port}/api"))
+        app.dependency_overrides[get_prefect_handle] = lambda: dead
+    with serve(app) as url:
+        response = httpx.get(f"{url}/readyz", timeout=30)
+        assert response.status_code == 503
+        body = response.json()
+        assert body["detail"] == f"not ready: {down} down"
+        assert body["checks"][down].startswith("down")
+        assert all(v.startswith("ok") for k, v in body["checks"].items() if k != down)
+
+        # Routes that need the missing dependency answer 503 naming it, never 500.
+        if down in ("redis", "prefect"):
+            headers = {"Authorization": f"Bearer {tokens['reviewer']}"}
+            body = {"sha": insert_master(api_settings)}
+            trigger = httpx.post(f"{url}/api/preview", json=body, headers=headers, timeout=60)
+            assert trigger.status_code == 503, trigger.text
+            assert down in trigger.json()["detail"]
+        if down == "database":
+            headers = {"Authorization": f"Bearer {tokens['reviewer']}"}
+            status = httpx.get(f"{url}/api/preview/{'a' * 64}", headers=headers, timeout=60)
+            assert status.status_code == 503 and "database" in status.json()["detail"]
+
+
+def test_readyz_without_redis_configured_is_ready(api_settings: Any) -> None:
+    with serve(create_app(api_settings.model_copy(update={"redis_url": None}))) as url:
+        response = httpx.get(f"{url}/readyz", timeout=30)
+    assert response.status_code == 200
+    assert "not configured" in response.json()["checks"]["redis"]

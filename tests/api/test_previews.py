@@ -1,0 +1,144 @@
+"""POST /api/preview (the edge's 404 path) and GET /api/preview/{sha}."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+import redis
+
+from api.app import create_app
+from dailies.clients import session_factory
+from dailies.db.models import Preview
+from tests.api.conftest import insert_master, serve
+from tests.api.prefect_helpers import crash_run, deployment_id, heartbeat, read_run, runs_for_sha
+
+
+def row(settings: Any, sha: str) -> Preview:
+    with session_factory(settings)() as session:
+        found = session.get(Preview, sha)
+        assert found is not None
+        return found
+
+
+def test_malformed_sha_is_422_and_unknown_master_404(reviewer: httpx.Client) -> None:
+    for bad in ("xyz", "g" * 64, "a" * 63, ""):
+        response = reviewer.post("/api/preview", json={"sha": bad})
+        assert response.status_code == 422 and "sha256" in response.json()["detail"]
+    assert reviewer.post("/api/preview", json={}).status_code == 422
+    assert reviewer.get("/api/preview/xyz").status_code == 422
+    assert reviewer.post("/api/preview", json={"sha": "c" * 64}).status_code == 404
+    assert reviewer.get(f"/api/preview/{'c' * 64}").status_code == 404
+
+
+def test_ready_preview_answers_the_manifest_url(reviewer: httpx.Client, stack: Any) -> None:
+    sha = insert_master(stack, {"status": "ready", "manifest_key": "m"})
+    response = reviewer.post("/api/preview", json={"sha": sha.upper()})
+    assert response.status_code == 200
+    url = f"{stack.edge_url}/previews/{sha}/manifest.m3u8"
+    assert response.json() == {"status": "ready", "manifest_url": url}
+    status = reviewer.get(f"/api/preview/{sha}").json()
+    assert status["status"] == "ready" and status["manifest_url"] == url
+    assert runs_for_sha(sha) == []
+
+
+def test_first_trigger_queues_one_cpu_run(
+    reviewer: httpx.Client, stack: Any, master_sha: str
+) -> None:
+    assert reviewer.get(f"/api/preview/{master_sha}").json()["status"] == "missing"
+    first = reviewer.post("/api/preview", json={"sha": master_sha})
+    assert first.status_code == 202, first.text
+    body = first.json()
+    assert body["status"] == "queued" and body["flow_run_id"]
+    assert first.headers["retry-after"] == str(body["retry_after_s"])
+
+    again = reviewer.post("/api/preview", json={"sha": master_sha})
+    assert again.status_code == 202 and again.json()["flow_run_id"] == body["flow_run_id"]
+
+    runs = runs_for_sha(master_sha)
+    assert [str(r.id) for r in runs] == [body["flow_run_id"]]
+    assert runs[0].deployment_id == deployment_id(stack.preview_cpu_deployment)
+    assert runs[0].parameters == {"sha256": master_sha, "encoder": "cpu"}
+    stored = row(stack, master_sha)
+    assert (stored.status, stored.flow_run_id, stored.attempts) == (
+        "queued",
+        body["flow_run_id"],
+        1,
+    )
+    status = reviewer.get(f"/api/preview/{master_sha}").json()
+    assert status["status"] == "queued" and status["flow_run_id"] == body["flow_run_id"]
+
+
+def test_gpu_deployment_when_the_gpu_pool_has_a_live_worker(
+    api_settings: Any, tokens: dict[str, str], deployments: None
+) -> None:
+    # A pool of its own, so the live worker does not leak into other tests' choices.
+    settings = api_settings.model_copy(update={"gpu_work_pool": "gpu-live-test"})
+    heartbeat("gpu-live-test", "fake-gpu-worker")
+    sha = insert_master(settings)
+    with serve(create_app(settings)) as url:
+        headers = {"Authorization": f"Bearer {tokens['reviewer']}"}
+        response = httpx.post(f"{url}/api/preview", json={"sha": sha}, headers=headers)
+    assert response.status_code == 202
+    run = read_run(response.json()["flow_run_id"])
+    assert run.deployment_id == deployment_id(settings.preview_gpu_deployment)
+    assert run.parameters["encoder"] == "auto"
+
+
+def test_building_preview_reports_progress(reviewer: httpx.Client, stack: Any) -> None:
+    sha = insert_master(
+        stack, {"status": "building", "progress": 0.4, "flow_run_id": "x", "attempts": 1}
+    )
+    with session_factory(stack)() as session, session.begin():
+        session.get(Preview, sha).updated_at = datetime.now(UTC)  # type: ignore[union-attr]
+    status = reviewer.get(f"/api/preview/{sha}").json()
+    assert status["status"] == "building" and status["progress"] == pytest.approx(0.4)
+    response = reviewer.post("/api/preview", json={"sha": sha})
+    assert response.status_code == 202 and response.json()["status"] == "building"
+
+
+def test_recent_failure_backs_off_then_retries_as_a_new_attempt(
+    reviewer: httpx.Client, stack: Any
+) -> None:
+    now = datetime.now(UTC)
+    failed = {"status": "failed", "error": "ffprobe: no video stream", "attempts": 1}
+    sha = insert_master(stack, {**failed, "finished_at": now})
+    backing_off = reviewer.post("/api/preview", json={"sha": sha})
+    assert backing_off.status_code == 202
+    body = backing_off.json()
+    assert body["status"] == "failed" and body["error"] == "ffprobe: no video stream"
+    assert 25 <= body["retry_after_s"] <= 30
+    assert runs_for_sha(sha) == []
+    status = reviewer.get(f"/api/preview/{sha}").json()
+    assert status["status"] == "failed" and status["error"] == "ffprobe: no video stream"
+
+    with session_factory(stack)() as session, session.begin():
+        session.get(Preview, sha).finished_at = now - timedelta(minutes=5)  # type: ignore[union-attr]
+    retried = reviewer.post("/api/preview", json={"sha": sha})
+    assert retried.status_code == 202 and retried.json()["status"] == "queued"
+    assert [str(r.id) for r in runs_for_sha(sha)] == [retried.json()["flow_run_id"]]
+    assert row(stack, sha).attempts == 2
+
+
+def test_a_run_that_crashed_unnoticed_is_failed_and_backed_off(
+    reviewer: httpx.Client, stack: Any, master_sha: str
+) -> None:
+    run_id = reviewer.post("/api/preview", json={"sha": master_sha}).json()["flow_run_id"]
+    crash_run(run_id)
+    with session_factory(stack)() as session, session.begin():
+        session.get(Preview, master_sha).updated_at = datetime.now(UTC) - timedelta(minutes=5)  # type: ignore[union-attr]
+    # Fast-forward past the first trigger's claim (it lives preview_single_flight_ttl_s).
+    redis.Redis.from_url(stack.redis_url).delete(f"dailies:singleflight:{master_sha}")
+
+    response = reviewer.post("/api/preview", json={"sha": master_sha})
+    assert response.status_code == 202
+    assert response.json()["status"] == "failed"
+    assert "crashed" in response.json()["error"]
+    assert row(stack, master_sha).status == "failed"
+
+
+def test_preview_runs_are_not_promotion_runs(editor: httpx.Client, master_sha: str) -> None:
+    run_id = editor.post("/api/preview", json={"sha": master_sha}).json()["flow_run_id"]
+    assert editor.get(f"/api/promotions/{run_id}").status_code == 404

@@ -1,0 +1,71 @@
+"""`dailies bootstrap` against a real Prefect server, then deployments run by a real worker."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from prefect.client.orchestration import get_client
+from prefect.deployments import run_deployment
+
+from tests.staging import random_bytes, stage_bytes
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def _read_pools_and_deployments():  # type: ignore[no-untyped-def]
+    async with get_client() as client:
+        pools = {p.name: p for p in await client.read_work_pools()}
+        deployments = {d.name: d for d in await client.read_deployments()}
+    return pools, deployments
+
+
+def test_pools_and_deployments_match_the_files(deployed) -> None:  # type: ignore[no-untyped-def]
+    from prefect.utilities.asyncutils import run_coro_as_sync
+
+    pools, deployments = run_coro_as_sync(_read_pools_and_deployments())
+    for name in ("cpu", "gpu"):
+        template = json.loads((ROOT / "work_pools" / f"{name}.json").read_text())
+        assert pools[name].type == "process"
+        assert pools[name].base_job_template == template
+
+    spec = yaml.safe_load((ROOT / "prefect.yaml").read_text())
+    for wanted in spec["deployments"]:
+        got = deployments[wanted["name"]]
+        assert got.entrypoint == wanted["entrypoint"]
+        assert got.work_pool_name == wanted["work_pool"]["name"]
+        assert got.pull_steps[0]["prefect.deployments.steps.set_working_directory"][
+            "directory"
+        ] == str(ROOT)
+    assert deployments["preview-gpu"].parameters == {"encoder": "nvenc"}
+    assert deployments["preview-cpu"].parameters == {"encoder": "cpu"}
+    audit = deployments["integrity-audit"]
+    assert [s.schedule.cron for s in audit.schedules] == ["17 3 * * *"]
+    assert audit.global_concurrency_limit.limit == 1
+    assert audit.concurrency_options.collision_strategy == "CANCEL_NEW"
+
+
+def test_bootstrap_is_idempotent(deployed, stack) -> None:  # type: ignore[no-untyped-def]
+    from dailies.bootstrap import bootstrap
+
+    again = bootstrap(stack, deploy=True)
+    assert again["buckets_created"] == []
+    assert again["work_pools"] == {"cpu": "updated", "gpu": "updated"}
+
+
+@pytest.mark.slow
+def test_worker_runs_promote_master_by_deployment_name(cpu_worker, stack, s3) -> None:  # type: ignore[no-untyped-def]
+    key, sha = stage_bytes(s3, stack, random_bytes(64 * 1024))
+    run = run_deployment(
+        "promote-master/promote-master",
+        parameters={"staging_key": key, "sha256": sha},
+        timeout=240,
+    )
+    assert run.state.is_completed(), run.state.message
+    head = s3.head_object(Bucket=stack.masters_bucket, Key=sha)
+    assert head["ObjectLockMode"] == stack.retention_mode
+    # the cached copy result went to the shared S3 result storage, keyed on the sha
+    stored = s3.list_objects_v2(Bucket=stack.results_bucket, Prefix="prefect-results/")
+    assert any(sha in obj["Key"] for obj in stored.get("Contents", []))

@@ -80,7 +80,9 @@ def diff_listing(
         found = latest.get(entry.key)
         if found is None or found.is_delete_marker:
             how = "a delete marker hides it" if found else "no object at its key"
-            findings.append(Finding("missing", entry.key, entry.sha256, f"manifest lists it; {how}"))
+            findings.append(
+                Finding("missing", entry.key, entry.sha256, f"manifest lists it; {how}")
+            )
         elif found.size_bytes != entry.size_bytes:
             findings.append(
                 Finding(

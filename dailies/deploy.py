@@ -72,7 +72,8 @@ def save_result_storage_block(settings: Settings) -> str:
         aws_client_parameters=AwsClientParameters(endpoint_url=settings.s3_endpoint_url),
     )
     S3Bucket(
-        bucket_name=settings.results_bucket, bucket_folder="prefect-results",
+        bucket_name=settings.results_bucket,
+        bucket_folder="prefect-results",
         credentials=credentials,
     ).save(RESULTS_BLOCK, overwrite=True)
     return f"s3-bucket/{RESULTS_BLOCK}"

@@ -66,8 +66,9 @@ class LeasedRedisLockManager(RedisLockManager):
         self._stop_heartbeat(key)
         stop = threading.Event()
         self._heartbeats[key] = stop
-        lease = Lock(self.client, self._lock_name_for_key(key), timeout=self.lease_s,
-                     thread_local=False)
+        lease = Lock(
+            self.client, self._lock_name_for_key(key), timeout=self.lease_s, thread_local=False
+        )
         lease.local.token = holder.encode()
 
         def renew() -> None:

@@ -68,9 +68,7 @@ def verify_copy(head: dict[str, Any], size_bytes: int, sha256: str) -> None:
     if checksum and "-" not in checksum:
         got = base64.b64decode(checksum).hex()
         if got != sha256:
-            raise CopyVerificationFailed(
-                f"masters copy reports sha256 {got}, expected {sha256}"
-            )
+            raise CopyVerificationFailed(f"masters copy reports sha256 {got}, expected {sha256}")
     meta_sha = (head.get("Metadata") or {}).get("sha256")
     if meta_sha and meta_sha != sha256:
         raise CopyVerificationFailed(f"masters object carries sha256 {meta_sha}, expected {sha256}")

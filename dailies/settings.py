@@ -19,7 +19,8 @@ class Settings(BaseSettings):
     # S3: boto3 reads AWS_ENDPOINT_URL_S3 itself; we keep it too so the edge and the
     # embedded stack can point at the same endpoint.
     s3_endpoint_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("AWS_ENDPOINT_URL_S3", "DAILIES_S3_ENDPOINT_URL")
+        default=None,
+        validation_alias=AliasChoices("AWS_ENDPOINT_URL_S3", "DAILIES_S3_ENDPOINT_URL"),
     )
     aws_region: str = Field(
         default="us-east-1", validation_alias=AliasChoices("AWS_DEFAULT_REGION", "AWS_REGION")

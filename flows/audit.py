@@ -57,7 +57,9 @@ def _audit_masters(rehash_budget_bytes: int | None = None) -> State[Any]:
     }
     if findings:
         return Failed(message=summary, data=result)
-    return Completed(message=f"clean: {checked} objects, {bytes_hashed} bytes re-hashed", data=result)
+    return Completed(
+        message=f"clean: {checked} objects, {bytes_hashed} bytes re-hashed", data=result
+    )
 
 
 def _task_runner(settings: Settings) -> Any:

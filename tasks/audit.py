@@ -147,13 +147,12 @@ def record_audit(
 
 
 @task
-def publish_audit(
-    run_id: int, checked: int, bytes_hashed: int, findings: list[Finding]
-) -> str:
+def publish_audit(run_id: int, checked: int, bytes_hashed: int, findings: list[Finding]) -> str:
     """Artifacts for the Prefect UI and an event per critical finding for automations."""
     summary = markdown_summary(checked, bytes_hashed, findings)
-    create_markdown_artifact(key="masters-audit-summary", markdown=summary,
-                             description=f"audit run {run_id}")
+    create_markdown_artifact(
+        key="masters-audit-summary", markdown=summary, description=f"audit run {run_id}"
+    )
     create_table_artifact(
         key="masters-audit-findings",
         table=[

@@ -25,7 +25,13 @@ def retry_transient(task: Any, task_run: Any, state: Any) -> bool:
     return False
 
 
-_THROTTLING = {"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "RequestTimeTooSkewed"}
+_THROTTLING = {
+    "SlowDown",
+    "Throttling",
+    "ThrottlingException",
+    "RequestTimeout",
+    "RequestTimeTooSkewed",
+}
 
 
 def is_transient_s3_error(exc: ClientError) -> bool:

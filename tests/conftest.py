@@ -49,7 +49,12 @@ os.environ.update(
         "PREFECT_UI_ENABLED": "false",
     }
 )
-for leaked in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "DAILIES_STAGING_BUCKET", "DAILIES_MASTERS_BUCKET"):
+for leaked in (
+    "AWS_PROFILE",
+    "AWS_SESSION_TOKEN",
+    "DAILIES_STAGING_BUCKET",
+    "DAILIES_MASTERS_BUCKET",
+):
     os.environ.pop(leaked, None)
 
 
@@ -150,7 +155,10 @@ def cpu_worker(deployed):  # type: ignore[no-untyped-def]
     prefect = str(Path(sys.executable).parent / "prefect")
     proc = subprocess.Popen(
         [prefect, "worker", "start", "--pool", "cpu", "--name", "test-cpu-worker"],
-        stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,
     )
     worker = Service("cpu-worker", "", proc, log_path)
     yield worker

@@ -6,12 +6,11 @@ otherwise be in view.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-
-import os
 
 import psycopg
 import pytest
@@ -19,7 +18,6 @@ import pytest
 from dailies.bootstrap import bootstrap
 from dailies.clients import reset_clients
 from dailies.settings import Settings, get_settings
-
 
 PG_ADMIN_DEFAULT = "postgresql://postgres@127.0.0.1:5432/postgres"
 

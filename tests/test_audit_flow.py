@@ -84,8 +84,10 @@ def test_planted_faults_are_each_reported_once_with_their_kind(audit_stack) -> N
     assert "5 finding(s)" in state.message
     with session_factory()() as session:
         run = session.scalars(select(AuditRun).order_by(AuditRun.id.desc())).first()
-        found = {(f.kind, f.key) for f in session.scalars(
-            select(AuditFinding).where(AuditFinding.run_id == run.id))}
+        found = {
+            (f.kind, f.key)
+            for f in session.scalars(select(AuditFinding).where(AuditFinding.run_id == run.id))
+        }
         assert found == {
             ("missing", deleted),
             ("orphaned", orphan),
@@ -94,8 +96,11 @@ def test_planted_faults_are_each_reported_once_with_their_kind(audit_stack) -> N
             ("retention_lapsed", shortened),
         }
         assert run.findings_by_kind == {
-            "missing": 1, "orphaned": 1, "size_mismatch": 1,
-            "checksum_mismatch": 1, "retention_lapsed": 1,
+            "missing": 1,
+            "orphaned": 1,
+            "size_mismatch": 1,
+            "checksum_mismatch": 1,
+            "retention_lapsed": 1,
         }
         assert session.get(Master, rewritten).last_verified_ok is False
         assert session.get(Master, clean).last_verified_ok is True

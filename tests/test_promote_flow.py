@@ -94,7 +94,9 @@ def test_same_content_twice_is_one_master(settings, s3, db_session) -> None:  # 
 
 
 @pytest.mark.slow
-def test_twenty_concurrent_promotions_make_one_version_and_one_row(settings, s3, db_session) -> None:  # type: ignore[no-untyped-def]
+def test_twenty_concurrent_promotions_make_one_version_and_one_row(
+    settings, s3, db_session
+) -> None:  # type: ignore[no-untyped-def]
     data = random_bytes(512 * 1024)
     staged = [stage_bytes(s3, settings, data) for _ in range(20)]
     sha = staged[0][1]
@@ -120,7 +122,9 @@ def test_twenty_concurrent_promotions_make_one_version_and_one_row(settings, s3,
         ("uploads/never-uploaded/clip.mov", "b" * 64, "no object at"),
     ],
 )
-def test_bad_input_fails_with_a_reason_and_writes_nothing(settings, s3, db_session, key, sha, reason) -> None:  # type: ignore[no-untyped-def]
+def test_bad_input_fails_with_a_reason_and_writes_nothing(
+    settings, s3, db_session, key, sha, reason
+) -> None:  # type: ignore[no-untyped-def]
     state = promote_master(key, sha, return_state=True)
     assert state.is_failed()
     assert reason in state.message

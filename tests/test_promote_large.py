@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from dailies.promotion import validate_promotion_request
 from dailies.settings import get_settings
 from flows.promote import promote_master
 from tasks.promotion import hash_staging_object
-from dailies.promotion import validate_promotion_request
 
 MiB = 1024**2
 
@@ -49,7 +49,9 @@ def _stage_file(s3, settings, tmp_path: Path, size: int) -> tuple[str, str]:  # 
     return key, digest.hexdigest()
 
 
-def test_multipart_copy_path_locks_the_completed_object(small_multipart_threshold, s3, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_multipart_copy_path_locks_the_completed_object(
+    small_multipart_threshold, s3, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     settings = small_multipart_threshold
     key, sha = _stage_file(s3, settings, tmp_path, 12 * MiB)
 
@@ -103,7 +105,9 @@ def test_hashing_memory_does_not_grow_with_object_size(stack, s3, tmp_path) -> N
 
 
 @pytest.mark.slow
-def test_worker_killed_mid_copy_leaves_nothing_and_next_run_finishes(small_multipart_threshold, s3, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_worker_killed_mid_copy_leaves_nothing_and_next_run_finishes(
+    small_multipart_threshold, s3, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     settings = small_multipart_threshold
     key, sha = _stage_file(s3, settings, tmp_path, 120 * MiB)
     env = {**os.environ, "DAILIES_COPY_CONCURRENCY": "1"}

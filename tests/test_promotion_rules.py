@@ -31,7 +31,9 @@ def test_sha256_is_normalised(value: str, expected: str) -> None:
     assert normalize_sha256(value) == expected
 
 
-@pytest.mark.parametrize("value", ["", "abc", SHA[:-1], SHA + "0", "g" * 64, SHA[:32] + " " + SHA[33:]])
+@pytest.mark.parametrize(
+    "value", ["", "abc", SHA[:-1], SHA + "0", "g" * 64, SHA[:32] + " " + SHA[33:]]
+)
 def test_malformed_sha256_is_refused_with_its_length(value: str) -> None:
     with pytest.raises(InvalidSha256, match="64 hexadecimal"):
         normalize_sha256(value)

@@ -151,6 +151,8 @@ def cpu_worker(deployed):  # type: ignore[no-untyped-def]
         "PREFECT_WORKER_QUERY_SECONDS": "1",
         "PREFECT_WORKER_PREFETCH_SECONDS": "2",
         "PREFECT_WORKER_HEARTBEAT_SECONDS": "5",
+        # fastest x264 preset that keeps High profile: tests check the ladder, not quality
+        "DAILIES_X264_PRESET": "superfast",
     }
     prefect = str(Path(sys.executable).parent / "prefect")
     proc = subprocess.Popen(

@@ -69,3 +69,24 @@ def test_worker_runs_promote_master_by_deployment_name(cpu_worker, stack, s3) ->
     # the cached copy result went to the shared S3 result storage, keyed on the sha
     stored = s3.list_objects_v2(Bucket=stack.results_bucket, Prefix="prefect-results/")
     assert any(sha in obj["Key"] for obj in stored.get("Contents", []))
+
+
+@pytest.mark.slow
+def test_worker_runs_preview_cpu_by_deployment_name(cpu_worker, stack, s3, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from flows.promote import promote_master
+    from tests import preview_fixtures as media
+
+    master = media.make_no_audio(tmp_path / "master.mkv", seconds=2)
+    key, sha = stage_bytes(s3, stack, master.read_bytes(), name="master.mkv")
+    promote_master(key, sha)
+
+    run = run_deployment(
+        "build-preview/preview-cpu", parameters={"sha256": sha}, timeout=240
+    )
+
+    assert run.state.is_completed(), run.state.message
+    listed = s3.list_objects_v2(Bucket=stack.previews_bucket, Prefix=f"{sha}/")
+    keys = {o["Key"] for o in listed.get("Contents", [])}
+    assert {f"{sha}/manifest.m3u8", f"{sha}/preview.mp4", f"{sha}/poster.jpg"} <= keys
+    result = run.state.result()
+    assert result["encoder"] == "libx264" and result["status"] == "ready"

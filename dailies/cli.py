@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from typing import Any
 
 import typer
@@ -102,6 +103,52 @@ def _preview_with_progress(sha256: str, encoder: str) -> dict[str, Any]:
     return dict(outcome["result"])
 
 
+@app.command()
+def edge(
+    port: int | None = typer.Option(None, help="loopback port (default: DAILIES_EDGE_PORT, 8080)"),
+    api: str | None = typer.Option(
+        None, help="FastAPI upstream for /api/, e.g. http://127.0.0.1:8000 (none: /api/ is 503)"
+    ),
+) -> None:
+    """Run the edge cache (nginx) in the foreground in front of the configured S3 endpoint's
+    previews bucket; Ctrl-C stops it."""
+    from dailies.edge import EdgeError, s3_origin_for, start_edge
+    from dailies.settings import get_settings
+
+    settings = get_settings()
+    try:
+        service = start_edge(
+            settings,
+            port=port or settings.edge_port,
+            api_upstream=api,
+            run_dir=settings.home / "edge",
+            log_dir=settings.home / "logs",
+        )
+    except EdgeError as exc:
+        typer.secho(str(exc), fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(
+        f"edge on {service.url} -> {s3_origin_for(settings)}/{settings.previews_bucket} "
+        f"(cache {service.extra['cache_dir']}, log {service.log_path}); Ctrl-C stops it"
+    )
+    # nginx runs in its own session, so it would outlive a terminated parent: turn
+    # SIGTERM (a supervisor stopping us) into the same clean stop as Ctrl-C.
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    try:
+        code = service.proc.wait()
+    except KeyboardInterrupt:
+        code = 0
+    finally:
+        service.stop()
+    if code:
+        typer.secho(f"nginx exited with {code}; see {service.log_path}", fg=typer.colors.RED)
+        raise typer.Exit(1)
+
+
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 keys_app = typer.Typer(help="API tokens: create (printed once, stored hashed), list, revoke.")
 app.add_typer(keys_app, name="keys")
 
@@ -160,6 +207,37 @@ def keys_list() -> None:
             for k in apikeys.list_keys(session)
         ]
     _print(rows)
+
+
+@app.command()
+def audit(
+    rehash_budget_bytes: int | None = typer.Option(
+        None, help="bytes to re-hash this run (default: DAILIES_AUDIT_REHASH_BUDGET_BYTES)"
+    ),
+) -> None:
+    """Audit the masters bucket against the manifest now; exit 1 when anything is found."""
+    import threading
+
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from flows.audit import audit_masters
+
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        outcome["state"] = audit_masters(rehash_budget_bytes, return_state=True)
+
+    worker = threading.Thread(target=run, name="integrity-audit", daemon=True)
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, transient=True) as bar:
+        bar.add_task("listing, checking retention, re-hashing", total=None)
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.2)
+    state = outcome["state"]
+    typer.echo(state.message or state.name)
+    if not state.is_completed():
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":

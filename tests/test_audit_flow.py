@@ -104,3 +104,18 @@ def test_planted_faults_are_each_reported_once_with_their_kind(audit_stack) -> N
         }
         assert session.get(Master, rewritten).last_verified_ok is False
         assert session.get(Master, clean).last_verified_ok is True
+
+
+def test_cli_audit_exits_nonzero_and_names_the_finding(audit_stack) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from dailies.cli import app
+
+    s3 = s3_client(audit_stack)
+    orphan = hashlib.sha256(b"stray").hexdigest()
+    s3.put_object(Bucket=audit_stack.masters_bucket, Key=orphan, Body=b"stray")
+
+    outcome = CliRunner().invoke(app, ["audit"])
+
+    assert outcome.exit_code == 1
+    assert "| orphaned | 1 |" in outcome.output and orphan in outcome.output

@@ -9,6 +9,7 @@ system:
 
 sync: system
 	$(UV) sync --frozen
+	test -f edge/player/vendor/hls.min.js || bash scripts/vendor-hlsjs.sh
 
 test: sync
 	$(UV) run pytest $(PYTEST_ARGS)

@@ -20,7 +20,7 @@ from tasks.audit import (
 )
 
 
-@flow(name="integrity-audit", task_runner=ThreadPoolTaskRunner(max_workers=4))
+@flow(name="integrity-audit", task_runner=ThreadPoolTaskRunner(max_workers=4))  # type: ignore[arg-type]
 def _audit_masters(rehash_budget_bytes: int | None = None) -> State[Any]:
     """Diff bucket vs manifest, check retention, re-hash a rolling subset; fail on findings."""
     settings = get_settings()

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from prefect import task
+from prefect import Flow, task
 from prefect.cache_policies import CachePolicy
+from prefect.client.schemas.objects import FlowRun
 from prefect.context import TaskRunContext
-from prefect.runtime import flow_run
+from prefect.runtime import flow_run as current_flow_run
+from prefect.states import State
 
 from dailies import manifest, storage
 from dailies.clients import s3_client, session_factory
@@ -216,9 +218,9 @@ def _finish(
     return {**manifest.master_as_dict(master), "status": status}
 
 
-def record_failed_attempt(flow: Any, run: Any, state: Any) -> None:
+def record_failed_attempt(flow: Flow[..., Any], flow_run: FlowRun, state: State[Any]) -> None:
     """Flow on_failure hook: every failed promotion leaves a row saying why."""
-    params = run.parameters or {}
+    params = flow_run.parameters or {}
     with session_factory()() as session, session.begin():
         manifest.record_attempt(
             session,
@@ -226,10 +228,10 @@ def record_failed_attempt(flow: Any, run: Any, state: Any) -> None:
             str(params.get("staging_key", ""))[:1024],
             "failed",
             reason=state.message,
-            flow_run_id=str(run.id),
+            flow_run_id=str(flow_run.id),
         )
 
 
 def _flow_run_id() -> str | None:
-    run_id = flow_run.get_id()
+    run_id = current_flow_run.get_id()
     return str(run_id) if run_id else None

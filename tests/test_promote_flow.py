@@ -131,3 +131,20 @@ def test_bad_input_fails_with_a_reason_and_writes_nothing(
     assert _versions(s3, settings, sha) == []
     assert db_session.get(Master, sha) is None
     assert [a.outcome for a in _attempts(db_session, sha[:64])] == ["failed"]
+
+
+def test_cli_promote_prints_the_result_and_fails_plainly(settings, s3) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from typer.testing import CliRunner
+
+    from dailies.cli import app
+
+    key, sha = stage_bytes(s3, settings, random_bytes(4096))
+    ok = CliRunner().invoke(app, ["promote", key, sha, "--asset-id", f"cli-{sha[:6]}"])
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(ok.output[ok.output.index("{") :])["status"] == "promoted"
+
+    bad = CliRunner().invoke(app, ["promote", key, "0" * 64])
+    assert bad.exit_code == 1
+    assert "sha256 mismatch" in bad.output

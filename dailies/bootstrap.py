@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -31,10 +33,44 @@ def migrate(settings: Settings) -> None:
 
 def create_buckets(settings: Settings) -> dict[str, bool]:
     s3 = s3_client(settings)
-    return {
+    created = {
         name: storage.ensure_bucket(s3, bucket, object_lock=(name == "masters"))
         for name, bucket in settings.buckets.items()
     }
+    allow_anonymous_reads(s3, settings.previews_bucket)
+    return created
+
+
+def public_read_policy(bucket: str) -> dict[str, Any]:
+    """GetObject for anyone, nothing else: no listing, so S3 answers 403 (not 404) for a
+    missing key, which the edge turns into 404."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "EdgeAnonymousRead",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{bucket}/*",
+            }
+        ],
+    }
+
+
+def allow_anonymous_reads(s3: Any, bucket: str) -> None:
+    """The edge fetches previews unsigned. New AWS buckets block public policies by default,
+    so lift that for this bucket's policy only (public ACLs stay blocked)."""
+    s3.put_public_access_block(
+        Bucket=bucket,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": False,
+            "RestrictPublicBuckets": False,
+        },
+    )
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(public_read_policy(bucket)))
 
 
 def bootstrap(settings: Settings, deploy: bool = False) -> dict[str, object]:

@@ -42,6 +42,14 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=365, ge=1)
 
     edge_url: str = "http://127.0.0.1:8080"
+    # The edge (dailies/edge.py, edge/nginx.conf.template): where it listens, where its
+    # cache lives (None: {home}/edge-cache) and how big that may grow (nginx size syntax).
+    edge_host: str = "127.0.0.1"
+    edge_port: int = Field(default=8080, ge=1, le=65535)
+    edge_cache_dir: Path | None = None
+    edge_cache_max_size: str = Field(default="10g", pattern=r"^\d+[kmgKMG]?$")
+    # How long the edge keeps a playlist: a building (EVENT) playlist grows every segment.
+    edge_playlist_ttl_s: int = Field(default=1, ge=1)
 
     # Promotion: large sequential reads keep hashing near the store's throughput;
     # copies above the threshold go multipart (S3's single CopyObject stops at 5 GiB).

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -104,6 +106,44 @@ def test_planted_faults_are_each_reported_once_with_their_kind(audit_stack) -> N
         }
         assert session.get(Master, rewritten).last_verified_ok is False
         assert session.get(Master, clean).last_verified_ok is True
+
+    artifacts, events = _artifacts_and_events(state.state_details.flow_run_id, deleted)
+    assert {a.key for a in artifacts} == {"masters-audit-summary", "masters-audit-findings"}
+    table = next(a for a in artifacts if a.key == "masters-audit-findings")
+    assert len(json.loads(table.data)) == 5
+    # one event per critical finding (missing, checksum, retention), for automations
+    assert {e.event for e in events} == {
+        "dailies.audit.missing",
+        "dailies.audit.checksum_mismatch",
+        "dailies.audit.retention_lapsed",
+    }
+
+
+def _artifacts_and_events(flow_run_id, deleted_sha):  # type: ignore[no-untyped-def]
+    """This run's artifacts, and the events of this audit run (found via the deleted master)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+    from prefect.events.filters import EventFilter, EventNameFilter
+
+    from dailies.services import drain_prefect_clients
+
+    drain_prefect_clients()
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )
+        deadline = time.monotonic() + 20
+        events: list = []  # type: ignore[type-arg]
+        while len(events) < 3 and time.monotonic() < deadline:
+            time.sleep(0.5)  # the server persists events asynchronously
+            page = client.read_events(
+                EventFilter(event=EventNameFilter(prefix=["dailies.audit."])), limit=50
+            )
+            run_ids = {
+                e.payload["audit_run_id"] for e in page.events if deleted_sha in e.resource.id
+            }
+            events = [e for e in page.events if e.payload.get("audit_run_id") in run_ids]
+    return artifacts, events
 
 
 def test_cli_audit_exits_nonzero_and_names_the_finding(audit_stack) -> None:  # type: ignore[no-untyped-def]

@@ -33,22 +33,9 @@ def fast_encodes(stack):  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def public_previews(stack) -> str:  # type: ignore[no-untyped-def]
-    """Anonymous reads of the previews bucket, as the edge serves it; base URL of the bucket."""
-    s3 = s3_client(stack)
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": "*",
-                "Action": "s3:GetObject",
-                "Resource": f"arn:aws:s3:::{stack.previews_bucket}/*",
-            }
-        ],
-    }
-    s3.put_bucket_policy(Bucket=stack.previews_bucket, Policy=json.dumps(policy))
-    yield f"{stack.s3_endpoint_url}/{stack.previews_bucket}"
-    s3.delete_bucket_policy(Bucket=stack.previews_bucket)
+    """Base URL of the previews bucket, read anonymously as the edge reads it (bootstrap
+    gives the bucket its public-read policy)."""
+    return f"{stack.s3_endpoint_url}/{stack.previews_bucket}"
 
 
 @pytest.fixture(scope="module")

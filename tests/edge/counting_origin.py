@@ -1,0 +1,103 @@
+"""A counting reverse proxy in front of moto: every request that reaches the S3 side is
+counted, and a test can make chosen keys answer like AWS does (403, 5xx) or slowly."""
+
+from __future__ import annotations
+
+import http.client
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+# Headers a proxy must not forward (RFC 9110 7.6.1).
+HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade"}
+FORBIDDEN_BODY = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n'
+    b"<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>"
+)
+
+
+@dataclass
+class Origin:
+    """What the S3 side saw; `forbid` answers 403 like AWS does for a missing key when
+    the caller may not list the bucket, `status` any other status, `delay_s` holds a
+    response back."""
+
+    url: str
+    requests: Counter[str] = field(default_factory=Counter)
+    forbid: set[str] = field(default_factory=set)
+    status: dict[str, int] = field(default_factory=dict)
+    delay_s: dict[str, float] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def count(self, path: str) -> int:
+        with self.lock:
+            return self.requests[path]
+
+
+def counting_handler(origin: Origin, upstream: str) -> type[BaseHTTPRequestHandler]:
+    target = urlsplit(upstream)
+
+    class CountingProxy(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            self._forward()
+
+        def do_HEAD(self) -> None:
+            self._forward()
+
+        def do_PUT(self) -> None:
+            self._forward()
+
+        def _forward(self) -> None:
+            path = self.path.split("?", 1)[0]
+            with origin.lock:
+                origin.requests[path] += 1
+            time.sleep(origin.delay_s.get(path, 0))
+            if path in origin.forbid:
+                self._reply(403, {"Content-Type": "application/xml"}, FORBIDDEN_BODY)
+                return
+            if path in origin.status:
+                self._reply(origin.status[path], {"Content-Type": "application/xml"}, b"")
+                return
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else None
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+            conn = http.client.HTTPConnection(target.netloc, timeout=30)
+            try:
+                conn.request(self.command, self.path, body=body, headers=headers)
+                response = conn.getresponse()
+                payload = response.read()
+                kept = {k: v for k, v in response.getheaders() if k.lower() not in HOP_BY_HOP}
+                self._reply(response.status, kept, payload)
+            finally:
+                conn.close()
+
+        def _reply(self, status: int, headers: dict[str, str], body: bytes) -> None:
+            self.send_response(status)
+            for name, value in headers.items():
+                if name.lower() not in {"content-length", "server", "date"}:
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
+            pass
+
+    return CountingProxy
+
+
+class QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+
+@dataclass
+class FakeApi:
+    url: str
+    seen: list[tuple[str, str, str | None]]

@@ -10,14 +10,11 @@ import argparse
 import base64
 import hashlib
 import os
-import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from stack import bench_stack
 
 MiB = 1024**2
 
@@ -27,33 +24,8 @@ def main() -> None:
     parser.add_argument("--objects", type=int, default=10_000)
     parser.add_argument("--rehash-mib", type=int, default=256)
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="dailies-bench-audit-"))
-    os.environ.update(
-        {
-            "AWS_ACCESS_KEY_ID": "bench",
-            "AWS_SECRET_ACCESS_KEY": "bench",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "DAILIES_HOME": str(work / "home"),
-            "PREFECT_HOME": str(work / "prefect"),
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            "DAILIES_AUDIT_REHASH_BUDGET_BYTES": "0",
-        }
-    )
-    for name in ("DAILIES_DATABASE_URL", "DAILIES_REDIS_URL", "PREFECT_API_URL"):
-        os.environ.pop(name, None)
-
-    from dailies.services import drain_prefect_clients, free_port, start_moto, start_prefect_server
-
-    moto = start_moto(free_port(), work / "logs")
-    prefect = start_prefect_server(free_port(), work / "prefect-server", work / "logs")
-    os.environ["AWS_ENDPOINT_URL_S3"] = moto.url
-    os.environ["PREFECT_API_URL"] = prefect.url
-    try:
+    with bench_stack("audit", {"DAILIES_AUDIT_REHASH_BUDGET_BYTES": "0"}):
         run(args.objects, args.rehash_mib)
-    finally:
-        drain_prefect_clients()
-        prefect.stop()
-        moto.stop()
 
 
 def seed(n: int, big: int) -> None:

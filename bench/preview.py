@@ -21,7 +21,6 @@ import platform
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -32,7 +31,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from dailies.services import free_port, start_moto, start_prefect_server  # noqa: E402
+from results import write_section  # noqa: E402
+from stack import bench_stack  # noqa: E402
 
 MASTERS = {
     # name: (video codec args, audio args): one stream-copyable, one that is not
@@ -191,19 +191,6 @@ def report(rows: list[dict[str, Any]], seconds: float, size: str, preset: str) -
     return "\n".join(lines)
 
 
-def write_section(path: Path, name: str, body: str) -> None:
-    """Replace this bench's section of RESULTS.md (between its markers), keep the rest."""
-    start, end = f"<!-- bench:{name}:start -->", f"<!-- bench:{name}:end -->"
-    section = f"{start}\n## {name}\n\n{body}\n{end}"
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    if start in text and end in text:
-        before, rest = text.split(start, 1)
-        text = before + section + rest.split(end, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0)
@@ -212,40 +199,12 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print, leave RESULTS.md alone")
     args = parser.parse_args()
 
-    run_dir = Path(tempfile.mkdtemp(prefix="dailies-bench-preview-"))
-    moto_port, prefect_port = free_port(), free_port()
-    os.environ.update(
-        {
-            "AWS_ACCESS_KEY_ID": "bench",
-            "AWS_SECRET_ACCESS_KEY": "bench",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{moto_port}",
-            "DAILIES_HOME": str(run_dir / "home"),
-            "DAILIES_X264_PRESET": args.preset,
-            "PREFECT_API_URL": f"http://127.0.0.1:{prefect_port}/api",
-            "PREFECT_HOME": str(run_dir / "prefect-client"),
-            "PREFECT_LOCAL_STORAGE_PATH": str(run_dir / "prefect-results"),
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            "PREFECT_UI_ENABLED": "false",
-            "PREFECT_LOGGING_LEVEL": "WARNING",
-        }
-    )
-    for name in ("DAILIES_DATABASE_URL", "DAILIES_REDIS_URL", "AWS_PROFILE"):
-        os.environ.pop(name, None)
-    services = [start_moto(moto_port, run_dir / "logs")]
-    try:
-        services.append(
-            start_prefect_server(prefect_port, run_dir / "prefect-server", run_dir / "logs")
-        )
+    with bench_stack("preview", {"DAILIES_X264_PRESET": args.preset}) as run_dir:
         rows = run_bench(args.seconds, args.size, args.preset, run_dir)
-    finally:
-        for service in reversed(services):
-            service.stop()
     text = report(rows, args.seconds, args.size, args.preset)
     print(text)
     if not args.no_write:
-        write_section(ROOT / "bench" / "RESULTS.md", "preview: ladder build and first play", text)
-    shutil.rmtree(run_dir, ignore_errors=True)
+        write_section("preview: ladder build and first play", text)
 
 
 if __name__ == "__main__":

@@ -13,13 +13,12 @@ import hashlib
 import os
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from stack import bench_stack
 
 MiB = 1024**2
 
@@ -56,32 +55,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size-mib", type=int, default=1024)
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="dailies-bench-"))
-    os.environ.update(
-        {
-            "AWS_ACCESS_KEY_ID": "bench",
-            "AWS_SECRET_ACCESS_KEY": "bench",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "DAILIES_HOME": str(work / "home"),
-            "PREFECT_HOME": str(work / "prefect"),
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        }
-    )
-    for name in ("DAILIES_DATABASE_URL", "DAILIES_REDIS_URL", "PREFECT_API_URL"):
-        os.environ.pop(name, None)
-
-    from dailies.services import drain_prefect_clients, free_port, start_moto, start_prefect_server
-
-    moto = start_moto(free_port(), work / "logs")
-    prefect = start_prefect_server(free_port(), work / "prefect-server", work / "logs")
-    os.environ["AWS_ENDPOINT_URL_S3"] = moto.url
-    os.environ["PREFECT_API_URL"] = prefect.url
-    try:
+    with bench_stack("promote") as work:
         run(args.size_mib, work)
-    finally:
-        drain_prefect_clients()
-        prefect.stop()
-        moto.stop()
 
 
 def run(size_mib: int, work: Path) -> None:

@@ -11,15 +11,14 @@ from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE, CachePolicy
-from prefect.context import TaskRunContext
 from prefect.runtime import flow_run
 
 from dailies import manifest, previews
+from dailies.caching import content_cache_policy
 from dailies.clients import session_factory
 from dailies.db.models import Master
 from dailies.errors import UnknownMaster
 from dailies.hashing import is_sha256
-from dailies.locking import lock_manager
 from dailies.media.derived_args import browser_friendly
 from dailies.media.ladder import LADDER_VERSION, plan_ladder
 from dailies.previews import PreviewRequest
@@ -38,31 +37,12 @@ from tasks.preview_steps import (
 from tasks.retry import RETRY_DELAYS, retry_transient
 
 
-class PreviewKey(CachePolicy):
-    """Cache key = the master's sha256 and the ladder version (and the bucket): not the
-    task's inputs or source, so the encoder asked for and code edits do not split the cache.
-    Bumping LADDER_VERSION rebuilds every preview."""
-
-    def compute_key(
-        self,
-        task_ctx: TaskRunContext,
-        inputs: dict[str, Any],
-        flow_parameters: dict[str, Any],
-        **kwargs: Any,
-    ) -> str | None:
-        request = inputs.get("request")
-        if not isinstance(request, PreviewRequest):
-            return None
-        bucket = get_settings().previews_bucket
-        return f"dailies-preview-l{LADDER_VERSION}-{bucket}-{request.sha256}"
-
-
 def preview_cache_policy() -> CachePolicy:
-    """SERIALIZABLE + an expiring lock: concurrent builds of one sha wait for the first and
-    read its result instead of running ffmpeg again; a killed worker's lock times out."""
-    return PreviewKey().configure(
-        isolation_level="SERIALIZABLE", lock_manager=lock_manager(get_settings())
-    )
+    """Keyed on the master's sha256 and the ladder version (and the bucket), so the encoder
+    asked for and code edits do not split the cache; bumping LADDER_VERSION rebuilds all.
+    Concurrent builds of one sha wait for the first and read its result."""
+    bucket = get_settings().previews_bucket
+    return content_cache_policy(f"dailies-preview-l{LADDER_VERSION}-{bucket}")
 
 
 @task(cache_policy=NO_CACHE)
@@ -163,8 +143,10 @@ def scratch_directory(settings: Settings, sha256: str) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def record_preview_failure(flow: Any, run: Any, state: Any) -> None:
-    """Flow on_failure/on_crashed hook: the row says why, in words a person can act on."""
+def record_preview_failure(flow: Any, flow_run: Any, state: Any) -> None:
+    """Flow on_failure/on_crashed hook: the row says why, in words a person can act on.
+    Parameter names matter: a worker's runner calls crash hooks with keyword arguments."""
+    run = flow_run
     sha = str((run.parameters or {}).get("sha256", "")).strip().lower()
     if not is_sha256(sha):
         return  # a malformed request never had a row

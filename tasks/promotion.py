@@ -8,15 +8,14 @@ from typing import Any
 from prefect import Flow, task
 from prefect.cache_policies import CachePolicy
 from prefect.client.schemas.objects import FlowRun
-from prefect.context import TaskRunContext
 from prefect.runtime import flow_run as current_flow_run
 from prefect.states import State
 
 from dailies import manifest, storage
+from dailies.caching import content_cache_policy
 from dailies.clients import s3_client, session_factory
 from dailies.errors import ChecksumMismatch
 from dailies.hashing import sha256_of_chunks
-from dailies.locking import lock_manager
 from dailies.promotion import (
     PromotionRequest,
     retain_until_from,
@@ -29,31 +28,10 @@ from tasks.retry import RETRY_DELAYS, retry_transient
 PROMOTION_CACHE_VERSION = "1"
 
 
-class MasterCopyKey(CachePolicy):
-    """Cache key = the content's sha256 (and the bucket), not the task's inputs or source.
-
-    Two runs promoting the same bytes from different staging keys share one copy.
-    """
-
-    def compute_key(
-        self,
-        task_ctx: TaskRunContext,
-        inputs: dict[str, Any],
-        flow_parameters: dict[str, Any],
-        **kwargs: Any,
-    ) -> str | None:
-        request = inputs.get("request")
-        if not isinstance(request, PromotionRequest):
-            return None
-        bucket = get_settings().masters_bucket
-        return f"dailies-promote-v{PROMOTION_CACHE_VERSION}-{bucket}-{request.sha256}"
-
-
 def master_copy_cache_policy() -> CachePolicy:
-    settings = get_settings()
-    return MasterCopyKey().configure(
-        isolation_level="SERIALIZABLE", lock_manager=lock_manager(settings)
-    )
+    """One server-side copy per content and masters bucket, however many runs ask."""
+    bucket = get_settings().masters_bucket
+    return content_cache_policy(f"dailies-promote-v{PROMOTION_CACHE_VERSION}-{bucket}")
 
 
 @task(retries=4, retry_delay_seconds=RETRY_DELAYS, retry_condition_fn=retry_transient)

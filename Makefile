@@ -8,7 +8,7 @@ system:
 	bash scripts/ensure-system.sh
 
 sync: system
-	$(UV) sync --frozen
+	$(UV) sync --frozen --compile-bytecode
 	test -f edge/player/vendor/hls.min.js || bash scripts/vendor-hlsjs.sh
 
 test: sync

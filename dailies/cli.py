@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -147,6 +148,70 @@ def edge(
 
 def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
+
+
+PORT_HELP = "{what} port (default {default}, or a free one when that is taken; 0: any free)"
+
+
+def _ports(
+    edge: int | None, api: int | None, prefect: int | None, s3: int | None
+) -> dict[str, int | None]:
+    return {"edge": edge, "api": api, "prefect": prefect, "s3": s3}
+
+
+EdgePort = typer.Option(None, "--edge-port", help=PORT_HELP.format(what="edge", default=8080))
+ApiPort = typer.Option(None, "--api-port", help=PORT_HELP.format(what="API", default=8000))
+PrefectPort = typer.Option(
+    None, "--prefect-port", help=PORT_HELP.format(what="Prefect server", default=4200)
+)
+S3Port = typer.Option(None, "--s3-port", help="moto S3 port (default: a free one)")
+GpuOption = typer.Option(None, "--gpu/--no-gpu", help="GPU worker (default: when NVENC works)")
+MasterFile = typer.Argument(None, help="a master to use (default: a generated sample)")
+
+
+@app.command()
+def up(
+    edge_port: int | None = EdgePort,
+    api_port: int | None = ApiPort,
+    prefect_port: int | None = PrefectPort,
+    s3_port: int | None = S3Port,
+    gpu: bool | None = GpuOption,
+) -> None:
+    """Run the whole stack in the foreground on embedded defaults (moto S3, Prefect server,
+    SQLite, API, nginx edge, workers); Ctrl-C stops it. State lives under DAILIES_HOME."""
+    from dailies.errors import DailiesError
+    from dailies.settings import Settings
+    from dailies.up import up as run_up
+
+    try:
+        ports = _ports(edge_port, api_port, prefect_port, s3_port)
+        run_up(Settings().home, ports, gpu, typer.echo)
+    except (DailiesError, TimeoutError, RuntimeError) as exc:
+        typer.secho(f"dailies up failed: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from exc
+
+
+@app.command()
+def demo(
+    file: Path | None = MasterFile,
+    keep: bool = typer.Option(False, "--keep", help="leave the stack up (foreground) afterwards"),
+    sample_seconds: float = typer.Option(8.0, min=1, max=60, help="length of the sample"),
+    timeout: float = typer.Option(300.0, help="seconds to wait for each of promote and preview"),
+    edge_port: int | None = EdgePort,
+    api_port: int | None = ApiPort,
+    prefect_port: int | None = PrefectPort,
+    s3_port: int | None = S3Port,
+    gpu: bool | None = GpuOption,
+) -> None:
+    """Upload (presigned multipart) → promote → preview through the edge → print the player
+    URL, the Prefect UI URL and each stage's time. Uses the stack `dailies up` runs, or
+    starts one for the demo (stopped afterwards unless --keep). Exit 0 only when playable."""
+    from dailies.demo import run_demo
+    from dailies.settings import Settings
+
+    ports = _ports(edge_port, api_port, prefect_port, s3_port)
+    code = run_demo(file, Settings().home, keep, ports, gpu, sample_seconds, timeout)
+    raise typer.Exit(code)
 
 
 keys_app = typer.Typer(help="API tokens: create (printed once, stored hashed), list, revoke.")

@@ -1,0 +1,268 @@
+// The review page at /watch/{sha}#token=…: find the preview on the edge, ask the API to
+// build it when it is missing, play as soon as a playlist exists, say what is happening.
+"use strict";
+
+(() => {
+  const video = document.getElementById("video");
+  const statusEl = document.getElementById("status");
+  const scrub = document.getElementById("scrub");
+  const played = document.getElementById("scrub-played");
+  const thumb = document.getElementById("thumb");
+
+  const sha = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop() || "")
+    .trim().toLowerCase();
+  // The token is in the fragment: it never reaches the edge's or the API's access logs.
+  const token = new URLSearchParams(location.hash.slice(1)).get("token");
+  const base = `/previews/${sha}/`;
+  const manifestUrl = `${base}manifest.m3u8`;
+  const DEFAULT_RETRY_S = 5;
+
+  // What the page did and when (ms since navigation start): read by tests and bench.
+  const trace = { phase: "starting", events: [], error: null };
+  window.dailiesPlayer = trace;
+
+  class Failure extends Error {}
+
+  function say(text, phase, failed = false) {
+    statusEl.textContent = text;
+    statusEl.classList.toggle("failed", failed);
+    if (phase) trace.phase = phase;
+    trace.events.push({ at: Math.round(performance.now()), phase: trace.phase, text });
+  }
+
+  const sleep = (seconds) => new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+
+  async function manifestExists() {
+    const response = await fetch(manifestUrl, { cache: "no-store" });
+    if (response.ok) return true;
+    if (response.status === 404) return false;
+    throw new Failure(`The edge answered ${response.status} for the playlist.`);
+  }
+
+  async function api(method, path, body) {
+    const headers = { Authorization: `Bearer ${token}` };
+    if (body) headers["Content-Type"] = "application/json";
+    const response = await fetch(`/api${path}`, {
+      method, headers, cache: "no-store", body: body ? JSON.stringify(body) : undefined,
+    });
+    let data = {};
+    try { data = await response.json(); } catch (_) { /* an empty or non-JSON error body */ }
+    const header = Number(response.headers.get("Retry-After"));
+    return { status: response.status, data, retryAfter: data.retry_after_s || header || null };
+  }
+
+  function refusal(res) {
+    const detail = typeof res.data.detail === "string" ? ` (${res.data.detail})` : "";
+    switch (res.status) {
+      case 401: return "The reviewer token in this link was not accepted; ask for a new link.";
+      case 403: return "The token in this link may not request previews.";
+      case 404: return `No promoted master has this sha256${detail}.`;
+      case 422: return `This is not a valid sha256: ${sha}`;
+      default: return `The API answered ${res.status}${detail}.`;
+    }
+  }
+
+  function describe(data) {
+    const pct = typeof data.progress === "number" ? ` ${Math.round(data.progress * 100)}%` : "";
+    switch (data.status) {
+      case "queued": return "Preview queued: waiting for a worker…";
+      case "building": return `Building the preview…${pct}`;
+      case "ready": return "Preview ready.";
+      case "missing": return "No preview yet.";
+      default: return `Preview ${data.status}.`;
+    }
+  }
+
+  // 404 on the edge → POST /api/preview → poll at the server's pace until a playlist exists.
+  async function waitForPlaylist() {
+    say("Looking for the preview…", "probing");
+    if (await manifestExists()) return;
+    if (!token) {
+      throw new Failure("There is no preview yet, and this link carries no reviewer token " +
+        "(#token=…) to request one.");
+    }
+    say("No preview yet: requesting one…", "requesting");
+    let res = await api("POST", "/preview", { sha });
+    let retryAfter = DEFAULT_RETRY_S;
+    for (;;) {
+      if (res.status === 429) {
+        say("The API asks us to slow down; waiting…", "throttled");
+      } else if (res.status !== 200 && res.status !== 202) {
+        throw new Failure(refusal(res));
+      } else if (res.data.status === "failed") {
+        const wait = res.retryAfter ? ` A new attempt is possible in ${res.retryAfter} s.` : "";
+        throw new Failure(`The preview build failed: ${res.data.error || "no reason given"}.${wait}`);
+      } else {
+        say(describe(res.data), res.data.status);
+      }
+      retryAfter = res.retryAfter || retryAfter;
+      await sleep(retryAfter);
+      if (await manifestExists()) return;
+      // POST again when nothing is queued (e.g. the row was cleared); else just read status.
+      res = res.data.status === "missing"
+        ? await api("POST", "/preview", { sha })
+        : await api("GET", `/preview/${sha}`);
+    }
+  }
+
+  // After playback starts the build may still run: keep showing its progress in words.
+  async function followBuild() {
+    if (!token) return loadStoryboard();
+    let retryAfter = DEFAULT_RETRY_S;
+    for (;;) {
+      const res = await api("GET", `/preview/${sha}`);
+      if (res.status !== 200) return;
+      const { status, error } = res.data;
+      if (status === "ready" || status === "missing") {
+        if (status === "ready") say("Playing. The preview is complete.", "playing");
+        return loadStoryboard();
+      }
+      if (status === "failed") {
+        say(`Playing what exists; the rest of the build failed: ${error || "no reason given"}`,
+          "failed", true);
+        return;
+      }
+      say(`Playing while the preview builds. ${describe(res.data)}`, "playing");
+      retryAfter = res.retryAfter || retryAfter;
+      await sleep(retryAfter);
+    }
+  }
+
+  function attach() {
+    if (window.Hls && window.Hls.isSupported()) {
+      // startPosition 0: an EVENT playlist (still being built) would otherwise start at its
+      // live edge, i.e. the end of what exists so far.
+      const hls = new window.Hls({ startPosition: 0, enableWorker: true, lowLatencyMode: false });
+      let networkRetries = 0;
+      hls.on(window.Hls.Events.ERROR, (_event, data) => {
+        if (!data.fatal) return;
+        if (data.type === window.Hls.ErrorTypes.NETWORK_ERROR && networkRetries++ < 10) {
+          setTimeout(() => hls.startLoad(video.currentTime || 0), 1000);
+        } else if (data.type === window.Hls.ErrorTypes.MEDIA_ERROR) {
+          hls.recoverMediaError();
+        } else {
+          fail(new Failure(`Playback stopped: ${data.details}.`));
+          hls.destroy();
+        }
+      });
+      const parsed = new Promise((resolve) => hls.once(window.Hls.Events.MANIFEST_PARSED, resolve));
+      hls.loadSource(manifestUrl);
+      hls.attachMedia(video);
+      trace.hls = hls;
+      return parsed;
+    }
+    if (video.canPlayType("application/vnd.apple.mpegurl")) {
+      video.src = manifestUrl; // Safari plays HLS itself
+      return new Promise((resolve) => video.addEventListener("loadedmetadata", resolve, { once: true }));
+    }
+    throw new Failure("This browser cannot play HLS and hls.js did not load " +
+      "(/player/vendor/hls.min.js: run `make sync`).");
+  }
+
+  async function autoplay() {
+    try {
+      await video.play();
+    } catch (err) {
+      if (err.name !== "NotAllowedError") return;
+      // Browsers allow muted autoplay only; the controls can unmute.
+      video.muted = true;
+      await video.play().catch(() => say("Press play to start.", "paused"));
+    }
+  }
+
+  // ---- storyboard thumbnails on the scrub bar (storyboard.vtt: cues of sprite#xywh=) ----
+  let cues = [];
+
+  function seconds(stamp) {
+    return stamp.split(":").reduce((total, part) => total * 60 + Number(part), 0);
+  }
+
+  function parseStoryboard(text, url) {
+    const parsed = [];
+    for (const block of text.split(/\r?\n\r?\n/)) {
+      const lines = block.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+      const at = lines.findIndex((l) => l.includes("-->"));
+      if (at < 0 || !lines[at + 1] || !lines[at + 1].includes("#xywh=")) continue;
+      const [start, end] = lines[at].split("-->").map((s) => seconds(s.trim().split(" ")[0]));
+      const [uri, box] = lines[at + 1].split("#xywh=");
+      const [x, y, w, h] = box.split(",").map(Number);
+      parsed.push({ start, end, src: new URL(uri, url).href, x, y, w, h });
+    }
+    return parsed;
+  }
+
+  async function loadStoryboard() {
+    const url = new URL(`${base}storyboard.vtt`, location.href).href;
+    const response = await fetch(url, { cache: "no-store" }).catch(() => null);
+    if (!response || !response.ok) return;
+    cues = parseStoryboard(await response.text(), url);
+    trace.storyboardCues = cues.length;
+  }
+
+  function total() {
+    if (Number.isFinite(video.duration)) return video.duration;
+    const ranges = video.seekable;
+    return ranges.length ? ranges.end(ranges.length - 1) : 0;
+  }
+
+  function fractionAt(event) {
+    const box = scrub.getBoundingClientRect();
+    return Math.min(1, Math.max(0, (event.clientX - box.left) / box.width));
+  }
+
+  video.addEventListener("timeupdate", () => {
+    const length = total();
+    played.style.width = length ? `${(100 * video.currentTime) / length}%` : "0";
+  });
+  scrub.addEventListener("click", (event) => {
+    const length = total();
+    if (length) video.currentTime = fractionAt(event) * length;
+  });
+  scrub.addEventListener("mousemove", (event) => {
+    const at = fractionAt(event) * total();
+    const cue = cues.find((c) => at >= c.start && at < c.end);
+    if (!cue) { thumb.style.display = "none"; return; }
+    Object.assign(thumb.style, {
+      display: "block",
+      width: `${cue.w}px`,
+      height: `${cue.h}px`,
+      left: `${fractionAt(event) * 100}%`,
+      backgroundImage: `url("${cue.src}")`,
+      backgroundPosition: `-${cue.x}px -${cue.y}px`,
+    });
+    thumb.firstElementChild.textContent = new Date(at * 1000).toISOString().slice(14, 19);
+  });
+  scrub.addEventListener("mouseleave", () => { thumb.style.display = "none"; });
+
+  // ---- main ----
+  function fail(err) {
+    trace.error = err.message;
+    const text = err instanceof Failure ? err.message : `Something went wrong: ${err.message}`;
+    say(text, "failed", true);
+    const again = document.createElement("button");
+    again.textContent = "Try again";
+    again.onclick = () => { again.remove(); main(); };
+    statusEl.append(again);
+  }
+
+  video.addEventListener("playing", () => {
+    trace.startedAt = video.currentTime; // 0 unless a player jumped to a live edge
+    if (trace.phase !== "playing") say("Playing.", "playing");
+  }, { once: true });
+
+  async function main() {
+    document.getElementById("sha").textContent = sha;
+    try {
+      if (!/^[0-9a-f]{64}$/.test(sha)) throw new Failure(`This is not a valid sha256: ${sha}`);
+      await waitForPlaylist();
+      say("Starting playback…", "loading");
+      await attach();
+      autoplay();
+      followBuild().catch(() => {}); // progress is a courtesy; playback does not depend on it
+    } catch (err) {
+      fail(err);
+    }
+  }
+
+  main();
+})();

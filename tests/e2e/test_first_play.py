@@ -1,0 +1,92 @@
+"""A reviewer opens the player for a master that has no preview yet: the edge answers 404,
+the page asks the API for a build, polls, and plays as soon as the first playlist exists."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from dailies.samples import sample_master_args
+from dailies.services import Service
+
+pytestmark = pytest.mark.slow
+
+VIDEO_TIME = "() => document.querySelector('video').currentTime"
+PLAYER_TRACE = "() => window.dailiesPlayer"
+
+
+def _promoted_master(s3: Any, settings: Any, directory: Path, codec: str) -> str:
+    """A short master, staged and promoted as an editor's upload would be. H.264 is published
+    first as a stream copy (a VOD playlist); MPEG-4 part 2 must be encoded, so the player
+    starts on EVENT playlists that grow while it plays."""
+    from tests.preview_fixtures import stage_and_promote
+
+    master = directory / "master.mp4"
+    args = sample_master_args(master, seconds=4, size="640x360", tag=uuid.uuid4().hex)
+    if codec == "mpeg4":
+        args[args.index("libx264") - 1 : args.index("yuv420p") + 1] = ["-c:v", "mpeg4"]
+    subprocess.run(args, check=True, timeout=60)
+    return stage_and_promote(s3, settings, master)
+
+
+def _open(browser: Any, url: str) -> tuple[Any, list[str]]:
+    page = browser.new_page()
+    console: list[str] = []
+    page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
+    page.on("pageerror", lambda error: console.append(f"pageerror: {error}"))
+    page.goto(url)
+    return page, console
+
+
+@pytest.mark.parametrize("codec", ["h264", "mpeg4"])
+def test_player_builds_missing_preview_then_plays_from_the_start(
+    browser: Any, edge: Service, cpu_worker: Any, reviewer_token: str, s3: Any, stack: Any,
+    tmp_path: Path, codec: str,
+) -> None:  # fmt: skip
+    sha = _promoted_master(s3, stack, tmp_path, codec)
+    assert httpx.get(f"{edge.url}/previews/{sha}/manifest.m3u8").status_code == 404
+
+    page, console = _open(browser, f"{edge.url}/watch/{sha}#token={reviewer_token}")
+    try:
+        page.wait_for_function(f"() => ({VIDEO_TIME})() > 1.0", timeout=120_000, polling=200)
+    except Exception as exc:
+        trace = page.evaluate(PLAYER_TRACE)
+        raise AssertionError(f"video never advanced: {trace}\nconsole: {console}") from exc
+    trace = page.evaluate(PLAYER_TRACE)
+    phases = [event["phase"] for event in trace["events"]]
+    assert phases[:2] == ["probing", "requesting"], phases  # the edge's 404, then POST
+    assert trace["error"] is None
+    assert trace["startedAt"] < 0.5, trace  # from the start, not a live edge
+    # Started at 0 (not at the live edge of a still-growing playlist) and keeps going.
+    before = page.evaluate(VIDEO_TIME)
+    page.wait_for_function(f"() => ({VIDEO_TIME})() > {before + 0.5}", timeout=10_000)
+
+    # Once the build finishes the scrub bar gets its storyboard thumbnails.
+    page.wait_for_function(
+        "() => (window.dailiesPlayer.storyboardCues || 0) > 0", timeout=90_000, polling=500
+    )
+    page.close()
+
+
+def test_player_says_why_it_cannot_request_a_preview(
+    browser: Any, edge: Service, reviewer_token: str
+) -> None:
+    unknown = hashlib.sha256(uuid.uuid4().bytes).hexdigest()
+    cases = {
+        f"/watch/{unknown}": "no reviewer token",
+        f"/watch/{unknown}#token={reviewer_token}": "No promoted master has this sha256",
+        f"/watch/{unknown}#token=dly_not-a-token": "was not accepted",
+        f"/watch/not-a-sha#token={reviewer_token}": "not a valid sha256",
+    }
+    for path, words in cases.items():
+        page, console = _open(browser, f"{edge.url}{path}")
+        page.wait_for_function("() => window.dailiesPlayer.phase === 'failed'", timeout=15_000)
+        text = page.inner_text("#status")
+        assert words in text, (path, text, console)
+        page.close()

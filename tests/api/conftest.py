@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import secrets
 import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
@@ -15,8 +13,9 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
+
+from tests.serving import serve as serve_app
 
 MiB = 1024**2
 DEPLOYMENTS = {
@@ -31,25 +30,9 @@ DEPLOYMENTS = {
 
 @contextmanager
 def serve(app: FastAPI) -> Iterator[str]:
-    """Serve `app` with uvicorn in a thread; yield its base URL."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", backlog=2048, timeout_keep_alive=30)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(15)
-        sock.close()
+    """The app under a real uvicorn; a deep backlog for the 500-request bursts."""
+    with serve_app(app, backlog=2048, timeout_keep_alive=30) as url:
+        yield url
 
 
 def dead_port() -> int:

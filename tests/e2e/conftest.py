@@ -3,9 +3,7 @@ the API served by uvicorn, the nginx edge in front of both, Debian's headless Ch
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -43,26 +41,11 @@ def e2e_settings(stack: Any, edge_port: int) -> Any:
 @pytest.fixture(scope="session")
 def e2e_api(e2e_settings: Any, deployed: Any) -> Iterator[str]:
     """`api.app` under uvicorn on a free port, in a thread of this process."""
-    import uvicorn
-
     from api.app import create_app
+    from tests.serving import serve
 
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(e2e_settings), log_level="warning", access_log=False)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(15)
-    sock.close()
+    with serve(create_app(e2e_settings), access_log=False) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -89,12 +72,17 @@ def reviewer_token(stack: Any) -> str:
         return apikeys.create_key(session, "reviewer", "e2e-player")[1]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(deployed: Any) -> Iterator[Any]:
-    # After `deployed`: playwright's sync API runs an event loop in this thread, and Prefect's
-    # sync-or-async calls (Block.save in bootstrap) turn into never-awaited coroutines there.
+    # playwright's sync API runs an event loop in this thread while it is open, and Prefect's
+    # sync-or-async calls (Block.save, run_deployment, State.result) turn into never-awaited
+    # coroutines there: so start it after `deployed` and close it with the module, before
+    # later modules call Prefect from this thread.
     if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is missing: apt-get install -y chromium")
+        message = "Debian's chromium is missing: apt-get install -y chromium"
+        if os.environ.get("CI"):
+            pytest.fail(message)  # CI installs it (scripts/ensure-system.sh): never skip there
+        pytest.skip(message)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -11,14 +11,20 @@ sync: system
 	$(UV) sync --frozen --compile-bytecode
 	test -f edge/player/vendor/hls.min.js || bash scripts/vendor-hlsjs.sh
 
-test: sync
+# Lint and types first (seconds), then the suite against the real services.
+test: lint
 	$(UV) run pytest $(PYTEST_ARGS)
 
 lint: sync
 	$(UV) run ruff check .
+	$(UV) run mypy
 
 bench: sync
 	$(UV) run python bench/promote.py
+	$(UV) run python bench/audit.py
+	$(UV) run python bench/preview.py
+	$(UV) run python bench/api.py
+	$(UV) run python bench/first_play.py
 
 demo: sync
 	$(UV) run dailies demo

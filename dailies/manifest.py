@@ -6,19 +6,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from dailies.db.dialect import upsert_insert
 from dailies.db.models import Asset, Master, PromotionAttempt
-
-
-def _insert(session: Session, table: Any) -> postgresql.Insert | sqlite.Insert:
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(table)
-    if dialect == "sqlite":
-        return sqlite.insert(table)
-    raise RuntimeError(f"unsupported database dialect {dialect!r}")
 
 
 def get_master(session: Session, sha256: str) -> Master | None:
@@ -28,7 +19,7 @@ def get_master(session: Session, sha256: str) -> Master | None:
 def insert_master(session: Session, values: dict[str, Any]) -> bool:
     """Insert unless the sha is already there; True when this call created the row."""
     stmt = (
-        _insert(session, Master)
+        upsert_insert(session, Master)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["sha256"])
         # RETURNING, not rowcount: an ORM-enabled INSERT may report rowcount -1.
@@ -39,7 +30,7 @@ def insert_master(session: Session, values: dict[str, Any]) -> bool:
 
 def link_asset(session: Session, asset_id: str, sha256: str, attributes: dict[str, Any]) -> None:
     """Point an asset at a master; a re-upload of the asset repoints it."""
-    stmt = _insert(session, Asset).values(
+    stmt = upsert_insert(session, Asset).values(
         asset_id=asset_id, master_sha256=sha256, attributes=attributes
     )
     stmt = stmt.on_conflict_do_update(

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Insert, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from dailies.db.dialect import upsert_insert
 from dailies.db.models import Preview
 from dailies.hashing import normalize_sha256
 from dailies.media.encoders import validate_encoder_request
@@ -27,15 +27,10 @@ def validate_preview_request(sha256: str, encoder: str = "auto") -> PreviewReque
     return PreviewRequest(normalize_sha256(sha256), validate_encoder_request(encoder))
 
 
-def _insert(session: Session) -> Insert:
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Preview)
-
-
 def _locked_row(session: Session, sha256: str) -> Preview:
     """The row, created as queued if missing, locked for this transaction."""
     session.execute(
-        _insert(session)
+        upsert_insert(session, Preview)
         # A row the flow creates is a first attempt; the API numbers the attempts it
         # launches (api/preview_store.py), so the flow never increments.
         .values(sha256=sha256, status=QUEUED, attempts=1)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from prefect import task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
@@ -269,7 +270,8 @@ def _progress_reporter(sha256: str) -> Any:
     """Throttled: the previews row (what the API shows) and a Prefect progress artifact."""
     settings = get_settings()
     throttle = Throttle(settings.preview_progress_interval_s)
-    artifact_id = create_progress_artifact(
+    # Called from a sync task, so Prefect's sync-or-async helper returns the id itself.
+    artifact_id: UUID = create_progress_artifact(  # type: ignore[assignment]
         0.0, key=f"preview-{sha256[:16]}", description=f"HLS ladder for {sha256}"
     )
 

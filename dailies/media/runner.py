@@ -74,10 +74,12 @@ def run_ffmpeg(
         list(args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     # Drain stderr concurrently: a full pipe would block ffmpeg forever.
+    stderr_pipe = proc.stderr
+    assert stderr_pipe is not None and proc.stdout is not None  # both are PIPEs
     tail: deque[str] = deque(maxlen=60)
     reader = threading.Thread(
         target=lambda: tail.extend(
-            line.decode(errors="replace").rstrip() for line in iter(proc.stderr.readline, b"")
+            line.decode(errors="replace").rstrip() for line in iter(stderr_pipe.readline, b"")
         ),
         daemon=True,
     )

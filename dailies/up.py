@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,12 @@ class Stack:
 
     def stop(self) -> None:
         """Children in reverse start order: workers first, the Prefect server last."""
+        # A second Ctrl-C (a terminal signals `uv run` and us; uv forwards it again) must not
+        # abort the cleanup half-way and leave servers running: ignore it while stopping.
+        with _signals_ignored():
+            self._stop_children()
+
+    def _stop_children(self) -> None:
         if any(s.name == "prefect" for s in self.services):
             # Flush our queued logs/events while the server is there to take them.
             with contextlib.suppress(Exception):
@@ -218,6 +225,20 @@ def print_urls(stack: Stack, echo: Echo) -> None:
     echo(f"  API docs     {urls['api_docs']}")
     echo(f"  Prefect UI   {urls['prefect_ui']}")
     echo(f"  logs         {urls['logs']}")
+
+
+@contextlib.contextmanager
+def _signals_ignored() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in signals}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def wait_until_interrupted(stack: Stack, echo: Echo) -> None:

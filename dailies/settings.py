@@ -107,6 +107,7 @@ class Settings(BaseSettings):
     audit_reverify_days: int = Field(default=30, ge=1)
     audit_batch_size: int = Field(default=1000, ge=1)
     audit_head_concurrency: int = Field(default=32, ge=1, le=256)
+    audit_rehash_concurrency: int = Field(default=4, ge=1, le=64)
     # threads (default), or dask / ray when prefect-dask / prefect-ray are installed.
     audit_task_runner: Literal["threads", "dask", "ray"] = "threads"
 

@@ -49,6 +49,10 @@ class CopyVerificationFailed(IntegrityError):
     pass
 
 
+class StagingObjectChanged(IntegrityError):
+    """The staged object was overwritten after it was hashed; what was verified is gone."""
+
+
 class UnplayableMaster(DailiesError):
     """ffprobe/ffmpeg cannot make a preview of this master; retrying will not help."""
 

@@ -12,9 +12,27 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from dailies.copy_plan import plan_copy_parts
-from dailies.errors import StagingObjectMissing
+from dailies.errors import StagingObjectChanged, StagingObjectMissing
 
 _MISSING_CODES = {"404", "NoSuchKey", "NotFound", "NoSuchVersion"}
+
+
+def _changed(bucket: str, key: str) -> StagingObjectChanged:
+    return StagingObjectChanged(
+        f"s3://{bucket}/{key} changed after it was hashed (its ETag no longer matches); "
+        "nothing was promoted: promote it again to hash the new content"
+    )
+
+
+def _source_changed(exc: ClientError, bucket: str, key: str) -> Exception:
+    return _changed(bucket, key) if error_code(exc) in {"PreconditionFailed", "412"} else exc
+
+
+def ensure_unchanged(s3: Any, bucket: str, key: str, etag: str) -> None:
+    """Refuse to copy a staged object that is no longer the one hashed. S3 also enforces this
+    atomically through CopySourceIfMatch; stores that ignore that header (moto) rely on this."""
+    if head_staging(s3, bucket, key).get("ETag") != etag:
+        raise _changed(bucket, key)
 
 
 def masters_key_for(sha256: str) -> str:
@@ -126,13 +144,16 @@ def copy_single(s3: Any, src_bucket: str, src_key: str, src_etag: str, dest: Loc
         "ObjectLockRetainUntilDate": dest.retain_until,
     }
     try:
-        response = s3.copy_object(**kwargs, **lock)
+        try:
+            response = s3.copy_object(**kwargs, **lock)
+        except ClientError as exc:
+            # moto demands a body checksum header on CopyObject with lock headers, which S3
+            # does not; copy plainly and let the caller apply retention (PutObjectRetention).
+            if error_code(exc) != "MissingUploadObjectWithObjectLockHeaders":
+                raise
+            response = s3.copy_object(**kwargs)
     except ClientError as exc:
-        # moto demands a body checksum header on CopyObject with lock headers, which S3
-        # does not; copy plainly and let the caller apply retention with PutObjectRetention.
-        if error_code(exc) != "MissingUploadObjectWithObjectLockHeaders":
-            raise
-        response = s3.copy_object(**kwargs)
+        raise _source_changed(exc, src_bucket, src_key) from exc
     return str(response.get("VersionId") or "")
 
 
@@ -189,6 +210,9 @@ def copy_multipart(
             UploadId=upload_id,
             MultipartUpload={"Parts": completed},
         )
+    except ClientError as exc:
+        s3.abort_multipart_upload(Bucket=dest.bucket, Key=dest.key, UploadId=upload_id)
+        raise _source_changed(exc, src_bucket, src_key) from exc
     except BaseException:
         s3.abort_multipart_upload(Bucket=dest.bucket, Key=dest.key, UploadId=upload_id)
         raise

@@ -20,7 +20,12 @@ from tasks.promotion import (
 )
 
 
-@flow(name="promote-master", on_failure=[record_failed_attempt], log_prints=True)
+@flow(
+    name="promote-master",
+    on_failure=[record_failed_attempt],
+    on_crashed=[record_failed_attempt],
+    log_prints=True,
+)
 def promote_master(
     staging_key: str, sha256: str, asset: dict[str, Any] | None = None
 ) -> dict[str, Any]:

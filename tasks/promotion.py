@@ -101,6 +101,7 @@ def copy_to_masters(request: PromotionRequest, staged: dict[str, Any]) -> dict[s
             retention_mode=settings.retention_mode,
             retain_until=retain_until,
         )
+        storage.ensure_unchanged(s3, settings.staging_bucket, request.staging_key, staged["etag"])
         storage.abort_stale_uploads(s3, settings.masters_bucket, key)
         if size > settings.multipart_copy_threshold_bytes:
             version_id = storage.copy_multipart(

@@ -148,3 +148,18 @@ def test_cli_promote_prints_the_result_and_fails_plainly(settings, s3) -> None: 
     bad = CliRunner().invoke(app, ["promote", key, "0" * 64])
     assert bad.exit_code == 1
     assert "sha256 mismatch" in bad.output
+
+
+def test_staging_object_overwritten_after_hashing_is_not_promoted(settings, s3, db_session) -> None:  # type: ignore[no-untyped-def]
+    from dailies.errors import StagingObjectChanged
+    from dailies.promotion import validate_promotion_request
+    from tasks.promotion import copy_to_masters, hash_staging_object
+
+    key, sha = stage_bytes(s3, settings, random_bytes(8192))
+    request = validate_promotion_request(key, sha)
+    staged = hash_staging_object.fn(request)
+    s3.put_object(Bucket=settings.staging_bucket, Key=key, Body=random_bytes(8192))
+
+    with pytest.raises(StagingObjectChanged, match="changed after it was hashed"):
+        copy_to_masters.fn(request, staged)
+    assert _versions(s3, settings, sha) == []

@@ -20,7 +20,9 @@ fi
 
 if ! command -v uv >/dev/null 2>&1; then
   echo "installing uv"
-  python3 -m pip install --quiet uv
+  # Debian's own python3 refuses plain pip installs (PEP 668); uv is a standalone tool.
+  python3 -m pip install --quiet uv 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages uv
 fi
 
 if command -v pg_isready >/dev/null 2>&1 && ! pg_isready -q -h 127.0.0.1 -p 5432; then

@@ -78,21 +78,6 @@ def session_factory(settings: Settings | None = None) -> sessionmaker[Session]:
     return sessionmaker(engine(settings), expire_on_commit=False)
 
 
-def redis_client(settings: Settings | None = None) -> redis.Redis | None:
-    """Redis when configured; None means single-machine, in-process equivalents."""
-    settings = settings or get_settings()
-    if not settings.redis_url:
-        return None
-    return _redis(settings.redis_url)
-
-
-@lru_cache(maxsize=8)
-def _redis(url: str) -> redis.Redis:
-    import redis
-
-    return redis.Redis.from_url(url)
-
-
 def async_redis_client(settings: Settings, timeout_s: float = 5.0) -> redis.asyncio.Redis | None:
     """A new asyncio Redis client for one event loop (the API holds one for its lifetime).
 
@@ -134,4 +119,3 @@ def reset_clients() -> None:
     for eng in _engines.values():
         eng.dispose()
     _engines.clear()
-    _redis.cache_clear()

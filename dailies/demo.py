@@ -3,7 +3,6 @@ here, as `dailies up` would): upload → promote → preview through the edge �
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +22,7 @@ from rich.progress import (
 
 from dailies.demo_client import DemoFailure, promote, upload, wait_playable
 from dailies.errors import DailiesError
+from dailies.hashing import sha256_of_chunks
 from dailies.up import Stack, print_urls, running_stack, start_stack, wait_until_interrupted
 
 
@@ -44,11 +44,8 @@ class Timings:
 
 
 def sha256_of(path: Path, chunk: int = 8 * 1024 * 1024) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as source:
-        while block := source.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
+        return sha256_of_chunks(iter(lambda: source.read(chunk), b""))[0]
 
 
 def create_demo_keys() -> dict[str, str]:

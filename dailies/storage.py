@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -236,8 +235,3 @@ def put_retention(
         VersionId=version_id,
         Retention={"Mode": mode, "RetainUntilDate": retain_until},
     )
-
-
-def sha256_checksum_b64(sha256_hex: str) -> str:
-    """S3 reports x-amz-checksum-sha256 as base64 of the raw digest."""
-    return base64.b64encode(bytes.fromhex(sha256_hex)).decode()

@@ -12,9 +12,12 @@ from prefect.client.orchestration import PrefectClient
 from api.auth import TokenCache
 from api.deps import PrefectHandle, build_limits
 from api.errors import install_error_handlers
+from api.manifest_watch import ManifestWatch
 from api.routes import health, masters, previews, promotions, uploads
-from dailies.clients import async_redis_client
+from dailies.clients import async_redis_client, s3_client
+from dailies.media.publish import manifest_key
 from dailies.settings import Settings, get_settings
+from dailies.storage.previews import preview_exists
 
 
 def create_app(
@@ -36,9 +39,14 @@ def create_app(
         app.state.prefect = PrefectHandle(prefect_factory)
         app.state.token_cache = TokenCache(bound.auth_cache_ttl_s)
         app.state.db_limiter = CapacityLimiter(bound.api_db_concurrency)
+        app.state.manifest_watch = ManifestWatch(
+            lambda sha: preview_exists(s3_client(bound), bound, manifest_key(sha)),
+            max_wait_s=bound.preview_wait_s,
+        )
         try:
             yield
         finally:
+            await app.state.manifest_watch.close()
             await app.state.prefect.close()
             if redis is not None:
                 await redis.aclose()

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import DbRunnerDep, get_rate_limiter
 from api.limits import RateLimiter
-from dailies import apikeys
+from dailies.db import api_keys
 from dailies.errors import Forbidden, Unauthenticated
 
 bearer = HTTPBearer(auto_error=False, description="a token from `dailies keys create`")
@@ -63,12 +63,12 @@ async def authenticate(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("missing bearer token: send 'Authorization: Bearer <token>'")
     token = credentials.credentials
-    token_hash = apikeys.hash_token(token)
+    token_hash = api_keys.hash_token(token)
     cached, principal = cache.get(token_hash)
     if not cached:
 
         def lookup(session: Session) -> Principal | None:
-            key = apikeys.find_active_key(session, token)
+            key = api_keys.find_active_key(session, token)
             return Principal(key.id, key.role, key.name) if key else None
 
         principal = await db(lookup)
@@ -86,7 +86,7 @@ def require(role: str) -> Callable[..., Awaitable[Principal]]:
         limiter: Annotated[RateLimiter, Depends(get_rate_limiter)],
     ) -> Principal:
         await limiter.hit(f"key{principal.key_id}")
-        if not apikeys.role_allows(principal.role, role):
+        if not api_keys.role_allows(principal.role, role):
             raise Forbidden(f"this needs the {role} role; the token's role is {principal.role}")
         return principal
 

@@ -12,7 +12,7 @@ import redis.asyncio
 from anyio import CapacityLimiter
 from fastapi import Depends, Request
 from prefect.client.orchestration import PrefectClient
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from api.limits import (
     MemoryRateLimiter,
@@ -22,7 +22,8 @@ from api.limits import (
     RedisSingleFlight,
     SingleFlight,
 )
-from dailies.clients import s3_client, session_factory
+from api.manifest_watch import ManifestWatch
+from dailies.clients import s3_client, session_scope
 from dailies.errors import DependencyUnavailable
 from dailies.settings import Settings
 
@@ -66,15 +67,6 @@ def get_s3(settings: SettingsDep) -> Any:
     return s3_client(settings)
 
 
-def get_sessions(settings: SettingsDep) -> sessionmaker[Session]:
-    """A session factory: async routes open short sessions inside worker threads, so no
-    request holds a pooled connection while it waits on Redis or Prefect."""
-    return session_factory(settings)
-
-
-SessionsDep = Annotated[sessionmaker[Session], Depends(get_sessions)]
-
-
 T = TypeVar("T")
 
 
@@ -85,27 +77,28 @@ class DbRunner:
     or Prefect, and a burst queues here rather than exhausting Postgres connections.
     """
 
-    def __init__(self, sessions: sessionmaker[Session], limiter: CapacityLimiter) -> None:
-        self.sessions, self.limiter = sessions, limiter
+    def __init__(self, settings: Settings, limiter: CapacityLimiter) -> None:
+        self.settings, self.limiter = settings, limiter
 
     async def __call__(self, work: Callable[[Session], T], *, priority: bool = False) -> T:
         """`priority`: skip the queue (the single-flight holder's writes, which every
         follower of a burst is waiting on, must not wait behind their reads)."""
 
         def run() -> T:
-            with self.sessions() as session, session.begin():
+            with session_scope(self.settings) as session:
                 return work(session)
 
         limiter = None if priority else self.limiter
         return await anyio.to_thread.run_sync(run, limiter=limiter)
 
 
-def get_db_runner(request: Request, sessions: SessionsDep) -> DbRunner:
-    return DbRunner(sessions, request.app.state.db_limiter)
+def get_db_runner(request: Request, settings: SettingsDep) -> DbRunner:
+    return DbRunner(settings, request.app.state.db_limiter)
 
 
-def get_db(sessions: Annotated[sessionmaker[Session], Depends(get_sessions)]) -> Iterator[Session]:
-    with sessions() as session:
+def get_db(settings: SettingsDep) -> Iterator[Session]:
+    """For sync routes, which FastAPI already runs in a worker thread."""
+    with session_scope(settings) as session:
         yield session
 
 
@@ -126,6 +119,13 @@ async def get_prefect(handle: PrefectHandleDep) -> PrefectClient:
 
 def get_rate_limiter(request: Request) -> RateLimiter:
     return request.app.state.rate_limiter  # type: ignore[no-any-return]
+
+
+def get_manifest_watch(request: Request) -> ManifestWatch:
+    return request.app.state.manifest_watch  # type: ignore[no-any-return]
+
+
+ManifestWatchDep = Annotated[ManifestWatch, Depends(get_manifest_watch)]
 
 
 def get_single_flight(request: Request) -> SingleFlight:

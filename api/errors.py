@@ -19,7 +19,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from dailies import errors
-from dailies.storage import error_code
+from dailies.storage.objects import error_code
 
 logger = logging.getLogger("dailies.api")
 

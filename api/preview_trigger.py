@@ -9,28 +9,35 @@ mid-launch.
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from fastapi.concurrency import run_in_threadpool
 from prefect.client.orchestration import PrefectClient
 
-from api import launcher, preview_store
+from api import launcher
 from api.deps import DbRunner
 from api.limits import PENDING, SingleFlight
-from api.preview_rules import (
+from dailies.db import previews
+from dailies.db.previews import ACTIVE, PreviewStatus
+from dailies.errors import UnknownMaster
+from dailies.preview_rules import (
     Action,
     PreviewSnapshot,
     PreviewTiming,
     Verdict,
     decide,
     manifest_url,
+    snapshot_of,
 )
-from dailies.errors import UnknownMaster
 from dailies.settings import Settings
+from tasks.first_play import publish_first_rendition
 
 WAIT_FOR_HOLDER_S = 2.0
+logger = logging.getLogger("dailies.api")
 
 
 @dataclass(frozen=True)
@@ -59,12 +66,12 @@ class PreviewTrigger:
         )
 
     async def _snapshot(self, sha: str, priority: bool = False) -> PreviewSnapshot:
-        exists, snapshot = await self._db(
-            lambda session: preview_store.load(session, sha), priority=priority
+        exists, row = await self._db(
+            lambda session: previews.load_with_master(session, sha), priority=priority
         )
         if not exists:
             raise UnknownMaster(f"no master with sha256 {sha}; promote it first")
-        return snapshot
+        return snapshot_of(row)
 
     async def trigger(self, sha: str) -> Outcome:
         snapshot = await self._snapshot(sha)
@@ -93,11 +100,11 @@ class PreviewTrigger:
                     break
                 return self._answer(sha, snapshot, again)
             if not value.startswith(PENDING):
-                return self._accepted("queued", value)
+                return self._accepted(PreviewStatus.QUEUED, value)
             await asyncio.sleep(delay)
             waited += delay
             delay = min(delay * 1.5, 0.25)
-        return self._accepted("queued", None)
+        return self._accepted(PreviewStatus.QUEUED, None)
 
     async def _as_holder(self, sha: str, claim: str) -> Outcome:
         ttl = self.settings.preview_single_flight_ttl_s
@@ -122,10 +129,12 @@ class PreviewTrigger:
 
         run_id = await self._launch(sha)
         await self.single_flight.publish(sha, claim, run_id, ttl)
-        return self._accepted("queued", run_id)
+        return self._accepted(PreviewStatus.QUEUED, run_id)
 
     async def _launch(self, sha: str) -> str:
-        attempt = await self._db(lambda s: preview_store.queue_attempt(s, sha), priority=True)
+        attempt = await self._db(lambda s: previews.queue_attempt(s, sha), priority=True)
+        if self.settings.preview_first_play:
+            await self._start_first_rendition(sha)
         if await launcher.pool_has_live_worker(self.prefect, self.settings.gpu_work_pool):
             # "auto" lets the flow fall back to libx264 if NVENC fails on that worker.
             deployment, encoder = self.settings.preview_gpu_deployment, "auto"
@@ -140,8 +149,16 @@ class PreviewTrigger:
             tags=["preview", launcher.sha_tag(sha)],
         )
         run_id = str(run.id)
-        await self._db(lambda s: preview_store.attach_run(s, sha, attempt, run_id), priority=True)
+        await self._db(lambda s: previews.attach_run(s, sha, attempt, run_id), priority=True)
         return run_id
+
+    async def _start_first_rendition(self, sha: str) -> None:
+        """Hand the first rendition to a running task worker; the deployment launched next
+        is the backstop, so a failure here only costs speed, never the preview."""
+        try:
+            await run_in_threadpool(publish_first_rendition.delay, sha)
+        except Exception as exc:  # Prefect unreachable, storage misconfigured…
+            logger.warning("first rendition of %s not submitted: %s", sha[:12], exc)
 
     async def _run_is_alive(self, sha: str, flow_run_id: str) -> bool:
         """False (and the row failed) when the row's run ended without updating it."""
@@ -155,22 +172,24 @@ class PreviewTrigger:
             reason = described["error"] or "it ended without marking the preview ready"
             message = f"flow run {flow_run_id} {described['state']}: {reason}"
             failed_at = run.state.timestamp or datetime.now(UTC)
-        await self._db(
-            lambda s: preview_store.mark_run_failed(s, sha, flow_run_id, message, failed_at)
-        )
+        await self._db(lambda s: previews.mark_run_failed(s, sha, flow_run_id, message, failed_at))
         return False
 
     def _answer(self, sha: str, snapshot: PreviewSnapshot, verdict: Verdict) -> Outcome:
         if verdict.action == Action.READY:
             url = manifest_url(self.settings.edge_url, sha)
-            return Outcome(True, {"status": "ready", "manifest_url": url})
+            return Outcome(True, {"status": PreviewStatus.READY, "manifest_url": url})
         if verdict.action == Action.BACKING_OFF:
-            body = self._accepted("failed", snapshot.flow_run_id, verdict.retry_after_s).body
+            body = self._accepted(
+                PreviewStatus.FAILED, snapshot.flow_run_id, verdict.retry_after_s
+            ).body
             return Outcome(False, {**body, "error": snapshot.error})
-        status = snapshot.status if snapshot.status in ("queued", "building") else "queued"
+        status = snapshot.status if snapshot.status in ACTIVE else PreviewStatus.QUEUED
         return self._accepted(status, snapshot.flow_run_id)
 
-    def _accepted(self, status: str, flow_run_id: str | None, retry_after: int = 0) -> Outcome:
+    def _accepted(
+        self, status: PreviewStatus, flow_run_id: str | None, retry_after: int = 0
+    ) -> Outcome:
         retry_after_s = retry_after or self.settings.preview_retry_after_s
         return Outcome(
             False, {"status": status, "flow_run_id": flow_run_id, "retry_after_s": retry_after_s}

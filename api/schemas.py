@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from dailies.db.previews import PreviewStatus as Status
+
 
 class ErrorBody(BaseModel):
     # A string from our handlers; FastAPI's request validation gives a list of problems.
@@ -85,11 +87,18 @@ class MasterRecord(BaseModel):
     promoted_at: str | None
     last_verified_at: str | None
     assets: list[str]
-    preview_status: str
+    preview_status: Status
 
 
 class PreviewTrigger(BaseModel):
     sha: str = Field(max_length=200)
+    wait_s: float = Field(
+        default=0,
+        ge=0,
+        le=30,
+        description="wait up to this long (capped by the server) for a playable manifest "
+        "before answering 202; players send it to start the moment the first rendition exists",
+    )
 
 
 class PreviewReady(BaseModel):
@@ -102,10 +111,12 @@ class PreviewAccepted(BaseModel):
     flow_run_id: str | None
     retry_after_s: int
     error: str | None = None
+    playable: bool = False  # a manifest exists (the first rendition): play it now
+    manifest_url: str | None = None
 
 
 class PreviewStatus(BaseModel):
-    status: Literal["missing", "queued", "building", "ready", "failed"]
+    status: Status
     progress: float | None = None
     error: str | None = None
     flow_run_id: str | None = None

@@ -31,7 +31,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from dailies.services import free_port, start_moto, start_prefect_server, wait_http  # noqa: E402
+from dailies.stack.processes import free_port, start_moto, start_prefect_server, wait_http  # noqa: E402
 
 PG_ADMIN = os.environ.get("DAILIES_BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_DB = os.environ.get("DAILIES_BENCH_REDIS_DB", "14")
@@ -74,13 +74,13 @@ async def register_deployments() -> None:
 
 def seed(settings: Any, masters: int) -> tuple[str, list[str]]:
     """A reviewer token and `masters` masters rows (each burst gets a fresh sha)."""
-    from dailies import apikeys
-    from dailies.clients import session_factory
+    from dailies.clients import session_scope
+    from dailies.db import api_keys
     from dailies.db.models import Master
 
     shas = [secrets.token_hex(32) for _ in range(masters)]
-    with session_factory(settings)() as session, session.begin():
-        _, token = apikeys.create_key(session, "reviewer", name="bench")
+    with session_scope(settings) as session:
+        _, token = api_keys.create_key(session, "reviewer", name="bench")
         for sha in shas:
             session.add(
                 Master(
@@ -161,9 +161,9 @@ def run_bench(requests: int, rounds: int) -> list[dict[str, Any]]:
     os.environ.update(env)
     import psycopg
 
-    from dailies.bootstrap import bootstrap
     from dailies.clients import reset_clients
     from dailies.settings import get_settings
+    from dailies.stack.bootstrap import bootstrap
 
     services = []
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:

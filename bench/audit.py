@@ -30,10 +30,10 @@ def main() -> None:
 
 def seed(n: int, big: int) -> None:
     """n small locked masters plus `big` 8 MiB ones, each with its manifest row."""
-    from dailies.bootstrap import bootstrap
-    from dailies.clients import s3_client, session_factory
+    from dailies.clients import s3_client, session_scope
     from dailies.db.models import Master
     from dailies.settings import get_settings
+    from dailies.stack.bootstrap import bootstrap
 
     settings = get_settings()
     bootstrap(settings)
@@ -64,12 +64,12 @@ def seed(n: int, big: int) -> None:
 
     with ThreadPoolExecutor(16) as pool:
         rows = list(pool.map(put, range(n + big)))
-    with session_factory()() as session, session.begin():
+    with session_scope() as session:
         session.bulk_insert_mappings(Master, rows)  # type: ignore[arg-type]
 
 
 def run(n: int, rehash_mib: int) -> None:
-    from dailies.audit import diff_listing
+    from dailies.audit_rules import diff_listing
     from dailies.settings import get_settings
     from flows.audit import audit_masters
     from tasks.audit import list_masters_bucket, load_manifest, rehash_batch

@@ -76,7 +76,7 @@ def flow_timeline(flow_run_id: str) -> dict[str, float]:
 
 def stream_copy_s(master: Path) -> float:
     """The stream copy alone, local file to local files: the ffmpeg share of publishing."""
-    from dailies.media.derived_args import SOURCE_RENDITION, build_stream_copy_args
+    from dailies.media.commands.stream_copy import SOURCE_RENDITION, build_stream_copy_args
     from dailies.media.ladder import LADDER_VERSION
 
     with tempfile.TemporaryDirectory() as out:
@@ -116,10 +116,10 @@ def wait_built(edge: Any, sha: str, token: str, timeout_s: float = 600) -> None:
 def run(runs: int, seconds: float, size: str, home: Path) -> list[dict[str, float]]:
     import httpx
 
-    from dailies.demo import create_demo_keys, sha256_of
-    from dailies.demo_client import promote, upload, wait_playable
-    from dailies.samples import make_sample_master
-    from dailies.up import start_stack
+    from dailies.stack.demo import create_demo_keys, sha256_of
+    from dailies.stack.demo_client import promote, upload, wait_playable
+    from dailies.stack.samples import make_sample_master
+    from dailies.stack.up import start_stack
 
     ports: dict[str, int | None] = {"edge": 0, "api": 0, "prefect": 0, "s3": 0}
     stack = start_stack(home, ports, gpu=None, echo=lambda line: print(line, flush=True))
@@ -148,7 +148,7 @@ def run(runs: int, seconds: float, size: str, home: Path) -> list[dict[str, floa
 
 def report(rows: list[dict[str, float]], seconds: float, size: str) -> str:
     p50 = {name: statistics.median(r[name] for r in rows) for name in [*STAGES, "total"]}
-    from dailies.stack_processes import WORKER_QUERY_S
+    from dailies.stack.processes import WORKER_QUERY_S
 
     lines = [
         f"{len(rows)} runs, each a new {seconds:g} s {size} H.264/AAC master (stream-copy "

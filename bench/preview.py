@@ -102,9 +102,10 @@ class FirstPlayable:
 
 def bare_ladder_s(master: Path, preset: str, work: Path) -> float:
     """The same single-process ladder command, local file in, local files out, nothing else."""
-    from dailies.media.ffmpeg_args import EncodeSettings, build_ladder_args
+    from dailies.media.commands.ladder import EncodeSettings, build_ladder_args
+    from dailies.media.commands.probe import ffprobe_args
     from dailies.media.ladder import LADDER_VERSION, plan_ladder
-    from dailies.media.probe import ffprobe_args, parse_probe
+    from dailies.media.probe import parse_probe
     from dailies.media.runner import run_ffmpeg, run_ffprobe
 
     probe = parse_probe(run_ffprobe(ffprobe_args("ffprobe", str(master))))
@@ -122,9 +123,9 @@ def bare_ladder_s(master: Path, preset: str, work: Path) -> float:
 
 
 def run_bench(seconds: float, size: str, preset: str, work: Path) -> list[dict[str, Any]]:
-    from dailies.bootstrap import bootstrap
     from dailies.clients import s3_client
     from dailies.settings import get_settings
+    from dailies.stack.bootstrap import bootstrap
     from flows.preview import build_preview
     from flows.promote import promote_master
 

@@ -60,9 +60,9 @@ def main() -> None:
 
 
 def run(size_mib: int, work: Path) -> None:
-    from dailies.bootstrap import bootstrap
     from dailies.clients import s3_client
     from dailies.settings import get_settings
+    from dailies.stack.bootstrap import bootstrap
     from flows.promote import promote_master
 
     settings = get_settings()
@@ -101,7 +101,7 @@ def run(size_mib: int, work: Path) -> None:
     s3.put_object(Bucket=settings.staging_bucket, Key=warm_key, Body=warm)
     promote_master(warm_key, hashlib.sha256(warm).hexdigest())
 
-    from dailies.promotion import validate_promotion_request
+    from dailies.promotion_rules import validate_promotion_request
     from tasks.promotion import hash_staging_object
 
     request = validate_promotion_request(key, sha)
@@ -109,7 +109,7 @@ def run(size_mib: int, work: Path) -> None:
     hashed = hash_staging_object.fn(request)
     hash_s = time.perf_counter() - started
 
-    assert hashed["sha256"] == sha and hashed["size_bytes"] == size
+    assert hashed.sha256 == sha and hashed.size_bytes == size
 
     with PeakRss() as peak:
         started = time.perf_counter()

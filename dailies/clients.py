@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -76,6 +78,14 @@ def _make_engine(url: str) -> Engine:
 
 def session_factory(settings: Settings | None = None) -> sessionmaker[Session]:
     return sessionmaker(engine(settings), expire_on_commit=False)
+
+
+@contextmanager
+def session_scope(settings: Settings | None = None) -> Iterator[Session]:
+    """One transaction: committed when the block ends, rolled back if it raises.
+    Reads use it too; committing a read-only transaction costs nothing."""
+    with session_factory(settings)() as session, session.begin():
+        yield session
 
 
 def async_redis_client(settings: Settings, timeout_s: float = 5.0) -> redis.asyncio.Redis | None:

@@ -3,6 +3,8 @@ flow state with a human message (flows)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class DailiesError(Exception):
     """Base of everything dailies raises on purpose."""
@@ -57,6 +59,14 @@ class UnplayableMaster(DailiesError):
     """ffprobe/ffmpeg cannot make a preview of this master; retrying will not help."""
 
 
+class EncodeFailed(DailiesError):
+    """ffmpeg exited with an error on an input it could read; the message is its stderr."""
+
+
+class PlaylistError(DailiesError, ValueError):
+    """An HLS playlist ffmpeg wrote is malformed or was never finished."""
+
+
 # --- HTTP-facing refusals (mapped to status codes in api/errors.py) ---
 
 
@@ -88,3 +98,31 @@ class DependencyUnavailable(DailiesError):
     def __init__(self, dependency: str, reason: str) -> None:
         self.dependency = dependency
         super().__init__(f"{dependency} unavailable: {reason}")
+
+
+# --- the local stack (dailies.stack) ---
+
+
+class StackError(DailiesError):
+    """The stack cannot start here; the message says what to do."""
+
+
+class EdgeError(DailiesError):
+    """The edge cache cannot start."""
+
+
+class NginxMissing(EdgeError):
+    def __init__(self) -> None:
+        super().__init__(
+            "nginx not found (looked at /usr/sbin/nginx and on PATH); "
+            "install it with `apt-get install nginx-light` (Debian/Ubuntu)"
+        )
+
+
+class EdgeConfigInvalid(EdgeError):
+    def __init__(self, config: Path, output: str) -> None:
+        super().__init__(f"nginx -t rejected {config}:\n{output.strip()}")
+
+
+class DemoFailure(DailiesError):
+    """A stage of the demo did not succeed; the message says which and why."""

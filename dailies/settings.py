@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=365, ge=1)
 
     edge_url: str = "http://127.0.0.1:8080"
-    # The edge (dailies/edge.py, edge/nginx.conf.template): where it listens, where its
+    # The edge (dailies/stack/edge.py, edge/nginx.conf.template): where it listens, where its
     # cache lives (None: {home}/edge-cache) and how big that may grow (nginx size syntax).
     edge_host: str = "127.0.0.1"
     edge_port: int = Field(default=8080, ge=1, le=65535)
@@ -73,6 +73,12 @@ class Settings(BaseSettings):
     # Publish a stream-copy rendition first when the master is already browser-friendly.
     preview_stream_copy: bool = True
     preview_publish_interval_s: float = Field(default=0.5, gt=0)
+    # The first rendition (tasks/first_play.py) by a running task worker on a 404 trigger;
+    # off = the deployment alone (what bench/first_play.py compares against).
+    preview_first_play: bool = True
+    first_play_publish_interval_s: float = Field(default=0.1, gt=0)
+    # How long POST /api/preview waits for a playable manifest before answering 202.
+    preview_wait_s: float = Field(default=8.0, ge=0, le=25)
     preview_progress_interval_s: float = Field(default=2.0, gt=0)
 
     # API: uploads. S3 allows 10,000 parts of 5 MiB..5 GiB and objects up to 5 TiB.

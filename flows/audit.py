@@ -8,7 +8,7 @@ from prefect import flow
 from prefect.states import Completed, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from dailies.audit import chunked, count_by_kind, diff_listing, pick_for_rehash, rehash_budget
+from dailies.audit_rules import chunked, count_by_kind, diff_listing, pick_for_rehash, rehash_budget
 from dailies.settings import Settings, get_settings
 from tasks.audit import (
     check_retention_batch,

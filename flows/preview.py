@@ -6,7 +6,7 @@ from typing import Any
 
 from prefect import flow
 
-from dailies.previews import validate_preview_request
+from dailies.preview_rules import validate_preview_request
 from tasks.preview import (
     build_preview_files,
     find_current_preview,

@@ -6,7 +6,7 @@ from typing import Any
 
 from prefect import flow
 
-from dailies.promotion import validate_promotion_request
+from dailies.promotion_rules import validate_promotion_request
 from tasks.promotion import (
     copy_to_masters,
     find_master,

@@ -10,41 +10,30 @@ from typing import Any
 from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.events import emit_event
-from prefect.runtime import flow_run
-from sqlalchemy import select, update
 
-from dailies import storage
-from dailies.audit import (
+from dailies.audit_rules import (
     BucketObject,
     Finding,
     LockState,
     ManifestEntry,
-    count_by_kind,
     judge_retention,
     latest_versions,
     markdown_summary,
 )
-from dailies.clients import s3_client, session_factory
-from dailies.db.models import AuditFinding, AuditRun, Master
+from dailies.clients import s3_client, session_scope
+from dailies.db import audits
 from dailies.hashing import sha256_of_chunks
 from dailies.settings import get_settings
+from dailies.storage.masters import retention_from_head
+from dailies.storage.objects import head, iter_object
 from tasks.retry import RETRY_DELAYS, retry_transient
+from tasks.run_context import current_flow_run_id
 
 
 @task
 def load_manifest() -> list[ManifestEntry]:
-    with session_factory()() as session:
-        rows = session.execute(
-            select(
-                Master.sha256,
-                Master.masters_key,
-                Master.size_bytes,
-                Master.retention_mode,
-                Master.retain_until,
-                Master.last_verified_at,
-            )
-        ).all()
-    return [ManifestEntry(*row) for row in rows]
+    with session_scope() as session:
+        return audits.manifest_entries(session)
 
 
 @task(retries=3, retry_delay_seconds=RETRY_DELAYS, retry_condition_fn=retry_transient)
@@ -63,15 +52,15 @@ def check_retention_batch(entries: list[ManifestEntry]) -> list[Finding]:
     now = datetime.now(UTC)
 
     def judge(entry: ManifestEntry) -> Finding | None:
-        head = storage.head(s3, settings.masters_bucket, entry.key)
-        if head is None:  # deleted since the listing: the listing diff reports it next run
+        found = head(s3, settings.masters_bucket, entry.key)
+        if found is None:  # deleted since the listing: the listing diff reports it next run
             return None
-        lock = storage.retention_from_head(head)
+        lock = retention_from_head(found)
         state = LockState(
             entry.key,
             lock[0] if lock else None,
             lock[1] if lock else None,
-            head.get("ObjectLockLegalHoldStatus") == "ON",
+            found.get("ObjectLockLegalHoldStatus") == "ON",
         )
         return judge_retention(entry, state, settings.retention_mode, now)
 
@@ -89,9 +78,7 @@ def rehash_batch(entries: list[ManifestEntry]) -> dict[str, Any]:
     s3 = s3_client(settings)
 
     def rehash(entry: ManifestEntry) -> tuple[ManifestEntry, str, int]:
-        chunks = storage.iter_object(
-            s3, settings.masters_bucket, entry.key, settings.hash_chunk_bytes
-        )
+        chunks = iter_object(s3, settings.masters_bucket, entry.key, settings.hash_chunk_bytes)
         return (entry, *sha256_of_chunks(chunks))
 
     findings: list[Finding] = []
@@ -112,37 +99,16 @@ def record_audit(
     checked: int, bytes_hashed: int, findings: list[Finding], verified: dict[str, bool]
 ) -> int:
     """audit_runs + audit_findings rows and each re-hashed master's last_verified_at."""
-    now = datetime.now(UTC)
-    run_id = flow_run.get_id()
-    with session_factory()() as session, session.begin():
-        run = AuditRun(
-            flow_run_id=str(run_id) if run_id else None,
-            finished_at=now,
-            objects_checked=checked,
-            bytes_hashed=bytes_hashed,
-            findings_by_kind=count_by_kind(findings),
-            status="findings" if findings else "clean",
+    with session_scope() as session:
+        return audits.record_run(
+            session,
+            current_flow_run_id(),
+            datetime.now(UTC),
+            checked,
+            bytes_hashed,
+            findings,
+            verified,
         )
-        session.add(run)
-        session.flush()
-        session.add_all(
-            AuditFinding(
-                run_id=run.id,
-                kind=f.kind,
-                key=f.key,
-                sha256=f.sha256,
-                detail=f.detail,
-                critical=f.critical,
-            )
-            for f in findings
-        )
-        for sha, ok in verified.items():
-            session.execute(
-                update(Master)
-                .where(Master.sha256 == sha)
-                .values(last_verified_at=now, last_verified_ok=ok)
-            )
-        return run.id
 
 
 @task

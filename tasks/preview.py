@@ -11,22 +11,22 @@ from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE, CachePolicy
-from prefect.runtime import flow_run
 
-from dailies import manifest, previews
 from dailies.caching import content_cache_policy
-from dailies.clients import session_factory
-from dailies.db.models import Master
+from dailies.clients import session_scope
+from dailies.db import masters, previews
 from dailies.errors import UnknownMaster
+from dailies.handoffs import BuiltPreview, MasterRecord, SourceTraits
 from dailies.hashing import is_sha256
-from dailies.media.derived_args import browser_friendly
+from dailies.media.commands.stream_copy import browser_friendly
 from dailies.media.ladder import LADDER_VERSION, plan_ladder
-from dailies.previews import PreviewRequest
+from dailies.preview_rules import PreviewRequest
 from dailies.settings import Settings, get_settings
 from tasks.preview_steps import (
     choose_encoder,
     encode_ladder,
     fetch_master,
+    manifest_published,
     probe_master,
     publish_manifest,
     publish_mp4,
@@ -35,6 +35,10 @@ from tasks.preview_steps import (
     publish_stream_copy,
 )
 from tasks.retry import RETRY_DELAYS, retry_transient
+from tasks.run_context import current_flow_run_id
+
+# Bumped when the cached result's shape changes (3: BuiltPreview records, not dicts).
+RESULT_VERSION = "3"
 
 
 def preview_cache_policy() -> CachePolicy:
@@ -42,22 +46,22 @@ def preview_cache_policy() -> CachePolicy:
     asked for and code edits do not split the cache; bumping LADDER_VERSION rebuilds all.
     Concurrent builds of one sha wait for the first and read its result."""
     bucket = get_settings().previews_bucket
-    return content_cache_policy(f"dailies-preview-l{LADDER_VERSION}-{bucket}")
+    return content_cache_policy(f"dailies-preview-l{LADDER_VERSION}r{RESULT_VERSION}-{bucket}")
 
 
 @task(cache_policy=NO_CACHE)
-def require_master(sha256: str) -> dict[str, Any]:
-    with session_factory()() as session:
-        master = manifest.get_master(session, sha256)
-        if master is None:
-            raise UnknownMaster(f"no promoted master with sha256 {sha256}; promote it first")
-        return manifest.master_as_dict(master)
+def require_master(sha256: str) -> MasterRecord:
+    with session_scope() as session:
+        master = masters.get_master(session, sha256)
+    if master is None:
+        raise UnknownMaster(f"no promoted master with sha256 {sha256}; promote it first")
+    return master
 
 
 @task(cache_policy=NO_CACHE)
 def find_current_preview(sha256: str) -> dict[str, Any] | None:
     """A ready preview of the current ladder version, as the flow returns it, or None."""
-    with session_factory()() as session:
+    with session_scope() as session:
         row = previews.get_preview(session, sha256)
         if not previews.is_current(row, LADDER_VERSION):
             return None
@@ -67,19 +71,19 @@ def find_current_preview(sha256: str) -> dict[str, Any] | None:
 
 @task(cache_policy=NO_CACHE)
 def queue_preview(request: PreviewRequest) -> str:
-    with session_factory()() as session, session.begin():
-        return previews.mark_queued(session, request.sha256, LADDER_VERSION, _flow_run_id())
+    with session_scope() as session:
+        return previews.mark_queued(session, request.sha256, LADDER_VERSION, current_flow_run_id())
 
 
 @task(cache_policy=NO_CACHE)
 def start_building(sha256: str, encoder: str) -> None:
-    with session_factory()() as session, session.begin():
-        previews.mark_building(session, sha256, LADDER_VERSION, encoder, _flow_run_id())
+    with session_scope() as session:
+        previews.mark_building(session, sha256, LADDER_VERSION, encoder, current_flow_run_id())
 
 
 @task(persist_result=True, retries=2, retry_delay_seconds=RETRY_DELAYS,
       retry_condition_fn=retry_transient)  # fmt: skip
-def build_preview_files(request: PreviewRequest, master: dict[str, Any]) -> dict[str, Any]:
+def build_preview_files(request: PreviewRequest, master: MasterRecord) -> BuiltPreview:
     """Everything that ends up in the previews bucket, as one cacheable, locked unit.
 
     Steps are tasks of their own (visible in the UI); scratch space goes on success and
@@ -92,42 +96,46 @@ def build_preview_files(request: PreviewRequest, master: dict[str, Any]) -> dict
         source = fetch_master(master, scratch)
         probe = probe_master(source)
         plan = plan_ladder(probe)
-        copied = settings.preview_stream_copy and browser_friendly(probe)
+        # A manifest already there is the first rendition (tasks/first_play.py): playable,
+        # so neither the stream copy nor an early ladder manifest is needed.
+        playable = manifest_published(request.sha256)
+        copied = not playable and settings.preview_stream_copy and browser_friendly(probe)
         if copied:
             publish_stream_copy(source, probe, request.sha256, scratch)
+        early = not (copied or playable)
         outputs = encode_ladder(
-            source, probe, plan, encoder, request.sha256, scratch, early_manifest=not copied
+            source, probe, plan, encoder, request.sha256, scratch, early_manifest=early
         )
         mp4_key = publish_mp4(plan, request.sha256, scratch)
         poster_key = publish_poster(plan, request.sha256, scratch)
         storyboard_key = publish_storyboard(plan, request.sha256, scratch)
         manifest_key = publish_manifest(request.sha256, outputs, plan)
-    return {
-        "sha256": request.sha256,
-        "manifest_key": manifest_key,
-        "renditions": [o.as_dict() for o in outputs],
-        "duration_s": round(probe.duration_s, 3),
-        "encoder": encoder,
-        "ladder_version": LADDER_VERSION,
-        "mp4_key": mp4_key,
-        "poster_key": poster_key,
-        "storyboard_key": storyboard_key,
-        "source": {
-            "width": probe.width,
-            "height": probe.height,
-            "rotation": probe.rotation,
-            "hdr": probe.hdr,
-            "interlaced": probe.interlaced,
-            "audio_channels": probe.audio.channels if probe.audio else 0,
-        },
-    }
+    return BuiltPreview(
+        sha256=request.sha256,
+        manifest_key=manifest_key,
+        renditions=tuple(o.as_dict() for o in outputs),
+        duration_s=round(probe.duration_s, 3),
+        encoder=encoder,
+        ladder_version=LADDER_VERSION,
+        mp4_key=mp4_key,
+        poster_key=poster_key,
+        storyboard_key=storyboard_key,
+        source=SourceTraits(
+            width=probe.width,
+            height=probe.height,
+            rotation=probe.rotation,
+            hdr=probe.hdr,
+            interlaced=probe.interlaced,
+            audio_channels=probe.audio.channels if probe.audio else 0,
+        ),
+    )
 
 
 @task(cache_policy=NO_CACHE)
-def record_ready(built: dict[str, Any], cache_hit: bool) -> dict[str, Any]:
-    with session_factory()() as session, session.begin():
-        row = previews.mark_ready(session, built["sha256"], built)
-        return {**built, **previews.preview_as_dict(row), "cache_hit": cache_hit}
+def record_ready(built: BuiltPreview, cache_hit: bool) -> dict[str, Any]:
+    with session_scope() as session:
+        row = previews.mark_ready(session, built)
+        return {**built.as_dict(), **previews.preview_as_dict(row), "cache_hit": cache_hit}
 
 
 @contextmanager
@@ -151,8 +159,8 @@ def record_preview_failure(flow: Any, flow_run: Any, state: Any) -> None:
     if not is_sha256(sha):
         return  # a malformed request never had a row
     reason = failure_reason(state)
-    with session_factory()() as session, session.begin():
-        if session.get(Master, sha) is None:
+    with session_scope() as session:
+        if masters.get_master(session, sha) is None:
             return  # unknown master: nothing to attach a row to
         previews.mark_failed(session, sha, LADDER_VERSION, reason, str(run.id))
 
@@ -164,8 +172,3 @@ def failure_reason(state: Any) -> str:
     if getattr(state, "name", "") == "Crashed" or getattr(state, "type", None) == "CRASHED":
         return f"the preview worker stopped before finishing ({message or 'crashed'}); retry it"
     return message or "preview build failed"
-
-
-def _flow_run_id() -> str | None:
-    run_id = flow_run.get_id()
-    return str(run_id) if run_id else None

@@ -12,11 +12,17 @@ from prefect import task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
 
-from dailies import preview_store, previews
-from dailies.clients import s3_client, session_factory
-from dailies.media import derived_args, ffmpeg_args
+from dailies.clients import s3_client, session_scope
+from dailies.db import previews
+from dailies.handoffs import MasterRecord
+from dailies.media.commands.common import AUDIO_NAME, PLAYLIST_NAME
+from dailies.media.commands.ladder import EncodeSettings, build_ladder_args
+from dailies.media.commands.mp4 import build_mp4_args
+from dailies.media.commands.poster import build_poster_args
+from dailies.media.commands.probe import ffprobe_args
+from dailies.media.commands.storyboard import build_storyboard_args
+from dailies.media.commands.stream_copy import SOURCE_RENDITION, build_stream_copy_args
 from dailies.media.encoders import nvenc_works, resolve_encoder
-from dailies.media.ffmpeg_args import AUDIO_NAME, PLAYLIST_NAME, EncodeSettings
 from dailies.media.ladder import LADDER_VERSION, LadderPlan
 from dailies.media.live import LivePublisher, PollingThread
 from dailies.media.outputs import (
@@ -34,7 +40,7 @@ from dailies.media.playlists import (
     render_multivariant,
     rendition_files,
 )
-from dailies.media.probe import MasterProbe, ffprobe_args, parse_probe
+from dailies.media.probe import MasterProbe, parse_probe
 from dailies.media.progress import ProgressUpdate, Throttle
 from dailies.media.publish import (
     MP4_NAME,
@@ -46,6 +52,7 @@ from dailies.media.publish import (
 from dailies.media.runner import run_ffmpeg, run_ffprobe
 from dailies.media.storyboard import plan_storyboard, render_storyboard_vtt
 from dailies.settings import get_settings
+from dailies.storage import previews as preview_store
 from tasks.retry import RETRY_DELAYS, retry_transient
 
 
@@ -63,7 +70,7 @@ def choose_encoder(requested: str) -> str:
     retry_delay_seconds=RETRY_DELAYS,
     retry_condition_fn=retry_transient,
 )
-def fetch_master(master: dict[str, Any], scratch: Path) -> str:
+def fetch_master(master: MasterRecord, scratch: Path) -> str:
     """A local copy in scratch (robust for long encodes) or a presigned URL (no copy)."""
     settings = get_settings()
     s3 = s3_client(settings)
@@ -71,6 +78,13 @@ def fetch_master(master: dict[str, Any], scratch: Path) -> str:
         return preview_store.presigned_master_url(s3, settings, master)
     dest = scratch / "master"
     return str(preview_store.download_master(s3, settings, master, dest))
+
+
+@task(cache_policy=NO_CACHE, persist_result=False)
+def manifest_published(sha256: str) -> bool:
+    """Whether a manifest (the first rendition's, or an earlier build's) is in the bucket."""
+    settings = get_settings()
+    return preview_store.preview_exists(s3_client(settings), settings, manifest_key(sha256))
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
@@ -85,14 +99,14 @@ def publish_stream_copy(source: str, probe: MasterProbe, sha256: str, scratch: P
     """Remux a browser-friendly master and point the manifest at it: playable in seconds."""
     settings = get_settings()
     out = scratch / "copy"
-    (out / derived_args.SOURCE_RENDITION).mkdir(parents=True)
+    (out / SOURCE_RENDITION).mkdir(parents=True)
     run_ffmpeg(
-        derived_args.build_stream_copy_args(
+        build_stream_copy_args(
             source, out, probe.audio is not None, LADDER_VERSION, settings.ffmpeg_bin
         ),
         what="stream copy",
     )
-    folder = out / derived_args.SOURCE_RENDITION
+    folder = out / SOURCE_RENDITION
     playlist = parse_media_playlist((folder / PLAYLIST_NAME).read_text())
     publisher = _publisher(folder.parent, [folder.name], sha256, playlist.target_duration)
     publisher.poll(final=True)
@@ -129,7 +143,7 @@ def encode_ladder(
     encode = EncodeSettings(
         encoder, settings.x264_preset, settings.nvenc_preset, settings.ffmpeg_bin
     )
-    args = ffmpeg_args.build_ladder_args(source, out, probe, plan, encode, LADDER_VERSION)
+    args = build_ladder_args(source, out, probe, plan, encode, LADDER_VERSION)
 
     def publish_early_manifest() -> None:
         codecs = {r.name: _codecs(_init_path(out / r.name)) for r in plan.rungs}
@@ -166,7 +180,7 @@ def publish_mp4(plan: LadderPlan, sha256: str, scratch: Path) -> str:
     out_file = scratch / MP4_NAME
     audio = flat_rendition(scratch, AUDIO_NAME) if plan.has_audio else None
     video = flat_rendition(scratch, plan.mp4_rung().name)
-    run_ffmpeg(derived_args.build_mp4_args(video, audio, out_file, settings.ffmpeg_bin), "mp4")
+    run_ffmpeg(build_mp4_args(video, audio, out_file, settings.ffmpeg_bin), "mp4")
     key = f"{sha256}/{MP4_NAME}"
     preview_store.upload_preview_file(s3_client(settings), settings, out_file, key, True)
     return key
@@ -178,7 +192,7 @@ def publish_poster(plan: LadderPlan, sha256: str, scratch: Path) -> str:
     out_file = scratch / POSTER_NAME
     video = flat_rendition(scratch, plan.top.name)
     run_ffmpeg(
-        derived_args.build_poster_args(video, plan.duration_s, out_file, settings.ffmpeg_bin),
+        build_poster_args(video, plan.duration_s, out_file, settings.ffmpeg_bin),
         "poster",
     )
     key = f"{sha256}/{POSTER_NAME}"
@@ -196,7 +210,7 @@ def publish_storyboard(plan: LadderPlan, sha256: str, scratch: Path) -> str:
     sprite = scratch / sprite_name
     video = flat_rendition(scratch, plan.bottom.name)
     run_ffmpeg(
-        derived_args.build_storyboard_args(video, board, sprite, settings.ffmpeg_bin),
+        build_storyboard_args(video, board, sprite, settings.ffmpeg_bin),
         "storyboard",
     )
     preview_store.upload_preview_file(s3, settings, sprite, f"{sha256}/{sprite_name}", True)
@@ -278,7 +292,7 @@ def _progress_reporter(sha256: str) -> Any:
     def report(update: ProgressUpdate) -> None:
         if not throttle.ready(final=update.done):
             return
-        with session_factory(settings)() as session, session.begin():
+        with session_scope(settings) as session:
             previews.set_progress(session, sha256, update.fraction)
         update_progress_artifact(artifact_id, round(update.fraction * 100, 1))
 

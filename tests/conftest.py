@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from dailies.services import (
+from dailies.stack.processes import (
     Service,
     drain_prefect_clients,
     free_port,
@@ -100,9 +100,9 @@ def prefect_server() -> Iterator[Service]:
 @pytest.fixture(scope="session")
 def stack(s3_server: Service, postgres_db: str, redis_db: str, prefect_server: Service):  # type: ignore[no-untyped-def]
     """Everything up, buckets made and migrations run: what `dailies bootstrap` does."""
-    from dailies.bootstrap import bootstrap
     from dailies.clients import reset_clients
     from dailies.settings import get_settings
+    from dailies.stack.bootstrap import bootstrap
 
     reset_clients()
     bootstrap(get_settings())
@@ -123,9 +123,9 @@ def s3(stack):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def db_session(stack):  # type: ignore[no-untyped-def]
-    from dailies.clients import session_factory
+    from dailies.clients import session_scope
 
-    with session_factory(stack)() as session:
+    with session_scope(stack) as session:
         yield session
 
 
@@ -133,7 +133,7 @@ def db_session(stack):  # type: ignore[no-untyped-def]
 def deployed(stack):  # type: ignore[no-untyped-def]
     """Work pools, result storage block and every deployment in prefect.yaml, as
     `dailies bootstrap` makes them against the test Prefect server."""
-    from dailies.bootstrap import bootstrap
+    from dailies.stack.bootstrap import bootstrap
 
     return bootstrap(stack, deploy=True)
 

@@ -15,9 +15,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from dailies.bootstrap import bootstrap
 from dailies.clients import reset_clients
 from dailies.settings import Settings, get_settings
+from dailies.stack.bootstrap import bootstrap
 
 PG_ADMIN_DEFAULT = "postgresql://postgres@127.0.0.1:5432/postgres"
 

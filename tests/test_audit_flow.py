@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from dailies.clients import s3_client, session_factory
+from dailies.clients import s3_client, session_scope
 from dailies.db.models import AuditFinding, AuditRun, Master
 from flows.audit import audit_masters
 from flows.promote import promote_master
@@ -45,7 +45,7 @@ def test_clean_bucket_has_zero_findings_and_marks_masters_verified(audit_stack) 
     assert result["objects_checked"] == 3
     assert result["bytes_hashed"] == 3 * 32 * 1024
     assert set(result["findings"].values()) == {0}
-    with session_factory()() as session:
+    with session_scope() as session:
         rows = session.scalars(select(Master).where(Master.sha256.in_(shas))).all()
         assert all(r.last_verified_ok and r.last_verified_at for r in rows)
         run = session.get(AuditRun, result["audit_run_id"])
@@ -61,7 +61,7 @@ def test_planted_faults_are_each_reported_once_with_their_kind(audit_stack) -> N
     s3.delete_object(Bucket=bucket, Key=deleted)  # a delete marker hides it
     orphan = hashlib.sha256(b"orphan").hexdigest()
     s3.put_object(Bucket=bucket, Key=orphan, Body=b"orphan")
-    with session_factory()() as session, session.begin():
+    with session_scope() as session:
         session.execute(update(Master).where(Master.sha256 == wrong_size).values(size_bytes=1))
         retain = session.get(Master, rewritten).retain_until
     tampered = random_bytes(32 * 1024)  # same size, other content, retention intact
@@ -84,7 +84,7 @@ def test_planted_faults_are_each_reported_once_with_their_kind(audit_stack) -> N
 
     assert state.is_failed()
     assert "5 finding(s)" in state.message
-    with session_factory()() as session:
+    with session_scope() as session:
         run = session.scalars(select(AuditRun).order_by(AuditRun.id.desc())).first()
         found = {
             (f.kind, f.key)
@@ -125,7 +125,7 @@ def _artifacts_and_events(flow_run_id, deleted_sha):  # type: ignore[no-untyped-
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
     from prefect.events.filters import EventFilter, EventNameFilter
 
-    from dailies.services import drain_prefect_clients
+    from dailies.stack.processes import drain_prefect_clients
 
     drain_prefect_clients()
     with get_client(sync_client=True) as client:
@@ -149,7 +149,7 @@ def _artifacts_and_events(flow_run_id, deleted_sha):  # type: ignore[no-untyped-
 def test_cli_audit_exits_nonzero_and_names_the_finding(audit_stack) -> None:  # type: ignore[no-untyped-def]
     from typer.testing import CliRunner
 
-    from dailies.cli import app
+    from dailies.stack.cli import app
 
     s3 = s3_client(audit_stack)
     orphan = hashlib.sha256(b"stray").hexdigest()

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dailies.audit import (
+from dailies.audit_rules import (
     BucketObject,
     LockState,
     ManifestEntry,

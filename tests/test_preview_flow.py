@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from dailies.clients import s3_client, session_factory
+from dailies.clients import s3_client, session_scope
 from dailies.db.models import Preview
 from dailies.errors import UnplayableMaster
 from dailies.media.playlists import parse_media_playlist
@@ -56,7 +56,7 @@ def hd(stack, clips):  # type: ignore[no-untyped-def]
 
 
 def _row(stack: Any, sha: str) -> Preview:
-    with session_factory(stack)() as session:
+    with session_scope(stack) as session:
         row = session.get(Preview, sha)
         assert row is not None
         return row
@@ -283,7 +283,7 @@ def test_two_concurrent_builds_of_one_sha_run_ffmpeg_once(stack, clips, monkeypa
 def test_cli_preview_prints_the_result(hd):
     from typer.testing import CliRunner
 
-    from dailies.cli import app
+    from dailies.stack.cli import app
 
     outcome = CliRunner().invoke(app, ["preview", hd["sha"], "--encoder", "cpu"])
     assert outcome.exit_code == 0, outcome.output
@@ -294,7 +294,7 @@ def test_cli_preview_prints_the_result(hd):
 def test_cli_preview_of_an_unknown_master_exits_nonzero(stack):
     from typer.testing import CliRunner
 
-    from dailies.cli import app
+    from dailies.stack.cli import app
 
     outcome = CliRunner().invoke(app, ["preview", "f" * 64])
     assert outcome.exit_code == 1 and "no promoted master" in outcome.output

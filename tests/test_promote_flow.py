@@ -10,8 +10,9 @@ import pytest
 from botocore.exceptions import ClientError
 from sqlalchemy import func, select
 
-from dailies import storage
 from dailies.db.models import Asset, Master, PromotionAttempt
+from dailies.storage.masters import masters_key_for
+from dailies.storage.objects import error_code, object_tags
 from flows.promote import promote_master
 from tests.staging import random_bytes, stage_bytes
 
@@ -32,7 +33,7 @@ def test_happy_path_promotes_into_locked_masters(settings, s3, db_session) -> No
 
     assert result["status"] == "promoted"
     assert result["sha256"] == sha
-    assert result["masters_key"] == storage.masters_key_for(sha)
+    assert result["masters_key"] == masters_key_for(sha)
     assert result["size_bytes"] == 256 * 1024
     head = s3.head_object(Bucket=settings.masters_bucket, Key=sha, VersionId=result["version_id"])
     assert head["ObjectLockMode"] == "COMPLIANCE"
@@ -49,7 +50,7 @@ def test_happy_path_promotes_into_locked_masters(settings, s3, db_session) -> No
 
     with pytest.raises(ClientError) as refused:
         s3.delete_object(Bucket=settings.masters_bucket, Key=sha, VersionId=result["version_id"])
-    assert storage.error_code(refused.value) == "AccessDenied"
+    assert error_code(refused.value) == "AccessDenied"
     assert len(_versions(s3, settings, sha)) == 1
 
 
@@ -69,7 +70,7 @@ def test_wrong_checksum_leaves_masters_untouched(settings, s3, db_session) -> No
     assert actual in attempts[0].reason and "mismatch" in attempts[0].reason
     # the upload is kept and tagged for quarantine, never deleted
     assert s3.get_object(Bucket=settings.staging_bucket, Key=key)["Body"].read() == data
-    tags = storage.object_tags(s3, settings.staging_bucket, key)
+    tags = object_tags(s3, settings.staging_bucket, key)
     assert tags["dailies-quarantine"] == "checksum-mismatch"
     assert tags["dailies-computed-sha256"] == actual
 
@@ -138,7 +139,7 @@ def test_cli_promote_prints_the_result_and_fails_plainly(settings, s3) -> None: 
 
     from typer.testing import CliRunner
 
-    from dailies.cli import app
+    from dailies.stack.cli import app
 
     key, sha = stage_bytes(s3, settings, random_bytes(4096))
     ok = CliRunner().invoke(app, ["promote", key, sha, "--asset-id", f"cli-{sha[:6]}"])
@@ -152,7 +153,7 @@ def test_cli_promote_prints_the_result_and_fails_plainly(settings, s3) -> None: 
 
 def test_staging_object_overwritten_after_hashing_is_not_promoted(settings, s3, db_session) -> None:  # type: ignore[no-untyped-def]
     from dailies.errors import StagingObjectChanged
-    from dailies.promotion import validate_promotion_request
+    from dailies.promotion_rules import validate_promotion_request
     from tasks.promotion import copy_to_masters, hash_staging_object
 
     key, sha = stage_bytes(s3, settings, random_bytes(8192))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from dailies.promotion import validate_promotion_request
+from dailies.promotion_rules import validate_promotion_request
 from dailies.settings import get_settings
 from flows.promote import promote_master
 from tasks.promotion import hash_staging_object
@@ -100,7 +100,7 @@ def test_hashing_memory_does_not_grow_with_object_size(stack, s3, tmp_path) -> N
         done.set()
         sampler.join()
 
-    assert staged["sha256"] == sha and staged["size_bytes"] == 200 * MiB
+    assert staged.sha256 == sha and staged.size_bytes == 200 * MiB
     assert peak - baseline < 50 * MiB, f"RSS grew by {(peak - baseline) / MiB:.1f} MiB"
 
 
@@ -112,7 +112,7 @@ def test_worker_killed_mid_copy_leaves_nothing_and_next_run_finishes(
     key, sha = _stage_file(s3, settings, tmp_path, 120 * MiB)
     env = {**os.environ, "DAILIES_COPY_CONCURRENCY": "1"}
     worker = subprocess.Popen(
-        [sys.executable, "-m", "dailies.cli", "promote", key, sha],
+        [sys.executable, "-m", "dailies.stack.cli", "promote", key, sha],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -11,7 +11,7 @@ import pytest
 from dailies.copy_plan import MAX_PARTS, MIN_PART_BYTES, choose_part_size, plan_copy_parts
 from dailies.errors import CopyVerificationFailed, InvalidSha256, InvalidStagingKey
 from dailies.hashing import normalize_sha256, sha256_of_chunks
-from dailies.promotion import (
+from dailies.promotion_rules import (
     retain_until_from,
     retention_needs_update,
     validate_promotion_request,

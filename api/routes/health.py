@@ -11,9 +11,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from api.deps import PrefectHandle, PrefectHandleDep, RedisDep, SessionsDep, SettingsDep
+from api.deps import PrefectHandle, PrefectHandleDep, RedisDep, SettingsDep
 from api.schemas import Health, NotReady, Readiness
-from dailies.clients import s3_probe_client
+from dailies.clients import s3_probe_client, session_scope
 
 router = APIRouter(tags=["health"])
 CHECK_TIMEOUT_S = 3.0
@@ -48,12 +48,12 @@ async def _prefect_health(handle: PrefectHandle) -> None:
     responses={503: {"model": NotReady, "description": "names the dependencies that are down"}},
 )
 async def readyz(
-    settings: SettingsDep, sessions: SessionsDep, redis: RedisDep, prefect: PrefectHandleDep
+    settings: SettingsDep, redis: RedisDep, prefect: PrefectHandleDep
 ) -> Any:
     """Database, Redis, S3 and the Prefect API, probed concurrently with short timeouts."""
 
     def database() -> None:
-        with sessions() as session:
+        with session_scope(settings) as session:
             session.execute(text("SELECT 1"))
 
     def s3() -> None:

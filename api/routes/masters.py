@@ -9,8 +9,8 @@ from fastapi import APIRouter, Path
 from api.auth import Editor
 from api.deps import DbDep
 from api.schemas import AUTH_ERRORS, MasterRecord, error_responses
-from dailies import manifest
-from dailies.db.models import Preview
+from dailies.db import masters, previews
+from dailies.db.previews import parse_status
 from dailies.errors import UnknownMaster
 from dailies.hashing import normalize_sha256
 
@@ -21,12 +21,12 @@ router = APIRouter(prefix="/api/masters", tags=["masters"])
 def get_master(sha256: Annotated[str, Path(max_length=200)], _: Editor, db: DbDep) -> MasterRecord:
     """The masters row, the assets pointing at it and its preview's status."""
     sha = normalize_sha256(sha256)
-    master = manifest.get_master(db, sha)
+    master = masters.get_master(db, sha)
     if master is None:
         raise UnknownMaster(f"no master with sha256 {sha}")
-    preview = db.get(Preview, sha)
+    preview = previews.get_preview(db, sha)
     return MasterRecord(
-        **manifest.master_as_dict(master),
-        assets=manifest.assets_of(db, sha),
-        preview_status=preview.status if preview else "missing",
+        **master.as_dict(),
+        assets=masters.assets_of(db, sha),
+        preview_status=parse_status(preview.status if preview else None),
     )

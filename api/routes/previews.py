@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path
 from fastapi.responses import JSONResponse
 
-from api import preview_store
 from api.auth import Reviewer
-from api.deps import DbRunnerDep, PrefectDep, SettingsDep, SingleFlightDep
-from api.preview_rules import manifest_url
+from api.deps import DbRunnerDep, ManifestWatchDep, PrefectDep, SettingsDep, SingleFlightDep
 from api.preview_trigger import PreviewTrigger
 from api.schemas import (
     AUTH_ERRORS,
@@ -20,17 +18,13 @@ from api.schemas import (
     error_responses,
 )
 from api.schemas import PreviewTrigger as PreviewTriggerBody
+from dailies.db import previews
+from dailies.db.previews import PreviewStatus as Status
 from dailies.errors import UnknownMaster
 from dailies.hashing import normalize_sha256
+from dailies.preview_rules import manifest_url, snapshot_of
 
 router = APIRouter(prefix="/api/preview", tags=["previews"])
-STATUSES: dict[str, Literal["missing", "queued", "building", "ready", "failed"]] = {
-    "missing": "missing",
-    "queued": "queued",
-    "building": "building",
-    "ready": "ready",
-    "failed": "failed",
-}
 
 
 def get_trigger(
@@ -54,14 +48,22 @@ async def trigger_preview(
     body: PreviewTriggerBody,
     _: Reviewer,
     trigger: Annotated[PreviewTrigger, Depends(get_trigger)],
+    watch: ManifestWatchDep,
+    settings: SettingsDep,
 ) -> Any:
-    """Make sure a preview of this master exists or is being built (single-flight)."""
+    """Make sure a preview of this master exists or is being built (single-flight).
+
+    With `wait_s`, a build in progress is answered once its manifest is playable (the first
+    rendition), or after `wait_s` (capped by the server), whichever comes first."""
     sha = normalize_sha256(body.sha)
     outcome = await trigger.trigger(sha)
     if outcome.ready:
         return JSONResponse(outcome.body, status_code=200)
-    retry_after = str(outcome.body["retry_after_s"])
-    return JSONResponse(outcome.body, status_code=202, headers={"Retry-After": retry_after})
+    answer = dict(outcome.body)
+    if answer["status"] != Status.FAILED and await watch.wait(sha, body.wait_s):
+        answer.update(playable=True, manifest_url=manifest_url(settings.edge_url, sha))
+    retry_after = str(answer["retry_after_s"])
+    return JSONResponse(answer, status_code=202, headers={"Retry-After": retry_after})
 
 
 @router.get(
@@ -78,16 +80,16 @@ async def preview_status(
     """The preview's status from the previews row (missing when none was ever queued)."""
     sha = normalize_sha256(sha)
 
-    exists, snapshot = await db(lambda session: preview_store.load(session, sha))
+    exists, row = await db(lambda session: previews.load_with_master(session, sha))
     if not exists:
         raise UnknownMaster(f"no master with sha256 {sha}")
-    # A status this API does not know yet (a newer flow) reads as still in progress.
-    status = STATUSES.get(snapshot.status or "missing", "queued")
+    snapshot = snapshot_of(row)
+    status = snapshot.status
     return PreviewStatus(
         status=status,
         progress=snapshot.progress,
         error=snapshot.error,
         flow_run_id=snapshot.flow_run_id,
         attempts=snapshot.attempts,
-        manifest_url=manifest_url(settings.edge_url, sha) if status == "ready" else None,
+        manifest_url=manifest_url(settings.edge_url, sha) if status == Status.READY else None,
     )

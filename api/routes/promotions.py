@@ -8,8 +8,6 @@ from uuid import UUID
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from api import launcher
 from api.auth import Editor
@@ -21,10 +19,11 @@ from api.schemas import (
     PromotionStatus,
     error_responses,
 )
-from dailies import manifest, storage, uploads
-from dailies.db.models import PromotionAttempt
+from dailies import upload_rules
+from dailies.db import masters
 from dailies.errors import InvalidRequest, NotFound
-from dailies.promotion import validate_promotion_request
+from dailies.promotion_rules import validate_promotion_request
+from dailies.storage.staging import head_staging
 
 router = APIRouter(prefix="/api/promotions", tags=["promotions"])
 
@@ -49,9 +48,9 @@ async def start_promotion(
     """Launch the promotion of an uploaded object; the same request twice is one run."""
     request = validate_promotion_request(body.staging_key, body.sha256)
     upload_id = request.staging_key.split("/")[1]
-    uploads.check_upload_key(upload_id, request.staging_key)  # only keys this API issued
+    upload_rules.check_upload_key(upload_id, request.staging_key)  # only keys this API issued
     _check_asset(body.asset)
-    await run_in_threadpool(storage.head_staging, s3, settings.staging_bucket, request.staging_key)
+    await run_in_threadpool(head_staging, s3, settings.staging_bucket, request.staging_key)
     run = await launcher.launch(
         prefect,
         settings.promote_deployment,
@@ -60,20 +59,6 @@ async def start_promotion(
         tags=["promotion", launcher.sha_tag(request.sha256)],
     )
     return PromotionStarted(flow_run_id=str(run.id), sha256=request.sha256)
-
-
-def _promotion_result(session: Session, flow_run_id: str) -> dict[str, Any] | None:
-    """The masters row a completed run recorded, with its outcome (promoted/already_promoted)."""
-    attempt = session.scalars(
-        select(PromotionAttempt)
-        .where(PromotionAttempt.flow_run_id == flow_run_id)
-        .where(PromotionAttempt.outcome.in_(("promoted", "already_promoted")))
-        .order_by(PromotionAttempt.id.desc())
-    ).first()
-    master = manifest.get_master(session, attempt.sha256) if attempt else None
-    if attempt is None or master is None:
-        return None
-    return {**manifest.master_as_dict(master), "status": attempt.outcome}
 
 
 @router.get(
@@ -95,6 +80,6 @@ async def promotion_status(
     described = launcher.describe_state(run)
     result = None
     if described["state"] == "completed":
-        result = await db(lambda session: _promotion_result(session, str(run.id)))
+        result = await db(lambda session: masters.promotion_result(session, str(run.id)))
     body = PromotionStatus(**described, result=result)
     return JSONResponse(body.model_dump(mode="json", exclude_none=True))

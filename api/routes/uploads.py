@@ -7,7 +7,7 @@ URL that can address only its own key, part and upload.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from botocore.exceptions import ClientError
 from fastapi import APIRouter, Path, Query, Response
@@ -23,13 +23,14 @@ from api.schemas import (
     UploadStarted,
     error_responses,
 )
-from dailies import storage, uploads
+from dailies import upload_rules
 from dailies.errors import InvalidRequest, UploadNotFound, UploadTooLarge
+from dailies.storage import staging
+from dailies.storage.objects import error_code, head
 
 router = APIRouter(prefix="/api/uploads", tags=["uploads"])
 
 UploadId = Annotated[str, Path(min_length=1, max_length=64)]
-DECLARED_SIZE = "declared-size"
 # S3's answers to a bad completion request: the client's mistake, not ours.
 _BAD_COMPLETION = {"InvalidPart", "InvalidPartOrder", "EntityTooSmall", "MalformedXML"}
 
@@ -42,35 +43,21 @@ _BAD_COMPLETION = {"InvalidPart", "InvalidPartOrder", "EntityTooSmall", "Malform
 )
 def start_upload(body: UploadCreate, _: Editor, s3: S3Dep, settings: SettingsDep) -> UploadStarted:
     """Start a multipart upload under uploads/{upload_id}/{filename}; presign every part."""
-    filename = uploads.sanitize_filename(body.filename)
-    content_type = uploads.validate_content_type(body.content_type)
-    part_size = uploads.plan_part_size(
+    filename = upload_rules.sanitize_filename(body.filename)
+    content_type = upload_rules.validate_content_type(body.content_type)
+    part_size = upload_rules.plan_part_size(
         body.size_bytes, settings.upload_part_bytes, settings.max_upload_bytes
     )
-    upload_id = uploads.new_upload_id()
-    key = uploads.staging_key_for(upload_id, filename)
-    s3_upload = s3.create_multipart_upload(
-        Bucket=settings.staging_bucket,
-        Key=key,
-        ContentType=content_type,
-        Metadata={DECLARED_SIZE: str(body.size_bytes)},
-    )["UploadId"]
-    expiry = settings.upload_url_expiry_s
+    upload_id = upload_rules.new_upload_id()
+    key = upload_rules.staging_key_for(upload_id, filename)
+    bucket, expiry = settings.staging_bucket, settings.upload_url_expiry_s
+    s3_upload = staging.start_multipart(s3, bucket, key, content_type, body.size_bytes)
     parts = [
         PartUrl(
             part_number=number,
-            url=s3.generate_presigned_url(
-                "upload_part",
-                Params={
-                    "Bucket": settings.staging_bucket,
-                    "Key": key,
-                    "UploadId": s3_upload,
-                    "PartNumber": number,
-                },
-                ExpiresIn=expiry,
-            ),
+            url=staging.presign_part(s3, bucket, key, s3_upload, number, expiry),
         )
-        for number in range(1, uploads.part_count(body.size_bytes, part_size) + 1)
+        for number in range(1, upload_rules.part_count(body.size_bytes, part_size) + 1)
     ]
     return UploadStarted(
         upload_id=upload_id,
@@ -79,15 +66,6 @@ def start_upload(body: UploadCreate, _: Editor, s3: S3Dep, settings: SettingsDep
         parts=parts,
         expires_at=datetime.now(UTC) + timedelta(seconds=expiry),
     )
-
-
-def _s3_upload_id(s3: Any, bucket: str, key: str) -> str | None:
-    """The S3 upload in progress for this key (our keys are unique per upload id)."""
-    listing = s3.list_multipart_uploads(Bucket=bucket, Prefix=key)
-    for upload in listing.get("Uploads", []):
-        if upload["Key"] == key:
-            return str(upload["UploadId"])
-    return None
 
 
 @router.post(
@@ -99,40 +77,33 @@ def complete_upload(
     upload_id: UploadId, body: UploadComplete, _: Editor, s3: S3Dep, settings: SettingsDep
 ) -> UploadCompleted:
     """Assemble the parts; the object must have exactly the declared size."""
-    key = uploads.check_upload_key(upload_id, body.key)
+    key = upload_rules.check_upload_key(upload_id, body.key)
     bucket = settings.staging_bucket
     numbers = [p.part_number for p in body.parts]
     if len(set(numbers)) != len(numbers):
         raise InvalidRequest("each part_number may appear once")
-    s3_upload = _s3_upload_id(s3, bucket, key)
+    s3_upload = staging.find_multipart(s3, bucket, key)
     if s3_upload is None:
         # Completing twice (a retry after a lost answer) finds the object already there.
-        done = storage.head(s3, bucket, key)
+        done = head(s3, bucket, key)
         if done is None:
             raise UploadNotFound(f"no upload in progress for {key}")
         return UploadCompleted(key=key, size_bytes=int(done["ContentLength"]))
-    parts = sorted(body.parts, key=lambda p: p.part_number)
+    parts = [(p.part_number, p.etag) for p in body.parts]
     try:
-        s3.complete_multipart_upload(
-            Bucket=bucket,
-            Key=key,
-            UploadId=s3_upload,
-            MultipartUpload={
-                "Parts": [{"PartNumber": p.part_number, "ETag": p.etag} for p in parts]
-            },
-        )
+        staging.complete_multipart(s3, bucket, key, s3_upload, parts)
     except ClientError as exc:
-        if storage.error_code(exc) == "NoSuchUpload":
+        if error_code(exc) == "NoSuchUpload":
             raise UploadNotFound(f"no upload in progress for {key}") from exc
-        if storage.error_code(exc) in _BAD_COMPLETION:
-            raise InvalidRequest(f"S3 refused the parts: {storage.error_code(exc)}") from exc
+        if error_code(exc) in _BAD_COMPLETION:
+            raise InvalidRequest(f"S3 refused the parts: {error_code(exc)}") from exc
         raise
-    head = storage.head(s3, bucket, key) or {}
-    size = int(head.get("ContentLength", -1))
-    declared = (head.get("Metadata") or {}).get(DECLARED_SIZE)
+    completed = head(s3, bucket, key) or {}
+    size = int(completed.get("ContentLength", -1))
+    declared = staging.declared_size(completed)
     if size > settings.max_upload_bytes or (declared is not None and str(size) != declared):
         # Presigned PUTs cannot cap their own length: refuse the result instead.
-        s3.delete_object(Bucket=bucket, Key=key)
+        staging.delete_object(s3, bucket, key)
         error = UploadTooLarge if size > settings.max_upload_bytes else InvalidRequest
         raise error(f"uploaded {size} bytes but declared {declared}; the object was removed")
     return UploadCompleted(key=key, size_bytes=size)
@@ -152,14 +123,14 @@ def abort_upload(
     settings: SettingsDep,
 ) -> Response:
     """Abort an upload in progress; S3 drops the parts already sent."""
-    key = uploads.check_upload_key(upload_id, key)
-    s3_upload = _s3_upload_id(s3, settings.staging_bucket, key)
+    key = upload_rules.check_upload_key(upload_id, key)
+    s3_upload = staging.find_multipart(s3, settings.staging_bucket, key)
     if s3_upload is None:
         raise UploadNotFound(f"no upload in progress for {key}")
     try:
-        s3.abort_multipart_upload(Bucket=settings.staging_bucket, Key=key, UploadId=s3_upload)
+        staging.abort_multipart(s3, settings.staging_bucket, key, s3_upload)
     except ClientError as exc:
-        if storage.error_code(exc) != "NoSuchUpload":
+        if error_code(exc) != "NoSuchUpload":
             raise
         raise UploadNotFound(f"no upload in progress for {key}") from exc
     return Response(status_code=204)

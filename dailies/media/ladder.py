@@ -1,7 +1,7 @@
 """Plan the ABR ladder from a probe: which renditions, at which size, rate and bitrate.
 
-Everything that changes the bytes of a preview lives here or in ffmpeg_args and is covered by
-LADDER_VERSION: bump it and every preview is rebuilt (it is part of the cache key).
+Everything that changes the bytes of a preview lives here or in media/commands and is covered
+by LADDER_VERSION: bump it and every preview is rebuilt (it is part of the cache key).
 """
 
 from __future__ import annotations

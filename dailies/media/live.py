@@ -12,10 +12,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dailies.media.ffmpeg_args import PLAYLIST_NAME
+from dailies.errors import PlaylistError
+from dailies.media.commands.common import PLAYLIST_NAME
 from dailies.media.playlists import (
     MediaPlaylist,
-    PlaylistError,
     parse_media_playlist,
     pinned_target_duration,
     render_media_playlist,

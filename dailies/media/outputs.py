@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from fractions import Fraction
 from typing import Any
 
-from dailies.media.ffmpeg_args import AUDIO_GROUP, AUDIO_NAME, PLAYLIST_NAME
+from dailies.media.commands.common import AUDIO_GROUP, AUDIO_NAME, PLAYLIST_NAME
 from dailies.media.ladder import AUDIO_BITRATE, LadderPlan
 from dailies.media.playlists import (
     AAC_LC,

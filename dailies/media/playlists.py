@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
+from dailies.errors import PlaylistError
+
 
 @dataclass(frozen=True)
 class Segment:
@@ -34,10 +36,6 @@ class MediaPlaylist:
     @property
     def duration_s(self) -> float:
         return sum(s.duration for s in self.segments)
-
-
-class PlaylistError(ValueError):
-    pass
 
 
 def _attr(line: str) -> str:

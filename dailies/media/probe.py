@@ -1,4 +1,5 @@
-"""What a master is, from ffprobe's JSON: parsing is pure, the subprocess lives in runner."""
+"""What a master is, from ffprobe's JSON: parsing is pure; the command is commands/probe.py and
+the subprocess lives in runner."""
 
 from __future__ import annotations
 
@@ -45,18 +46,6 @@ class MasterProbe:
     @property
     def portrait(self) -> bool:
         return self.height > self.width
-
-
-def ffprobe_args(ffprobe_bin: str, source: str) -> list[str]:
-    return [
-        ffprobe_bin,
-        "-v", "error",
-        "-hide_banner",
-        "-print_format", "json",
-        "-show_format",
-        "-show_streams",
-        source,
-    ]  # fmt: skip
 
 
 def parse_probe(data: dict[str, Any]) -> MasterProbe:

@@ -9,7 +9,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from dailies.errors import DailiesError, UnplayableMaster
+from dailies.errors import DailiesError, EncodeFailed, UnplayableMaster
 from dailies.media.progress import ProgressParser, ProgressUpdate
 
 # stderr lines that mean the input itself is bad: running again cannot help.
@@ -23,10 +23,6 @@ INPUT_ERROR_MARKERS = (
     "invalid nal unit",
     "unknown format",
 )
-
-
-class EncodeFailed(DailiesError):
-    """ffmpeg exited with an error on an input it could read; the message is its stderr."""
 
 
 def stderr_tail(text: str, limit: int = 1500) -> str:

@@ -92,13 +92,13 @@ def api_url(api_settings: Any, deployments: None) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def tokens(stack: Any) -> dict[str, str]:
-    from dailies import apikeys
-    from dailies.clients import session_factory
+    from dailies.clients import session_scope
+    from dailies.db import api_keys
 
     made = {}
-    with session_factory(stack)() as session, session.begin():
-        for role in apikeys.ROLES:
-            _, made[role] = apikeys.create_key(session, role, name=f"tests-{role}")
+    with session_scope(stack) as session:
+        for role in api_keys.ROLES:
+            _, made[role] = api_keys.create_key(session, role, name=f"tests-{role}")
     return made
 
 
@@ -135,11 +135,11 @@ def anonymous(api_url: str) -> Iterator[httpx.Client]:
 
 def insert_master(settings: Any, preview: dict[str, Any] | None = None) -> str:
     """A masters row for a random sha (no object needed to trigger its preview)."""
-    from dailies.clients import session_factory
+    from dailies.clients import session_scope
     from dailies.db.models import Master, Preview
 
     sha = secrets.token_hex(32)
-    with session_factory(settings)() as session, session.begin():
+    with session_scope(settings) as session:
         session.add(
             Master(
                 sha256=sha,

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from dailies.cli import app as cli
 from dailies.db.models import ApiKey
+from dailies.stack.cli import app as cli
 
 SHA = "a" * 64
 

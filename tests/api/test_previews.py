@@ -10,14 +10,14 @@ import pytest
 import redis
 
 from api.app import create_app
-from dailies.clients import session_factory
+from dailies.clients import session_scope
 from dailies.db.models import Preview
 from tests.api.conftest import insert_master, serve
 from tests.api.prefect_helpers import crash_run, deployment_id, heartbeat, read_run, runs_for_sha
 
 
 def row(settings: Any, sha: str) -> Preview:
-    with session_factory(settings)() as session:
+    with session_scope(settings) as session:
         found = session.get(Preview, sha)
         assert found is not None
         return found
@@ -91,7 +91,7 @@ def test_building_preview_reports_progress(reviewer: httpx.Client, stack: Any) -
     sha = insert_master(
         stack, {"status": "building", "progress": 0.4, "flow_run_id": "x", "attempts": 1}
     )
-    with session_factory(stack)() as session, session.begin():
+    with session_scope(stack) as session:
         session.get(Preview, sha).updated_at = datetime.now(UTC)  # type: ignore[union-attr]
     status = reviewer.get(f"/api/preview/{sha}").json()
     assert status["status"] == "building" and status["progress"] == pytest.approx(0.4)
@@ -114,7 +114,7 @@ def test_recent_failure_backs_off_then_retries_as_a_new_attempt(
     status = reviewer.get(f"/api/preview/{sha}").json()
     assert status["status"] == "failed" and status["error"] == "ffprobe: no video stream"
 
-    with session_factory(stack)() as session, session.begin():
+    with session_scope(stack) as session:
         session.get(Preview, sha).finished_at = now - timedelta(minutes=5)  # type: ignore[union-attr]
     retried = reviewer.post("/api/preview", json={"sha": sha})
     assert retried.status_code == 202 and retried.json()["status"] == "queued"
@@ -127,7 +127,7 @@ def test_a_run_that_crashed_unnoticed_is_failed_and_backed_off(
 ) -> None:
     run_id = reviewer.post("/api/preview", json={"sha": master_sha}).json()["flow_run_id"]
     crash_run(run_id)
-    with session_factory(stack)() as session, session.begin():
+    with session_scope(stack) as session:
         session.get(Preview, master_sha).updated_at = datetime.now(UTC) - timedelta(minutes=5)  # type: ignore[union-attr]
     # Fast-forward past the first trigger's claim (it lives preview_single_flight_ttl_s).
     redis.Redis.from_url(stack.redis_url).delete(f"dailies:singleflight:{master_sha}")

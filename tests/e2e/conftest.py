@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from dailies.services import Service, free_port
+from dailies.stack.processes import Service, free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -53,7 +53,7 @@ def edge(
     e2e_settings: Any, e2e_api: str, edge_port: int, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Service]:
     """The nginx edge: previews from the bucket, /api/ to the API, the player page."""
-    from dailies.edge import start_edge
+    from dailies.stack.edge import start_edge
 
     run_dir = tmp_path_factory.mktemp("e2e-edge")
     service = start_edge(
@@ -65,11 +65,11 @@ def edge(
 
 @pytest.fixture(scope="session")
 def reviewer_token(stack: Any) -> str:
-    from dailies import apikeys
-    from dailies.clients import session_factory
+    from dailies.clients import session_scope
+    from dailies.db import api_keys
 
-    with session_factory(stack)() as session, session.begin():
-        return apikeys.create_key(session, "reviewer", "e2e-player")[1]
+    with session_scope(stack) as session:
+        return api_keys.create_key(session, "reviewer", "e2e-player")[1]
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from dailies.samples import sample_master_args
-from dailies.services import Service
+from dailies.stack.processes import Service
+from dailies.stack.samples import sample_master_args
 
 pytestmark = pytest.mark.slow
 

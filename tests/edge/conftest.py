@@ -13,11 +13,11 @@ from typing import Any
 import httpx
 import pytest
 
-from dailies.bootstrap import create_buckets
 from dailies.clients import s3_client
-from dailies.edge import start_edge
-from dailies.services import Service, free_port
 from dailies.settings import Settings, get_settings
+from dailies.stack.bootstrap import create_buckets
+from dailies.stack.edge import start_edge
+from dailies.stack.processes import Service, free_port
 from tests.edge.counting_origin import FakeApi, Origin, QuietServer, counting_handler
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from dailies.edge import find_nginx, render_edge_config
 from dailies.settings import Settings
+from dailies.stack.edge import find_nginx, render_edge_config
 
 
 def _render(tmp_path: Path, **overrides: object) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from dailies.services import Service
+from dailies.stack.processes import Service
 from tests.edge.counting_origin import FakeApi, Origin
 
 BUCKET = "previews"

@@ -7,9 +7,9 @@ from typing import Any
 
 import httpx
 
-from dailies.bootstrap import create_buckets, public_read_policy
-from dailies.services import Service
 from dailies.settings import Settings
+from dailies.stack.bootstrap import create_buckets, public_read_policy
+from dailies.stack.processes import Service
 
 
 def test_the_policy_grants_get_object_only() -> None:

@@ -1,4 +1,5 @@
-"""Probe JSON as ffprobe prints it, for the pure media tests (no services needed)."""
+"""Probe JSON as ffprobe prints it, and argv helpers, for the pure media tests (no services
+needed)."""
 
 from __future__ import annotations
 
@@ -60,6 +61,11 @@ def ffprobe_doc(
 
 def probe_of(**kwargs: Any) -> MasterProbe:
     return parse_probe(ffprobe_doc(**kwargs))
+
+
+def opt(args: list[str], name: str) -> str:
+    """The value that follows an option in an ffmpeg argv."""
+    return args[args.index(name) + 1]
 
 
 @pytest.fixture

@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from dailies.errors import PlaylistError
 from dailies.media.live import LivePublisher
-from dailies.media.playlists import PlaylistError, parse_media_playlist
+from dailies.media.playlists import parse_media_playlist
 
 SHA = "a" * 64
 HEAD = "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:{t}\n#EXT-X-PLAYLIST-TYPE:EVENT\n"

@@ -2,10 +2,10 @@ from fractions import Fraction
 
 import pytest
 
+from dailies.errors import DailiesError, PlaylistError
 from dailies.media.playlists import (
     AudioRendition,
     Multivariant,
-    PlaylistError,
     Segment,
     Variant,
     avc_codec_string,
@@ -141,3 +141,10 @@ def test_codec_string_missing_without_avcc():
 def test_measured_bandwidth_peak_and_average(durations, sizes, peak, average):
     segments = [Segment(d, f"{i}") for i, d in enumerate(durations)]
     assert measured_bandwidth(segments, sizes) == (peak, average)
+
+
+def test_a_bad_playlist_is_a_dailies_error_and_still_a_value_error():
+    with pytest.raises(DailiesError):
+        parse_media_playlist("not a playlist")
+    with pytest.raises(ValueError):
+        parse_media_playlist("not a playlist")

@@ -1,0 +1,56 @@
+"""Long-polling for a playable preview: `POST /api/preview` may wait until the manifest is in
+the previews bucket, so a player starts the moment it exists instead of on its next poll.
+
+One poller per sha per API process, however many requests wait on it: a 500-reviewer storm
+costs one HEAD every `interval_s`, not 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import anyio.to_thread
+
+
+class ManifestWatch:
+    def __init__(
+        self, exists: Callable[[str], bool], interval_s: float = 0.1, max_wait_s: float = 8.0
+    ) -> None:
+        self._exists = exists  # blocking (an S3 HEAD): run in a worker thread
+        self.interval_s, self.max_wait_s = interval_s, max_wait_s
+        self._polls: dict[str, asyncio.Task[bool]] = {}
+
+    async def wait(self, sha: str, timeout_s: float) -> bool:
+        """True once the manifest exists, False when `timeout_s` passes first."""
+        timeout_s = min(timeout_s, self.max_wait_s)
+        if timeout_s <= 0:
+            return False
+        poll = self._polls.get(sha)
+        if poll is None or poll.done():
+            poll = asyncio.create_task(self._poll(sha))
+            self._polls[sha] = poll
+        try:
+            # shield: a waiter that gives up must not cancel the poll others share.
+            return await asyncio.wait_for(asyncio.shield(poll), timeout_s)
+        except TimeoutError:
+            return False
+
+    async def _poll(self, sha: str) -> bool:
+        deadline = time.monotonic() + self.max_wait_s
+        try:
+            while True:
+                if await anyio.to_thread.run_sync(self._exists, sha):
+                    return True
+                if time.monotonic() >= deadline:
+                    return False
+                await asyncio.sleep(self.interval_s)
+        finally:
+            if self._polls.get(sha) is asyncio.current_task():
+                del self._polls[sha]
+
+    async def close(self) -> None:
+        for poll in list(self._polls.values()):
+            poll.cancel()
+        self._polls.clear()

@@ -1,0 +1,97 @@
+"""The manifest tables (masters, assets, promotion attempts): every read and write of them."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dailies.db.dialect import upsert_insert
+from dailies.db.models import Asset, Master, PromotionAttempt
+from dailies.handoffs import CopiedMaster, MasterRecord
+
+
+class PromotionOutcome(enum.StrEnum):
+    """What a promotion attempt ended with (promotion_attempts.outcome)."""
+
+    PROMOTED = "promoted"
+    ALREADY_PROMOTED = "already_promoted"
+    FAILED = "failed"
+
+
+SUCCEEDED = (PromotionOutcome.PROMOTED, PromotionOutcome.ALREADY_PROMOTED)
+
+
+def get_master(session: Session, sha256: str) -> MasterRecord | None:
+    row = session.get(Master, sha256)
+    return as_record(row) if row is not None else None
+
+
+def insert_master(session: Session, secured: CopiedMaster, staging_key: str) -> bool:
+    """Insert unless the sha is already there; True when this call created the row."""
+    stmt = (
+        upsert_insert(session, Master)
+        .values(**dataclasses.asdict(secured), source_staging_key=staging_key)
+        .on_conflict_do_nothing(index_elements=["sha256"])
+        # RETURNING, not rowcount: an ORM-enabled INSERT may report rowcount -1.
+        .returning(Master.sha256)
+    )
+    return session.execute(stmt).scalar_one_or_none() is not None
+
+
+def link_asset(session: Session, asset_id: str, sha256: str, attributes: dict[str, Any]) -> None:
+    """Point an asset at a master; a re-upload of the asset repoints it."""
+    stmt = upsert_insert(session, Asset).values(
+        asset_id=asset_id, master_sha256=sha256, attributes=attributes
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["asset_id"],
+        set_={"master_sha256": stmt.excluded.master_sha256, "attributes": stmt.excluded.attributes},
+    )
+    session.execute(stmt)
+
+
+def record_attempt(
+    session: Session,
+    sha256: str,
+    staging_key: str,
+    outcome: PromotionOutcome,
+    reason: str | None = None,
+    flow_run_id: str | None = None,
+) -> None:
+    session.add(
+        PromotionAttempt(
+            sha256=sha256,
+            staging_key=staging_key,
+            outcome=outcome.value,
+            reason=reason,
+            flow_run_id=flow_run_id,
+        )
+    )
+
+
+def promotion_result(session: Session, flow_run_id: str) -> dict[str, Any] | None:
+    """The masters row a completed run recorded, with its outcome (promoted/already_promoted)."""
+    attempt = session.scalars(
+        select(PromotionAttempt)
+        .where(PromotionAttempt.flow_run_id == flow_run_id)
+        .where(PromotionAttempt.outcome.in_([o.value for o in SUCCEEDED]))
+        .order_by(PromotionAttempt.id.desc())
+    ).first()
+    master = get_master(session, attempt.sha256) if attempt else None
+    if attempt is None or master is None:
+        return None
+    return {**master.as_dict(), "status": attempt.outcome}
+
+
+def as_record(master: Master) -> MasterRecord:
+    return MasterRecord(
+        **{f.name: getattr(master, f.name) for f in dataclasses.fields(MasterRecord)}
+    )
+
+
+def assets_of(session: Session, sha256: str) -> list[str]:
+    return list(session.scalars(select(Asset.asset_id).where(Asset.master_sha256 == sha256)))

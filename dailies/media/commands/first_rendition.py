@@ -1,0 +1,144 @@
+"""The first rendition: what a reviewer sees seconds after opening a link to a master that
+has no preview yet. One rendition, audio muxed in, 1 s segments, written as an EVENT playlist
+so it is published while ffmpeg still reads the master (from a presigned URL, never a full
+local copy). Browser-ready masters are remuxed as they are; the others (ProRes, DNxHD, 10-bit,
+interlaced…) get a small, fast libx264 encode. The full ladder replaces it later.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import ffmpeg
+
+from dailies.media.commands.common import PLAYLIST_NAME, finish_args, segment_prefix
+from dailies.media.commands.ladder import audio_stream, cpu_video_filters
+from dailies.media.commands.stream_copy import browser_friendly
+from dailies.media.ladder import AUDIO_BITRATE, LadderPlan, Rung, plan_ladder
+from dailies.media.probe import MasterProbe
+
+FIRST_RENDITION = "first"
+SEGMENT_S = 1  # short first segments: the player starts after one of them
+FIRST_SHORT_SIDE = 540  # small enough to encode faster than real time on two cores
+X264_PRESET = "ultrafast"
+# What ffmpeg may open while reading a master: a presigned URL (https, or http to a local
+# store) or a scratch file. Nothing a crafted container could point elsewhere at.
+INPUT_PROTOCOLS = "file,http,https,tcp,tls,crypto"
+
+
+@dataclass(frozen=True)
+class FirstRenditionPlan:
+    copy: bool  # remux as is (browser-ready) or encode the rung below
+    rung: Rung  # what an encode is scaled to and capped like
+    width: int  # the output's display size
+    height: int
+    frame_rate: Fraction
+    gop_frames: int
+    has_audio: bool
+    duration_s: float
+    peak_bps: int  # for the manifest's BANDWIDTH before anything is measured
+
+
+def plan_first_rendition(probe: MasterProbe, master_size_bytes: int) -> FirstRenditionPlan:
+    ladder = plan_ladder(probe)
+    copy = browser_friendly(probe)
+    rung = _encode_rung(ladder)
+    if copy:
+        duration = max(probe.duration_s, 0.001)
+        source_bps = probe.bit_rate or int(master_size_bytes * 8 / duration)
+        peak = int(source_bps * 1.5)  # a remux keeps the master's own (variable) rate
+    else:
+        peak = rung.maxrate + AUDIO_BITRATE
+    gop = max(1, round(ladder.frame_rate * SEGMENT_S))
+    return FirstRenditionPlan(
+        copy=copy,
+        rung=rung,
+        width=probe.width if copy else rung.width,
+        height=probe.height if copy else rung.height,
+        frame_rate=ladder.frame_rate,
+        gop_frames=gop,
+        has_audio=ladder.has_audio,
+        duration_s=probe.duration_s,
+        peak_bps=peak,
+    )
+
+
+def _encode_rung(ladder: LadderPlan) -> Rung:
+    """The largest rung no bigger than 540p (the ladder never upscales, so one exists)."""
+    for rung in ladder.rungs:
+        if min(rung.width, rung.height) <= FIRST_SHORT_SIDE:
+            return rung
+    return ladder.bottom
+
+
+def build_first_rendition_args(
+    source: str,
+    out_dir: Path,
+    probe: MasterProbe,
+    plan: FirstRenditionPlan,
+    ladder_version: str,
+    ffmpeg_bin: str = "ffmpeg",
+) -> list[str]:
+    """argv writing {out_dir}/first/index.m3u8 (EVENT) with fMP4 segments as they complete."""
+    input_opts: dict[str, Any] = {"protocol_whitelist": INPUT_PROTOCOLS}
+    if source.startswith(("http://", "https://")):
+        input_opts.update({"reconnect": 1, "reconnect_delay_max": 10})
+    src = ffmpeg.input(source, **input_opts)
+    rendition = out_dir / FIRST_RENDITION
+    prefix = segment_prefix(ladder_version)
+    opts: dict[str, Any] = {
+        "map_metadata": -1,
+        "map_chapters": -1,
+        "f": "hls",
+        "hls_time": SEGMENT_S,
+        "hls_list_size": 0,
+        "hls_playlist_type": "event",
+        "hls_segment_type": "fmp4",
+        "hls_fmp4_init_filename": f"{prefix}-init.mp4",
+        "hls_segment_filename": str(rendition / f"{prefix}-%05d.m4s"),
+        # temp_file: a segment appears under its name only once complete.
+        "hls_flags": "independent_segments+temp_file",
+        "max_muxing_queue_size": 4096,
+    }
+    if plan.copy:
+        streams = [src["v:0"], *([src["a:0"]] if plan.has_audio else [])]
+        opts["c"] = "copy"
+    else:
+        streams = [_small_video(src, probe, plan)]
+        opts.update(_fast_x264_options(plan))
+        if plan.has_audio:
+            streams.append(audio_stream(src))
+            opts.update({"c:a": "aac", "b:a": AUDIO_BITRATE, "ac": 2})
+    out = ffmpeg.output(*streams, str(rendition / PLAYLIST_NAME), **opts)
+    return finish_args(out, ffmpeg_bin)
+
+
+def _small_video(src: Any, probe: MasterProbe, plan: FirstRenditionPlan) -> Any:
+    video = src["v:0"]
+    ladder_like = LadderPlan(
+        (plan.rung,), plan.frame_rate, plan.gop_frames, SEGMENT_S, plan.has_audio, plan.duration_s
+    )
+    for name, args, kwargs in cpu_video_filters(probe, ladder_like):
+        video = video.filter(name, *args, **kwargs)
+    return video.filter("scale", plan.rung.width, plan.rung.height).filter("setsar", 1)
+
+
+def _fast_x264_options(plan: FirstRenditionPlan) -> dict[str, Any]:
+    """Fastest preset, no lookahead or B-frames (zerolatency): the first segment leaves the
+    encoder after one GOP of input, not after the lookahead fills. Capped like its rung."""
+    return {
+        "c:v": "libx264",
+        "preset": X264_PRESET,
+        "tune": "zerolatency",
+        "profile:v": "high",
+        "pix_fmt": "yuv420p",
+        "g": plan.gop_frames,
+        "keyint_min": plan.gop_frames,
+        "sc_threshold": 0,
+        "b:v": plan.rung.video_bitrate,
+        "maxrate": plan.rung.maxrate,
+        "bufsize": plan.rung.bufsize,
+    }

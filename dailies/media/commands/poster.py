@@ -1,0 +1,23 @@
+"""The poster frame, taken from a finished rendition (already deinterlaced, tone-mapped and
+rotated, so none of that is repeated)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import ffmpeg
+
+from dailies.media.commands.common import finish_args
+
+
+def poster_time(duration_s: float) -> float:
+    """A tenth of the way in (past slates and fades), never past 10 s or the last frame."""
+    return round(max(0.0, min(duration_s * 0.1, 10.0, duration_s - 0.05)), 3)
+
+
+def build_poster_args(
+    video_file: Path, duration_s: float, out_file: Path, ffmpeg_bin: str = "ffmpeg"
+) -> list[str]:
+    src = ffmpeg.input(str(video_file), ss=poster_time(duration_s))
+    out = ffmpeg.output(src["v:0"], str(out_file), vframes=1, update=1, **{"q:v": 3}, f="image2")
+    return finish_args(out, ffmpeg_bin)

@@ -1,0 +1,15 @@
+"""The ffprobe command that describes a master; parsing its JSON is dailies/media/probe.py."""
+
+from __future__ import annotations
+
+
+def ffprobe_args(ffprobe_bin: str, source: str) -> list[str]:
+    return [
+        ffprobe_bin,
+        "-v", "error",
+        "-hide_banner",
+        "-print_format", "json",
+        "-show_format",
+        "-show_streams",
+        source,
+    ]  # fmt: skip

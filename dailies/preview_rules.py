@@ -1,0 +1,114 @@
+"""Preview rules, pure, no I/O: what a request may ask for, and what a preview trigger
+should do given the previews row."""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+from dailies.db.models import Preview
+from dailies.db.previews import ACTIVE, PreviewStatus, parse_status
+from dailies.hashing import normalize_sha256
+from dailies.media.encoders import validate_encoder_request
+
+
+@dataclass(frozen=True)
+class PreviewRequest:
+    sha256: str
+    encoder: str  # auto, nvenc or cpu
+
+
+def validate_preview_request(sha256: str, encoder: str = "auto") -> PreviewRequest:
+    return PreviewRequest(normalize_sha256(sha256), validate_encoder_request(encoder))
+
+
+@dataclass(frozen=True)
+class PreviewSnapshot:
+    """The previews row as the trigger sees it (MISSING: no row yet)."""
+
+    status: PreviewStatus = PreviewStatus.MISSING
+    flow_run_id: str | None = None
+    attempts: int = 0
+    error: str | None = None
+    progress: float | None = None
+    updated_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+def snapshot_of(row: Preview | None) -> PreviewSnapshot:
+    if row is None:
+        return PreviewSnapshot()
+    return PreviewSnapshot(
+        status=parse_status(row.status),
+        flow_run_id=row.flow_run_id,
+        attempts=row.attempts or 0,
+        error=row.error,
+        progress=row.progress,
+        updated_at=row.updated_at,
+        finished_at=row.finished_at,
+    )
+
+
+class Action(enum.Enum):
+    READY = "ready"  # answer 200 with the manifest URL
+    IN_FLIGHT = "in_flight"  # a run is queued/building: answer 202
+    BACKING_OFF = "backing_off"  # failed recently: answer 202 with the wait left
+    RECHECK = "recheck"  # active for long: ask Prefect whether its run is still alive
+    LAUNCH = "launch"  # start a new run (under the single-flight claim)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    action: Action
+    retry_after_s: int = 0
+
+
+@dataclass(frozen=True)
+class PreviewTiming:
+    retry_after_s: int
+    retry_base_s: int
+    retry_max_s: int
+    recheck_after_s: int
+
+
+def backoff_s(attempts: int, base_s: int, max_s: int) -> int:
+    """Wait after the n-th failure: base, 2·base, 4·base… capped, so no hot re-trigger loop."""
+    exponent = min(max(attempts, 1) - 1, 30)
+    return int(min(base_s * 2**exponent, max_s))
+
+
+def manifest_url(edge_url: str, sha256: str) -> str:
+    return f"{edge_url.rstrip('/')}/previews/{sha256}/manifest.m3u8"
+
+
+def decide(snapshot: PreviewSnapshot, now: datetime, timing: PreviewTiming) -> Verdict:
+    status = snapshot.status
+    if status == PreviewStatus.READY:
+        return Verdict(Action.READY)
+    if status == PreviewStatus.MISSING:
+        return Verdict(Action.LAUNCH)
+    if status in ACTIVE:
+        if snapshot.flow_run_id is None:
+            # A launcher died between writing the row and creating the run: launch again
+            # (the same idempotency key finds the run if it was created after all).
+            return Verdict(Action.LAUNCH)
+        age = _age_s(snapshot.updated_at, now)
+        if age >= timing.recheck_after_s:
+            return Verdict(Action.RECHECK, timing.retry_after_s)
+        return Verdict(Action.IN_FLIGHT, timing.retry_after_s)
+    if status == PreviewStatus.FAILED:
+        failed_at = snapshot.finished_at or snapshot.updated_at
+        wait = backoff_s(snapshot.attempts, timing.retry_base_s, timing.retry_max_s)
+        left = wait - _age_s(failed_at, now)
+        if left > 0:
+            return Verdict(Action.BACKING_OFF, max(1, math.ceil(left)))
+        return Verdict(Action.LAUNCH)
+    raise AssertionError(f"unhandled preview status {status!r}")
+
+
+def _age_s(then: datetime | None, now: datetime) -> float:
+    if then is None:
+        return math.inf
+    return (now - then).total_seconds()

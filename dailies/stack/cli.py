@@ -1,0 +1,310 @@
+"""The `dailies` command line."""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+from typing import Any
+
+import typer
+
+app = typer.Typer(help="dailies: masters in, previews out.", no_args_is_help=True)
+
+
+def _print(result: Any) -> None:
+    typer.echo(json.dumps(result, indent=2, default=str))
+
+
+@app.command()
+def bootstrap(
+    deploy: bool | None = typer.Option(
+        None,
+        help="create work pools and deploy prefect.yaml (default: when PREFECT_API_URL is set)",
+    ),
+) -> None:
+    """Buckets (masters with Object Lock + versioning), migrations, work pools from
+    work_pools/, the result storage block and every deployment in prefect.yaml. Idempotent."""
+    from prefect.settings import get_current_settings
+
+    from dailies.settings import get_settings
+    from dailies.stack.bootstrap import bootstrap as run_bootstrap
+
+    if deploy is None:
+        # Deploying to Prefect's throwaway ephemeral server would be lost at exit.
+        deploy = bool(get_current_settings().api.url)
+    _print(run_bootstrap(get_settings(), deploy=deploy))
+
+
+@app.command()
+def promote(
+    staging_key: str = typer.Argument(..., help="key in the staging bucket, under uploads/"),
+    sha256: str = typer.Argument(..., help="the master's sha256 (64 hex characters)"),
+    asset_id: str | None = typer.Option(None, help="link this asset id to the master"),
+) -> None:
+    """Run the promotion flow now and print its result."""
+    from flows.promote import promote_master
+
+    asset = {"asset_id": asset_id} if asset_id else None
+    try:
+        result = promote_master(staging_key, sha256, asset)
+    except Exception as exc:  # the flow run already recorded why; say it plainly
+        typer.secho(f"promotion failed: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from exc
+    _print(result)
+
+
+@app.command()
+def preview(
+    sha256: str = typer.Argument(..., help="the promoted master's sha256"),
+    encoder: str = typer.Option("auto", help="auto (NVENC if it works here), nvenc or cpu"),
+) -> None:
+    """Build the master's previews now (HLS ladder, MP4, poster, storyboard) with a progress bar."""
+    try:
+        result = _preview_with_progress(sha256, encoder)
+    except Exception as exc:  # the flow recorded why on the previews row; say it plainly
+        typer.secho(f"preview failed: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from exc
+    _print(result)
+
+
+def _preview_with_progress(sha256: str, encoder: str) -> dict[str, Any]:
+    """Run the flow in a thread; draw the previews row's progress (what the API shows)."""
+    import threading
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from dailies.clients import session_factory
+    from dailies.db import previews
+    from flows.preview import build_preview
+
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = build_preview(sha256, encoder)
+        except BaseException as exc:  # re-raised in the caller's thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run, name="build-preview", daemon=True)
+    percent = TextColumn("{task.percentage:>3.0f}%")
+    columns = (TextColumn("{task.description}"), BarColumn(), percent)
+    with Progress(*columns, TimeElapsedColumn(), transient=True) as bar:
+        task_id = bar.add_task("starting", total=1.0)
+        worker.start()
+        sha = sha256.strip().lower()
+        while worker.is_alive():
+            worker.join(0.5)
+            with session_factory()() as session:
+                row = previews.get_preview(session, sha)
+                if row is not None:
+                    bar.update(task_id, description=row.status, completed=row.progress or 0.0)
+    if "error" in outcome:
+        raise outcome["error"]
+    return dict(outcome["result"])
+
+
+@app.command()
+def edge(
+    port: int | None = typer.Option(None, help="loopback port (default: DAILIES_EDGE_PORT, 8080)"),
+    api: str | None = typer.Option(
+        None, help="FastAPI upstream for /api/, e.g. http://127.0.0.1:8000 (none: /api/ is 503)"
+    ),
+) -> None:
+    """Run the edge cache (nginx) in the foreground in front of the configured S3 endpoint's
+    previews bucket; Ctrl-C stops it."""
+    from dailies.errors import EdgeError
+    from dailies.settings import get_settings
+    from dailies.stack.edge import s3_origin_for, start_edge
+
+    settings = get_settings()
+    try:
+        service = start_edge(
+            settings,
+            port=port or settings.edge_port,
+            api_upstream=api,
+            run_dir=settings.home / "edge",
+            log_dir=settings.home / "logs",
+        )
+    except EdgeError as exc:
+        typer.secho(str(exc), fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(
+        f"edge on {service.url} -> {s3_origin_for(settings)}/{settings.previews_bucket} "
+        f"(cache {service.extra['cache_dir']}, log {service.log_path}); Ctrl-C stops it"
+    )
+    # nginx runs in its own session, so it would outlive a terminated parent: turn
+    # SIGTERM (a supervisor stopping us) into the same clean stop as Ctrl-C.
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    try:
+        code = service.proc.wait()
+    except KeyboardInterrupt:
+        code = 0
+    finally:
+        service.stop()
+    if code:
+        typer.secho(f"nginx exited with {code}; see {service.log_path}", fg=typer.colors.RED)
+        raise typer.Exit(1)
+
+
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+PORT_HELP = "{what} port (default {default}, or a free one when that is taken; 0: any free)"
+
+
+def _ports(
+    edge: int | None, api: int | None, prefect: int | None, s3: int | None
+) -> dict[str, int | None]:
+    return {"edge": edge, "api": api, "prefect": prefect, "s3": s3}
+
+
+EdgePort = typer.Option(None, "--edge-port", help=PORT_HELP.format(what="edge", default=8080))
+ApiPort = typer.Option(None, "--api-port", help=PORT_HELP.format(what="API", default=8000))
+PrefectPort = typer.Option(
+    None, "--prefect-port", help=PORT_HELP.format(what="Prefect server", default=4200)
+)
+S3Port = typer.Option(None, "--s3-port", help="moto S3 port (default: a free one)")
+GpuOption = typer.Option(None, "--gpu/--no-gpu", help="GPU worker (default: when NVENC works)")
+MasterFile = typer.Argument(None, help="a master to use (default: a generated sample)")
+
+
+@app.command()
+def up(
+    edge_port: int | None = EdgePort,
+    api_port: int | None = ApiPort,
+    prefect_port: int | None = PrefectPort,
+    s3_port: int | None = S3Port,
+    gpu: bool | None = GpuOption,
+) -> None:
+    """Run the whole stack in the foreground on embedded defaults (moto S3, Prefect server,
+    SQLite, API, nginx edge, workers); Ctrl-C stops it. State lives under DAILIES_HOME."""
+    from dailies.errors import DailiesError
+    from dailies.settings import Settings
+    from dailies.stack.up import up as run_up
+
+    try:
+        ports = _ports(edge_port, api_port, prefect_port, s3_port)
+        run_up(Settings().home, ports, gpu, typer.echo)
+    except (DailiesError, TimeoutError, RuntimeError) as exc:
+        typer.secho(f"dailies up failed: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from exc
+
+
+@app.command()
+def demo(
+    file: Path | None = MasterFile,
+    keep: bool = typer.Option(False, "--keep", help="leave the stack up (foreground) afterwards"),
+    sample_seconds: float = typer.Option(8.0, min=1, max=60, help="length of the sample"),
+    timeout: float = typer.Option(300.0, help="seconds to wait for each of promote and preview"),
+    edge_port: int | None = EdgePort,
+    api_port: int | None = ApiPort,
+    prefect_port: int | None = PrefectPort,
+    s3_port: int | None = S3Port,
+    gpu: bool | None = GpuOption,
+) -> None:
+    """Upload (presigned multipart) → promote → preview through the edge → print the player
+    URL, the Prefect UI URL and each stage's time. Uses the stack `dailies up` runs, or
+    starts one for the demo (stopped afterwards unless --keep). Exit 0 only when playable."""
+    from dailies.settings import Settings
+    from dailies.stack.demo import run_demo
+
+    ports = _ports(edge_port, api_port, prefect_port, s3_port)
+    code = run_demo(file, Settings().home, keep, ports, gpu, sample_seconds, timeout)
+    raise typer.Exit(code)
+
+
+keys_app = typer.Typer(help="API tokens: create (printed once, stored hashed), list, revoke.")
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("create")
+def keys_create(
+    role: str = typer.Option(..., help="reviewer, editor or admin (each includes the previous)"),
+    name: str | None = typer.Option(None, help="who or what uses it, shown in listings"),
+) -> None:
+    """Print a new API token; only its hash is stored, so keep it now."""
+    from dailies.clients import session_factory
+    from dailies.db import api_keys
+    from dailies.errors import InvalidRequest
+
+    try:
+        with session_factory()() as session, session.begin():
+            _, token = api_keys.create_key(session, role, name)
+    except InvalidRequest as exc:
+        typer.secho(str(exc), fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(token)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key: str = typer.Argument(..., help="the key's id, its listed prefix, or the token"),
+) -> None:
+    """Revoke a token; requests with it get 401 from then on."""
+    from dailies.clients import session_factory
+    from dailies.db import api_keys
+
+    with session_factory()() as session, session.begin():
+        revoked = api_keys.revoke_key(session, key)
+    if not revoked:
+        typer.secho(f"no active key matches {key!r}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)
+    typer.echo(f"revoked {revoked} key(s)")
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List keys (id, prefix, role, name, revoked); never the tokens."""
+    from dailies.clients import session_factory
+    from dailies.db import api_keys
+
+    with session_factory()() as session:
+        rows = [
+            {
+                "id": k.id,
+                "prefix": k.prefix,
+                "role": k.role,
+                "name": k.name,
+                "created_at": k.created_at,
+                "revoked_at": k.revoked_at,
+            }
+            for k in api_keys.list_keys(session)
+        ]
+    _print(rows)
+
+
+@app.command()
+def audit(
+    rehash_budget_bytes: int | None = typer.Option(
+        None, help="bytes to re-hash this run (default: DAILIES_AUDIT_REHASH_BUDGET_BYTES)"
+    ),
+) -> None:
+    """Audit the masters bucket against the manifest now; exit 1 when anything is found."""
+    import threading
+
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from flows.audit import audit_masters
+
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        outcome["state"] = audit_masters(rehash_budget_bytes, return_state=True)
+
+    worker = threading.Thread(target=run, name="integrity-audit", daemon=True)
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, transient=True) as bar:
+        bar.add_task("listing, checking retention, re-hashing", total=None)
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.2)
+    state = outcome["state"]
+    typer.echo(state.message or state.name)
+    if not state.is_completed():
+        raise typer.Exit(1)
+
+
+if __name__ == "__main__":
+    app()

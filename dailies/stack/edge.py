@@ -1,0 +1,200 @@
+"""The edge cache: nginx in front of the previews bucket, the player page and the API.
+
+`render_edge_config` is pure (settings and paths in, nginx.conf text out); `start_edge`
+writes it under a run directory, has `nginx -t` check it and runs nginx as a child."""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from dailies.errors import EdgeConfigInvalid, EdgeError, NginxMissing
+from dailies.settings import Settings
+from dailies.stack import PROJECT_DIR
+from dailies.stack.processes import Service, spawn, wait_http
+
+EDGE_DIR = PROJECT_DIR / "edge"
+TEMPLATE = EDGE_DIR / "nginx.conf.template"
+PLAYER_DIR = EDGE_DIR / "player"
+NGINX_CANDIDATES = ("/usr/sbin/nginx",)
+HEALTH_PATH = "/_edge/health"
+
+_PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
+_SECTION = re.compile(r"^# \{\{([#^])(\w+)\}\}\n(.*?)^# \{\{/\2\}\}\n", re.S | re.M)
+
+
+def render_edge_config(
+    settings: Settings,
+    *,
+    listen_port: int,
+    s3_origin: str,
+    previews_bucket: str,
+    api_upstream: str | None,
+    cache_dir: Path,
+    player_dir: Path,
+    run_dir: Path,
+    cache_max_size: str = "10g",
+    worker_user: str | None = None,
+    access_log: Path | None = None,
+) -> str:
+    """nginx.conf for the edge. `s3_origin` is the S3 endpoint URL (path-style requests);
+    `api_upstream` a URL or host:port of the FastAPI app, None for an edge without API;
+    `worker_user` ("user" or "user group") only matters when nginx starts as root;
+    `access_log` defaults to run_dir/access.log."""
+    origin = urlsplit(s3_origin if "://" in s3_origin else f"http://{s3_origin}")
+    if origin.scheme not in {"http", "https"} or not origin.hostname:
+        raise ValueError(f"S3 origin must be an http(s) URL, got {s3_origin!r}")
+    default_port = 443 if origin.scheme == "https" else 80
+    port = origin.port or default_port
+    if not re.fullmatch(r"\d+[kmgKMG]?", cache_max_size):
+        raise ValueError(f"cache_max_size must look like 10g or 500m, got {cache_max_size!r}")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]", previews_bucket):
+        raise ValueError(f"not an S3 bucket name: {previews_bucket!r}")
+
+    values = {
+        "user_directive": f"user {worker_user};" if worker_user else "",
+        "listen_host": settings.edge_host,
+        "listen_port": str(int(listen_port)),
+        "run_dir": _path(run_dir),
+        "access_log": _path(access_log or run_dir / "access.log"),
+        "cache_dir": _path(cache_dir),
+        "player_dir": _path(player_dir),
+        "cache_max_size": cache_max_size,
+        "playlist_ttl_s": str(settings.edge_playlist_ttl_s),
+        "previews_bucket": previews_bucket,
+        "origin_scheme": origin.scheme,
+        "origin_hostname": origin.hostname,
+        "origin_hostport": f"{_host(origin.hostname)}:{port}",
+        # S3 signs nothing here, but virtual-host detection (moto's included) reads Host.
+        "origin_host_header": origin.netloc.rsplit("@", 1)[-1]
+        if origin.port
+        else _host(origin.hostname),
+        "api_hostport": _hostport(api_upstream) if api_upstream else "",
+    }
+    text = _keep_sections(TEMPLATE.read_text(), {"api": api_upstream is not None})
+    return _fill(text, values)
+
+
+def start_edge(
+    settings: Settings,
+    *,
+    port: int,
+    api_upstream: str | None,
+    run_dir: Path,
+    log_dir: Path,
+    player_dir: Path = PLAYER_DIR,
+) -> Service:
+    """Render the config under run_dir, check it with `nginx -t`, run nginx in the
+    foreground as a child and wait until it answers on loopback."""
+    nginx = find_nginx()
+    run_dir = run_dir.resolve()
+    cache_dir = (settings.edge_cache_dir or settings.home / "edge-cache").resolve()
+    for path in (run_dir / "tmp", cache_dir, log_dir):
+        path.mkdir(parents=True, exist_ok=True)
+    config = run_dir / "nginx.conf"
+    config.write_text(
+        render_edge_config(
+            settings,
+            listen_port=port,
+            s3_origin=s3_origin_for(settings),
+            previews_bucket=settings.previews_bucket,
+            api_upstream=api_upstream,
+            cache_dir=cache_dir,
+            player_dir=player_dir,
+            run_dir=run_dir,
+            cache_max_size=settings.edge_cache_max_size,
+            worker_user=_current_user() if os.geteuid() == 0 else None,
+            access_log=log_dir.resolve() / "edge-access.log",
+        )
+    )
+    args = [nginx, *_early_log_args(nginx), "-p", str(run_dir), "-c", str(config)]
+    check = subprocess.run([*args, "-t"], capture_output=True, text=True, check=False)
+    if check.returncode != 0:
+        raise EdgeConfigInvalid(config, check.stdout + check.stderr)
+    log_path = log_dir / "edge.log"
+    url = f"http://{settings.edge_host}:{port}"
+    service = spawn("edge", [*args, "-g", "daemon off;"], url, log_path, dict(os.environ))
+    try:
+        wait_http(url + HEALTH_PATH, 15, service.proc)
+    except (RuntimeError, TimeoutError) as exc:
+        service.stop()
+        tail = log_path.read_text(errors="replace")[-2000:] if log_path.exists() else ""
+        raise EdgeError(f"nginx did not start on {url}: {exc}\n{tail}") from exc
+    service.extra.update(
+        config=str(config),
+        cache_dir=str(cache_dir),
+        access_log=str(log_dir.resolve() / "edge-access.log"),
+    )
+    return service
+
+
+def s3_origin_for(settings: Settings) -> str:
+    """The S3 endpoint the edge fetches from: the configured one, else AWS's regional one."""
+    if settings.s3_endpoint_url:
+        return settings.s3_endpoint_url
+    return f"https://s3.{settings.aws_region}.amazonaws.com"
+
+
+def find_nginx() -> str:
+    for candidate in NGINX_CANDIDATES:
+        if os.access(candidate, os.X_OK):
+            return candidate
+    found = shutil.which("nginx")
+    if found is None:
+        raise NginxMissing()
+    return found
+
+
+def _early_log_args(nginx: str) -> list[str]:
+    """`-e stderr` (nginx >= 1.19.5) keeps a non-root nginx from complaining about the
+    compiled-in /var/log/nginx/error.log before it has read our error_log line."""
+    out = subprocess.run([nginx, "-v"], capture_output=True, text=True, check=False).stderr
+    found = re.search(r"nginx/(\d+)\.(\d+)\.(\d+)", out)
+    if found and tuple(int(n) for n in found.groups()) >= (1, 19, 5):
+        return ["-e", "stderr"]
+    return []
+
+
+def _current_user() -> str:
+    # As root, workers would otherwise drop to "nobody" and lose access to run_dir and
+    # the cache; run them as whoever started the edge.
+    return f"{pwd.getpwuid(os.geteuid()).pw_name} {grp.getgrgid(os.getegid()).gr_name}"
+
+
+def _keep_sections(text: str, flags: dict[str, bool]) -> str:
+    def pick(match: re.Match[str]) -> str:
+        kind, name, body = match.groups()
+        return body if flags[name] == (kind == "#") else ""
+
+    return _SECTION.sub(pick, text)
+
+
+def _fill(text: str, values: dict[str, str]) -> str:
+    def value(match: re.Match[str]) -> str:
+        return values[match.group(1)]
+
+    return _PLACEHOLDER.sub(value, text)
+
+
+def _path(path: Path) -> str:
+    text = str(Path(path).resolve())
+    if '"' in text or "\n" in text:
+        raise ValueError(f"unusable path for nginx.conf: {text!r}")
+    return text
+
+
+def _host(hostname: str) -> str:
+    return f"[{hostname}]" if ":" in hostname else hostname
+
+
+def _hostport(upstream: str) -> str:
+    parts = urlsplit(upstream if "://" in upstream else f"http://{upstream}")
+    if not parts.hostname:
+        raise ValueError(f"API upstream must be a URL or host:port, got {upstream!r}")
+    return f"{_host(parts.hostname)}:{parts.port or 80}"

@@ -1,0 +1,226 @@
+"""The processes of the local stack, shared by `dailies up` and the tests: moto's S3 server,
+a Prefect server, the API under uvicorn and `prefect worker`s (the nginx edge is started by
+dailies.stack.edge through `spawn`). Each runs in its own process group so that stopping one
+stops its children (a worker's flow-run subprocesses, uvicorn's reloader, Prefect's
+uvicorn workers)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dailies.stack import PROJECT_DIR
+
+BIN_DIR = Path(sys.executable).parent
+
+# A worker asks for work this often; Prefect's default (10 s) would be most of a first play
+# (bench/first_play.py). Half a second costs one cheap query to the Prefect server per poll.
+WORKER_QUERY_S = "0.5"
+WORKER_HEARTBEAT_S = "5"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_http(url: str, timeout_s: float, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout_s
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process for {url} exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status < 500:
+                    return
+        except urllib.error.HTTPError as exc:
+            if exc.code < 500:
+                return
+            last = exc
+        except OSError as exc:
+            last = exc
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} did not answer within {timeout_s}s: {last}")
+
+
+@dataclass
+class Service:
+    name: str
+    url: str
+    proc: subprocess.Popen[bytes]
+    log_path: Path | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def stop(self, timeout_s: float = 10) -> None:
+        if self.proc.poll() is not None:
+            return
+        # Own process group: stop the children too, not just the process we started.
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+def spawn(
+    name: str,
+    args: list[str],
+    url: str,
+    log_path: Path,
+    env: dict[str, str],
+    cwd: Path | None = None,
+) -> Service:
+    """Start `args` in a new session (its own process group), output appended to log_path."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:  # the child holds its own descriptor
+        proc = subprocess.Popen(
+            args, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd,
+            start_new_session=True,
+        )  # fmt: skip
+    return Service(name, url, proc, log_path)
+
+
+def start_moto(port: int, log_dir: Path) -> Service:
+    """moto's HTTP server: the S3 of tests and of the embedded default."""
+    env = dict(os.environ)
+    env.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    env.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    url = f"http://127.0.0.1:{port}"
+    args = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    service = spawn("s3", args, url, log_dir / "moto.log", env)
+    wait_http(f"{url}/moto-api/data.json", 30, service.proc)
+    return service
+
+
+def start_prefect_server(port: int, home: Path, log_dir: Path, timeout_s: float = 90) -> Service:
+    """A real Prefect server on its own SQLite database under `home`."""
+    home.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env.update(
+        {
+            "PREFECT_HOME": str(home),
+            "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{home / 'prefect.db'}",
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_UI_ENABLED": env.get("PREFECT_UI_ENABLED", "true"),
+        }
+    )
+    env.pop("PREFECT_API_URL", None)
+    prefect = shutil.which("prefect", path=str(BIN_DIR)) or "prefect"
+    url = f"http://127.0.0.1:{port}/api"
+    args = [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)]
+    service = spawn("prefect", args, url, log_dir / "prefect-server.log", env)
+    wait_http(f"{url}/health", timeout_s, service.proc)
+    return service
+
+
+def drain_prefect_clients() -> None:
+    """Flush this process's queued Prefect logs and events before its server goes away;
+    otherwise the log worker retries a dead server for a minute at exit."""
+    import inspect
+
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+    from prefect.utilities.asyncutils import run_coro_as_sync
+
+    async def drain() -> None:
+        try:
+            logs = APILogWorker.instance().drain()
+            if inspect.isawaitable(logs):
+                await logs
+        except RuntimeError:  # never started
+            pass
+        events = EventsWorker.drain_all()
+        if inspect.isawaitable(events):
+            await events
+
+    run_coro_as_sync(drain())
+
+
+def start_api(port: int, env: dict[str, str], log_dir: Path, timeout_s: float = 60) -> Service:
+    """`uvicorn api.app:app`, the way an operator runs it."""
+    url = f"http://127.0.0.1:{port}"
+    args = [sys.executable, "-m", "uvicorn", "api.app:app", "--host", "127.0.0.1",
+            "--port", str(port), "--log-level", "warning", "--no-access-log"]  # fmt: skip
+    service = spawn("api", args, url, log_dir / "api.log", env, cwd=PROJECT_DIR)
+    try:
+        wait_http(f"{url}/healthz", timeout_s, service.proc)
+    except BaseException:
+        service.stop()
+        raise
+    return service
+
+
+def start_worker(pool: str, env: dict[str, str], log_dir: Path) -> Service:
+    """A `prefect worker` for one work pool, polling every WORKER_QUERY_S seconds."""
+    worker_env = {
+        **env,
+        "PREFECT_WORKER_QUERY_SECONDS": WORKER_QUERY_S,
+        "PREFECT_WORKER_HEARTBEAT_SECONDS": WORKER_HEARTBEAT_S,
+    }
+    args = [str(BIN_DIR / "prefect"), "worker", "start", "--pool", pool,
+            "--name", f"dailies-{pool}-worker"]  # fmt: skip
+    name = f"{pool}-worker"
+    return spawn(name, args, "", log_dir / f"{name}.log", worker_env, cwd=PROJECT_DIR)
+
+
+def start_task_worker(env: dict[str, str], log_dir: Path, timeout_s: float = 60) -> Service:
+    """`prefect task serve` for the first rendition: a process that is already running when a
+    reviewer's 404 arrives, so the first segments do not wait for a Python start."""
+    args = [str(BIN_DIR / "prefect"), "task", "serve",
+            "tasks/first_play.py:publish_first_rendition", "--limit", "4"]  # fmt: skip
+    log_path = log_dir / "task-worker.log"
+    service = spawn("task-worker", args, "", log_path, env, cwd=PROJECT_DIR)
+    deadline = time.monotonic() + timeout_s
+    # Subscribed = ready: runs submitted before that would wait for the subscription.
+    while b"Subscribing to runs" not in _read(log_path):
+        if service.proc.poll() is not None:
+            raise RuntimeError(f"the task worker exited with {service.proc.returncode}; "
+                               f"see {log_path}")  # fmt: skip
+        if time.monotonic() > deadline:
+            service.stop()
+            raise TimeoutError(f"the task worker did not subscribe within {timeout_s}s")
+        time.sleep(0.1)
+    return service
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return b""
+
+
+def wait_for_workers(pools: list[str], services: list[Service], timeout_s: float = 90) -> None:
+    """Until every pool has an ONLINE worker: a flow run launched earlier would just wait."""
+    from prefect.client.orchestration import get_client
+
+    deadline = time.monotonic() + timeout_s
+    waiting = set(pools)
+    with get_client(sync_client=True) as client:
+        while waiting:
+            for service in services:
+                if service.proc.poll() is not None:
+                    raise RuntimeError(
+                        f"{service.name} exited with {service.proc.returncode}; "
+                        f"see {service.log_path}"
+                    )
+            for pool in list(waiting):
+                workers = client.read_workers_for_work_pool(pool)
+                if any(w.status.value == "ONLINE" for w in workers):
+                    waiting.discard(pool)
+            if waiting and time.monotonic() > deadline:
+                raise TimeoutError(f"no worker came online for {sorted(waiting)}")
+            if waiting:
+                time.sleep(0.3)

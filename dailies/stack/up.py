@@ -1,0 +1,274 @@
+"""`dailies up`: the whole stack on one machine, on embedded defaults.
+
+moto's S3 server and a Prefect server (SQLite) unless AWS_ENDPOINT_URL_S3 / PREFECT_API_URL
+name others, a SQLite manifest database unless DAILIES_DATABASE_URL names one, then
+bootstrap (buckets, migrations, pools, deployments), the API, the nginx edge and workers.
+`dailies demo` starts the same stack through `start_stack` when none is running.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dailies.errors import StackError
+from dailies.stack.prerequisites import Echo, ensure_player_assets, pick_port, require_tools
+from dailies.stack.processes import (
+    Service,
+    drain_prefect_clients,
+    start_api,
+    start_task_worker,
+    start_worker,
+    wait_for_workers,
+)
+
+DEFAULT_PORTS = {"edge": 8080, "api": 8000, "prefect": 4200, "s3": 0}
+STATE_FILE = "stack.json"
+
+
+@dataclass
+class Stack:
+    home: Path
+    urls: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    services: list[Service] = field(default_factory=list)
+
+    @property
+    def state_path(self) -> Path:
+        return self.home / STATE_FILE
+
+    def stop(self) -> None:
+        """Children in reverse start order: workers first, the Prefect server last."""
+        # A second Ctrl-C (a terminal signals `uv run` and us; uv forwards it again) must not
+        # abort the cleanup half-way and leave servers running: ignore it while stopping.
+        with _signals_ignored():
+            self._stop_children()
+
+    def _stop_children(self) -> None:
+        if any(s.name == "prefect" for s in self.services):
+            # Flush our queued logs/events while the server is there to take them.
+            with contextlib.suppress(Exception):
+                drain_prefect_clients()
+        for service in reversed(self.services):
+            with contextlib.suppress(ProcessLookupError):
+                service.stop()
+        self.services.clear()
+        self.state_path.unlink(missing_ok=True)
+
+    def dead(self) -> list[Service]:
+        return [s for s in self.services if s.proc.poll() is not None]
+
+    def write_state(self) -> None:
+        # 0600: the environment may carry a database URL with a password in it.
+        body = json.dumps({"pid": os.getpid(), "urls": self.urls, "env": self.env}, indent=2)
+        fd = os.open(self.state_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(body)
+
+
+def running_stack(home: Path) -> dict[str, Any] | None:
+    """The state a live `dailies up` (or `demo --keep`) in this home wrote, if it still runs."""
+    try:
+        state = json.loads((home / STATE_FILE).read_text())
+        os.kill(int(state["pid"]), 0)
+    except (OSError, ValueError, KeyError):
+        return None
+    return dict(state)
+
+
+def embedded_environment(
+    home: Path, ports: dict[str, int], base: dict[str, str]
+) -> tuple[dict[str, str], dict[str, bool]]:
+    """What the stack's processes (and this one) get; and which services we must start."""
+    stack_dir = (home / "stack").resolve()
+    start = {"s3": not base.get("AWS_ENDPOINT_URL_S3"), "prefect": not base.get("PREFECT_API_URL")}
+    env = {
+        "DAILIES_HOME": str(home.resolve()),
+        "DAILIES_EDGE_URL": f"http://127.0.0.1:{ports['edge']}",
+        "PREFECT_HOME": str(stack_dir / "prefect-client"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        # The player polls at the server's pace: 1 s, so playback starts about as soon as
+        # the first playlist is published (the API's default of 5 s suits busier fleets).
+        "DAILIES_PREVIEW_RETRY_AFTER_S": base.get("DAILIES_PREVIEW_RETRY_AFTER_S", "1"),
+    }
+    if start["s3"]:
+        env["AWS_ENDPOINT_URL_S3"] = f"http://127.0.0.1:{ports['s3']}"
+        env["AWS_ACCESS_KEY_ID"] = base.get("AWS_ACCESS_KEY_ID", "testing")
+        env["AWS_SECRET_ACCESS_KEY"] = base.get("AWS_SECRET_ACCESS_KEY", "testing")
+    env.setdefault("AWS_DEFAULT_REGION", base.get("AWS_DEFAULT_REGION", "us-east-1"))
+    if start["prefect"]:
+        env["PREFECT_API_URL"] = f"http://127.0.0.1:{ports['prefect']}/api"
+    if start["s3"] and not base.get("DAILIES_EDGE_CACHE_DIR"):
+        env["DAILIES_EDGE_CACHE_DIR"] = str(stack_dir / "edge-cache")
+    if not base.get("DAILIES_DATABASE_URL"):
+        env["DAILIES_DATABASE_URL"] = f"sqlite:///{stack_dir / 'dailies.db'}"
+    return env, start
+
+
+def start_stack(
+    home: Path,
+    ports: dict[str, int | None] | None = None,
+    gpu: bool | None = None,
+    echo: Echo = print,
+) -> Stack:
+    """Start everything and return once a preview request would be served end to end.
+    Sets this process's environment to the stack's, as its children see it."""
+    requested = {**dict.fromkeys(DEFAULT_PORTS), **(ports or {})}
+    if running_stack(home) is not None:
+        raise StackError(f"a stack is already running for {home} (see {home / STATE_FILE})")
+    require_tools(os.environ.get("DAILIES_FFMPEG_BIN", "ffmpeg"),
+                  os.environ.get("DAILIES_FFPROBE_BIN", "ffprobe"))  # fmt: skip
+    ensure_player_assets(echo)
+    chosen = {name: pick_port(requested[name], DEFAULT_PORTS[name]) for name in DEFAULT_PORTS}
+    env, starts = embedded_environment(home, chosen, dict(os.environ))
+    stack_dir = home / "stack"
+    if starts["s3"]:
+        # moto keeps objects in memory: the manifest and Prefect's records of the last run
+        # would point at objects that no longer exist, so they start afresh with it.
+        shutil.rmtree(stack_dir, ignore_errors=True)
+    logs = stack_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        # Started in the background by a shell, which ignores SIGINT, and children inherit an
+        # ignored signal; `prefect worker` stops itself with SIGINT when told SIGTERM.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    os.environ.update(env)
+    from dailies.clients import reset_clients
+    from dailies.settings import get_settings
+
+    get_settings.cache_clear()
+    reset_clients()
+    # The effective database too, so `dailies demo` in another shell finds the same one.
+    stack = Stack(
+        home=home, env={**env, "DAILIES_DATABASE_URL": os.environ["DAILIES_DATABASE_URL"]}
+    )
+    try:
+        _start_services(stack, chosen, starts, stack_dir, gpu, echo)
+    except BaseException:
+        stack.stop()
+        raise
+    stack.write_state()
+    return stack
+
+
+def _start_services(
+    stack: Stack,
+    ports: dict[str, int],
+    starts: dict[str, bool],
+    stack_dir: Path,
+    gpu: bool | None,
+    echo: Echo,
+) -> None:
+    from dailies.media.encoders import nvenc_works
+    from dailies.settings import get_settings
+    from dailies.stack.bootstrap import bootstrap
+    from dailies.stack.edge import start_edge
+    from dailies.stack.processes import start_moto, start_prefect_server
+
+    logs = stack_dir / "logs"
+    echo("starting S3 (moto) and the Prefect server…")
+    with ThreadPoolExecutor(2) as pool:
+        futures = []
+        if starts["s3"]:
+            futures.append(pool.submit(start_moto, ports["s3"], logs))
+        if starts["prefect"]:
+            prefect_home = stack_dir / "prefect-server"
+            futures.append(pool.submit(start_prefect_server, ports["prefect"], prefect_home, logs))
+        errors = []
+        for future in futures:  # keep every one that started, so that stop() ends it
+            try:
+                stack.services.append(future.result())
+            except Exception as exc:
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+    settings = get_settings()
+    echo("bootstrapping (buckets, migrations, work pools, deployments)…")
+    bootstrap(settings, deploy=True)
+    pools = ["cpu"]
+    if gpu or (gpu is None and nvenc_works(settings.ffmpeg_bin)):
+        pools.append("gpu")
+    workers = [start_worker(pool, {**os.environ}, logs) for pool in pools]
+    stack.services.extend(workers)
+    if settings.preview_first_play:
+        echo("starting the task worker for first renditions…")
+        stack.services.append(start_task_worker({**os.environ}, logs))
+    echo("starting the API, the edge and workers for " + ", ".join(pools) + "…")
+    api = start_api(ports["api"], {**os.environ}, logs)
+    stack.services.append(api)
+    edge_dir = stack_dir / "edge"
+    edge = start_edge(
+        settings, port=ports["edge"], api_upstream=api.url, run_dir=edge_dir, log_dir=logs
+    )
+    stack.services.append(edge)
+    wait_for_workers(pools, workers)
+    prefect_api = os.environ["PREFECT_API_URL"]
+    stack.urls = {
+        "edge": edge.url or f"http://127.0.0.1:{ports['edge']}",
+        "api": api.url,
+        "api_docs": f"{api.url}/docs",
+        "prefect_api": prefect_api,
+        "prefect_ui": prefect_api.removesuffix("/api"),
+        "logs": str(logs.resolve()),
+    }
+
+
+def print_urls(stack: Stack, echo: Echo) -> None:
+    urls = stack.urls
+    echo(f"  edge         {urls['edge']}")
+    echo(f"  player       {urls['edge']}/watch/<sha256>#token=<reviewer token>")
+    echo(f"  API docs     {urls['api_docs']}")
+    echo(f"  Prefect UI   {urls['prefect_ui']}")
+    echo(f"  logs         {urls['logs']}")
+
+
+@contextlib.contextmanager
+def _signals_ignored() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in signals}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def wait_until_interrupted(stack: Stack, echo: Echo) -> None:
+    """Block until Ctrl-C / SIGTERM or until one of the stack's processes dies."""
+    stop = threading.Event()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in signals}
+    try:
+        while not stop.wait(1.0):
+            dead = stack.dead()
+            if dead:
+                names = ", ".join(f"{s.name} (log: {s.log_path})" for s in dead)
+                echo(f"stopping: {names} exited")
+                break
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def up(home: Path, ports: dict[str, int | None], gpu: bool | None, echo: Echo = print) -> None:
+    stack = start_stack(home, ports, gpu, echo)
+    try:
+        echo("dailies is up:")
+        print_urls(stack, echo)
+        echo("Ctrl-C stops everything.")
+        wait_until_interrupted(stack, echo)
+    finally:
+        echo("stopping…")
+        stack.stop()

@@ -1,0 +1,86 @@
+"""The previews bucket (and the master a build reads): preview files out with the right
+Content-Type and Cache-Control. The rules for keys and headers are in dailies.media.publish."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import ClientError
+
+from dailies.handoffs import MasterRecord
+from dailies.media.publish import upload_spec
+from dailies.settings import MiB, Settings
+from dailies.storage.objects import error_code, head
+
+_TRANSFER = TransferConfig(multipart_threshold=64 * MiB, multipart_chunksize=64 * MiB)
+
+
+def upload_preview_file(s3: Any, settings: Settings, path: Path, key: str, final: bool) -> None:
+    spec = upload_spec(key, final=final)
+    s3.upload_file(
+        str(path),
+        settings.previews_bucket,
+        key,
+        ExtraArgs={"ContentType": spec.content_type, "CacheControl": spec.cache_control},
+        Config=_TRANSFER,
+    )
+
+
+def upload_preview_text(s3: Any, settings: Settings, key: str, text: str, final: bool) -> None:
+    spec = upload_spec(key, final=final)
+    s3.put_object(
+        Bucket=settings.previews_bucket,
+        Key=key,
+        Body=text.encode(),
+        ContentType=spec.content_type,
+        CacheControl=spec.cache_control,
+    )
+
+
+def upload_preview_text_if_absent(s3: Any, settings: Settings, key: str, text: str) -> bool:
+    """Write a (non-final) object only where none exists (If-None-Match: *): the first
+    rendition's manifest must never replace one the full ladder already published.
+    False when the key was taken."""
+    spec = upload_spec(key, final=False)
+    try:
+        s3.put_object(
+            Bucket=settings.previews_bucket,
+            Key=key,
+            Body=text.encode(),
+            ContentType=spec.content_type,
+            CacheControl=spec.cache_control,
+            IfNoneMatch="*",
+        )
+    except ClientError as exc:
+        if error_code(exc) in {"PreconditionFailed", "412", "ConditionalRequestConflict"}:
+            return False
+        raise
+    return True
+
+
+def preview_exists(s3: Any, settings: Settings, key: str) -> bool:
+    return head(s3, settings.previews_bucket, key) is not None
+
+
+def download_master(s3: Any, settings: Settings, master: MasterRecord, dest: Path) -> Path:
+    """Parallel ranged GETs of the exact version promoted (masters are versioned)."""
+    extra = {"VersionId": master.version_id} if master.version_id else None
+    s3.download_file(
+        settings.masters_bucket,
+        master.masters_key,
+        str(dest),
+        ExtraArgs=extra,
+        Config=TransferConfig(max_concurrency=16, multipart_chunksize=64 * MiB),
+    )
+    return dest
+
+
+def presigned_master_url(
+    s3: Any, settings: Settings, master: MasterRecord, expires_s: int = 6 * 3600
+) -> str:
+    params = {"Bucket": settings.masters_bucket, "Key": master.masters_key}
+    if master.version_id:
+        params["VersionId"] = master.version_id
+    return str(s3.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_s))

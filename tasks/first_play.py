@@ -1,0 +1,131 @@
+"""The first rendition of a master, made by a task worker that is already running, so the
+edge's 404 path never waits for a new process (issue: first frame in under two seconds).
+
+`publish_first_rendition.delay(sha)` (the API does this on a trigger) hands it to any
+`prefect task serve tasks/first_play.py:publish_first_rendition` process; the full ladder
+still runs as the `build-preview` deployment and replaces it. The task reads the master
+where it lies (a short-lived presigned URL; ffmpeg seeks with Range requests), so the first
+segments are out before the last byte of a large master is read.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from dailies.clients import s3_client, session_scope
+from dailies.db import masters
+from dailies.errors import UnknownMaster
+from dailies.hashing import normalize_sha256
+from dailies.media.commands.common import PLAYLIST_NAME
+from dailies.media.commands.first_rendition import (
+    FIRST_RENDITION,
+    SEGMENT_S,
+    build_first_rendition_args,
+    plan_first_rendition,
+)
+from dailies.media.commands.probe import ffprobe_args
+from dailies.media.ladder import LADDER_VERSION
+from dailies.media.live import LivePublisher, PollingThread
+from dailies.media.outputs import RenditionOutput, single_variant
+from dailies.media.playlists import AAC_LC, avc_codec_string, render_multivariant
+from dailies.media.probe import parse_probe
+from dailies.media.publish import manifest_key
+from dailies.media.runner import run_ffmpeg, run_ffprobe
+from dailies.settings import Settings, get_settings
+from dailies.storage import previews as preview_store
+
+# The presigned URL only has to outlive one fast pass over the master.
+URL_EXPIRY_S = 3600
+
+
+@task(
+    name="first-rendition",
+    task_run_name="first-rendition-{sha256:.12}",
+    cache_policy=NO_CACHE,
+    retries=0,  # the deployment that follows is the retry
+)
+def publish_first_rendition(sha256: str) -> dict[str, Any]:
+    """Publish `{sha}/first/` and a manifest pointing at it, unless a manifest exists."""
+    sha = normalize_sha256(sha256)
+    settings = get_settings()
+    logger = get_run_logger()
+    s3 = s3_client(settings)
+    key = manifest_key(sha)
+    if preview_store.preview_exists(s3, settings, key):
+        logger.info("a manifest for %s exists already; nothing to do", sha[:12])
+        return {"sha256": sha, "status": "exists"}
+    with session_scope(settings) as session:
+        master = masters.get_master(session, sha)
+    if master is None:
+        raise UnknownMaster(f"no promoted master with sha256 {sha}; promote it first")
+    url = preview_store.presigned_master_url(s3, settings, master, URL_EXPIRY_S)
+    probe = parse_probe(run_ffprobe(ffprobe_args(settings.ffprobe_bin, url)))
+    plan = plan_first_rendition(probe, master.size_bytes)
+    how = "remux" if plan.copy else f"libx264 ultrafast {plan.rung.width}x{plan.rung.height}"
+    logger.info("first rendition of %s: %s, %.1f s", sha[:12], how, probe.duration_s)
+
+    scratch = Path(tempfile.mkdtemp(prefix=f"dailies-first-{sha[:12]}-", dir=_scratch(settings)))
+    try:
+        out = scratch / "hls"
+        (out / FIRST_RENDITION).mkdir(parents=True)
+        published: dict[str, bool] = {}
+
+        def publish_manifest() -> None:
+            init = next((out / FIRST_RENDITION).glob("*init*.mp4"), None)
+            codecs = (avc_codec_string(init.read_bytes()) if init else None) or "avc1.640028"
+            output = RenditionOutput(
+                FIRST_RENDITION, "video", codecs, plan.peak_bps, plan.peak_bps,
+                plan.duration_s, 0, plan.width, plan.height,
+            )  # fmt: skip
+            text = render_multivariant(single_variant(output, AAC_LC if plan.has_audio else None))
+            published["manifest"] = preview_store.upload_preview_text_if_absent(
+                s3, settings, key, text
+            )
+
+        publisher = LivePublisher(
+            out,
+            [FIRST_RENDITION],
+            sha,
+            SEGMENT_S,
+            lambda path, k, final: preview_store.upload_preview_file(s3, settings, path, k, final),
+            lambda k, text, final: preview_store.upload_preview_text(s3, settings, k, text, final),
+            publish_manifest,
+        )
+        args = build_first_rendition_args(
+            url, out, probe, plan, LADDER_VERSION, settings.ffmpeg_bin
+        )
+        with PollingThread(publisher, settings.first_play_publish_interval_s) as poller:
+            run_ffmpeg(args, "ffmpeg (first rendition)", plan.duration_s)
+        if poller.error is not None:
+            raise poller.error
+        publisher.poll(final=True)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    state = publisher.renditions[FIRST_RENDITION]
+    logger.info(
+        "first rendition of %s: %d segments, %.1f MB published; manifest %s",
+        sha[:12],
+        state.segments_uploaded,
+        sum(state.uploaded.values()) / 1e6,
+        "written" if published.get("manifest") else "already there (the ladder's)",
+    )
+    return {
+        "sha256": sha,
+        "status": "published",
+        "copy": plan.copy,
+        "segments": state.segments_uploaded,
+        "playlist_key": f"{sha}/{FIRST_RENDITION}/{PLAYLIST_NAME}",
+        "manifest_written": bool(published.get("manifest")),
+    }
+
+
+def _scratch(settings: Settings) -> Path | None:
+    if settings.scratch_dir is not None:
+        settings.scratch_dir.mkdir(parents=True, exist_ok=True)
+    return settings.scratch_dir

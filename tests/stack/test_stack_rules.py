@@ -1,0 +1,69 @@
+"""The pure parts of `dailies up` / `dailies demo`: no servers needed."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from dailies.stack.demo_client import media_playlists
+from dailies.stack.prerequisites import StackError, missing_tools, pick_port
+from dailies.stack.up import embedded_environment
+
+MULTIVARIANT = """#EXTM3U
+#EXT-X-INDEPENDENT-SEGMENTS
+#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud",NAME="Stereo",DEFAULT=YES,URI="audio/index.m3u8"
+#EXT-X-STREAM-INF:BANDWIDTH=5000000,CODECS="avc1.640028,mp4a.40.2",AUDIO="aud"
+1080p/index.m3u8
+#EXT-X-STREAM-INF:BANDWIDTH=3000000,CODECS="avc1.64001f,mp4a.40.2",AUDIO="aud"
+720p/index.m3u8
+"""
+
+
+@pytest.mark.parametrize(
+    ("manifest", "expected"),
+    [
+        (MULTIVARIANT, ["1080p/index.m3u8", "audio/index.m3u8"]),
+        ("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nsource/index.m3u8\n", ["source/index.m3u8"]),
+        ("#EXTM3U\n", []),
+    ],
+)
+def test_a_player_needs_the_first_variant_and_every_audio_rendition(
+    manifest: str, expected: list[str]
+) -> None:
+    assert media_playlists(manifest) == expected
+
+
+def test_embedded_defaults_fill_only_what_the_environment_leaves_unset(tmp_path: Path) -> None:
+    ports = {"edge": 18080, "api": 18000, "prefect": 14200, "s3": 15000}
+    env, starts = embedded_environment(tmp_path, ports, {})
+    assert starts == {"s3": True, "prefect": True}
+    assert env["AWS_ENDPOINT_URL_S3"] == "http://127.0.0.1:15000"
+    assert env["PREFECT_API_URL"] == "http://127.0.0.1:14200/api"
+    assert env["DAILIES_EDGE_URL"] == "http://127.0.0.1:18080"
+    assert env["DAILIES_DATABASE_URL"].startswith("sqlite:///")
+
+    given = {
+        "AWS_ENDPOINT_URL_S3": "https://s3.example",
+        "PREFECT_API_URL": "https://prefect.example/api",
+        "DAILIES_DATABASE_URL": "postgresql+psycopg://db/dailies",
+    }
+    env, starts = embedded_environment(tmp_path, ports, given)
+    assert starts == {"s3": False, "prefect": False}
+    assert not {"AWS_ENDPOINT_URL_S3", "PREFECT_API_URL", "DAILIES_DATABASE_URL"} & set(env)
+
+
+def test_a_taken_default_port_is_swapped_but_a_requested_one_is_an_error() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert pick_port(None, port) != port
+        with pytest.raises(StackError, match=f"port {port} is in use"):
+            pick_port(port, 8080)
+    assert pick_port(0, 8080) > 0
+
+
+def test_missing_tools_name_the_debian_packages() -> None:
+    assert missing_tools("no-such-ffmpeg", "no-such-ffprobe") == ["ffmpeg"]

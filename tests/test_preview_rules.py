@@ -1,0 +1,47 @@
+"""Pure preview-trigger decisions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from dailies.db.previews import PreviewStatus as S
+from dailies.db.previews import parse_status
+from dailies.preview_rules import Action, PreviewSnapshot, PreviewTiming, backoff_s, decide
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+TIMING = PreviewTiming(retry_after_s=5, retry_base_s=30, retry_max_s=3600, recheck_after_s=120)
+
+
+def ago(seconds: float) -> datetime:
+    return NOW - timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize(
+    ("snapshot", "action", "retry_after"),
+    [
+        (PreviewSnapshot(), Action.LAUNCH, 0),
+        (PreviewSnapshot(status=S.READY), Action.READY, 0),
+        (PreviewSnapshot(status=S.QUEUED, flow_run_id="r", updated_at=ago(1)), Action.IN_FLIGHT, 5),
+        (
+            PreviewSnapshot(status=S.BUILDING, flow_run_id="r", updated_at=ago(5)),
+            Action.IN_FLIGHT,
+            5,
+        ),
+        (PreviewSnapshot(status=S.QUEUED, flow_run_id="r", updated_at=ago(121)), Action.RECHECK, 5),
+        (PreviewSnapshot(status=S.QUEUED, flow_run_id=None, updated_at=ago(1)), Action.LAUNCH, 0),
+        (PreviewSnapshot(status=S.FAILED, attempts=1, finished_at=ago(10)), Action.BACKING_OFF, 20),
+        (PreviewSnapshot(status=S.FAILED, attempts=1, finished_at=ago(31)), Action.LAUNCH, 0),
+        (PreviewSnapshot(status=S.FAILED, attempts=3, finished_at=ago(31)), Action.BACKING_OFF, 89),
+        (PreviewSnapshot(status=S.FAILED, attempts=3, updated_at=ago(121)), Action.LAUNCH, 0),
+        (PreviewSnapshot(status=parse_status("weird"), flow_run_id="r"), Action.RECHECK, 5),
+    ],
+)
+def test_decide(snapshot: PreviewSnapshot, action: Action, retry_after: int) -> None:
+    verdict = decide(snapshot, NOW, TIMING)
+    assert (verdict.action, verdict.retry_after_s) == (action, retry_after)
+
+
+def test_backoff_doubles_and_is_capped() -> None:
+    assert [backoff_s(n, 30, 3600) for n in (0, 1, 2, 3, 8, 100)] == [30, 30, 60, 120, 3600, 3600]

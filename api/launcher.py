@@ -90,6 +90,13 @@ async def read_run(client: PrefectClient, flow_run_id: UUID) -> FlowRun | None:
         return None
 
 
+async def mark_crashed(client: PrefectClient, flow_run_id: UUID, message: str) -> None:
+    """Force a run we judged dead into Crashed (a killed host never reports it itself)."""
+    from prefect.states import Crashed
+
+    await client.set_flow_run_state(flow_run_id, Crashed(message=message), force=True)
+
+
 def describe_state(run: FlowRun) -> dict[str, Any]:
     """`{state, state_name, error?}` from a run's current state."""
     state = run.state

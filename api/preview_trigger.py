@@ -26,10 +26,13 @@ from dailies.db.previews import ACTIVE, PreviewStatus
 from dailies.errors import UnknownMaster
 from dailies.preview_rules import (
     Action,
+    Liveness,
     PreviewSnapshot,
     PreviewTiming,
     Verdict,
+    age_s,
     decide,
+    judge_run,
     manifest_url,
     snapshot_of,
 )
@@ -112,11 +115,15 @@ class PreviewTrigger:
         snapshot = await self._snapshot(sha, priority=True)
         verdict = decide(snapshot, datetime.now(UTC), self.timing)
         if verdict.action == Action.RECHECK and snapshot.flow_run_id:
-            if await self._run_is_alive(sha, snapshot.flow_run_id):
+            liveness = await self._check_run(sha, snapshot)
+            if liveness == Liveness.ALIVE:
                 await self.single_flight.publish(sha, claim, snapshot.flow_run_id, ttl)
                 return self._answer(sha, snapshot, Verdict(Action.IN_FLIGHT))
             snapshot = await self._snapshot(sha, priority=True)
-            verdict = decide(snapshot, datetime.now(UTC), self.timing)
+            if liveness == Liveness.DIED:
+                verdict = Verdict(Action.LAUNCH)  # a lost host is no reason to back off
+            else:
+                verdict = decide(snapshot, datetime.now(UTC), self.timing)
         elif verdict.action == Action.RECHECK:
             verdict = Verdict(Action.LAUNCH)
 
@@ -160,20 +167,38 @@ class PreviewTrigger:
         except Exception as exc:  # Prefect unreachable, storage misconfigured…
             logger.warning("first rendition of %s not submitted: %s", sha[:12], exc)
 
-    async def _run_is_alive(self, sha: str, flow_run_id: str) -> bool:
-        """False (and the row failed) when the row's run ended without updating it."""
+    async def _check_run(self, sha: str, snapshot: PreviewSnapshot) -> Liveness:
+        """Ask Prefect about the row's run; a dead or finished one fails the row (with why),
+        and a stalled one is marked Crashed in Prefect too, so the UI says what we decided."""
+        flow_run_id = str(snapshot.flow_run_id)
         run = await launcher.read_run(self.prefect, UUID(flow_run_id))
-        if run is not None and run.state is not None and not run.state.is_final():
-            return True
-        if run is None or run.state is None:
-            message, failed_at = f"flow run {flow_run_id} no longer exists", datetime.now(UTC)
+        state = run.state if run is not None else None
+        now = datetime.now(UTC)
+        liveness = judge_run(
+            state.type.value if state is not None else None,
+            age_s(snapshot.updated_at, now),
+            self.settings.preview_stall_s,
+        )
+        if liveness == Liveness.ALIVE:
+            return liveness
+        failed_at = now
+        if run is None or state is None:
+            message = f"flow run {flow_run_id} no longer exists"
+        elif not state.is_final():
+            message = (
+                f"flow run {flow_run_id} made no progress for "
+                f"{self.settings.preview_stall_s:.0f} s (its worker is gone?); retrying"
+            )
+            await launcher.mark_crashed(self.prefect, run.id, message)
         else:
             described = launcher.describe_state(run)
             reason = described["error"] or "it ended without marking the preview ready"
             message = f"flow run {flow_run_id} {described['state']}: {reason}"
-            failed_at = run.state.timestamp or datetime.now(UTC)
-        await self._db(lambda s: previews.mark_run_failed(s, sha, flow_run_id, message, failed_at))
-        return False
+            failed_at = state.timestamp or now
+        await self._db(
+            lambda s: previews.mark_run_failed(s, sha, flow_run_id, message, failed_at)
+        )
+        return liveness
 
     def _answer(self, sha: str, snapshot: PreviewSnapshot, verdict: Verdict) -> Outcome:
         if verdict.action == Action.READY:

@@ -73,6 +73,26 @@ class PreviewTiming:
     recheck_after_s: int
 
 
+class Liveness(enum.Enum):
+    ALIVE = "alive"  # leave it be
+    DIED = "died"  # crashed, vanished or stalled: a host failure, so launch again at once
+    ENDED = "ended"  # finished without a ready preview: its failure stands (backoff applies)
+
+
+def judge_run(state_type: str | None, row_age_s: float, stall_s: float) -> Liveness:
+    """Is the run a previews row points at still building it?
+
+    `state_type` is Prefect's (None: no such run). A non-final run whose row has not moved
+    for `stall_s` counts as dead: a killed host leaves its run RUNNING for ever unless
+    something marks it crashed, and its partial preview must not hold reviewers hostage.
+    """
+    if state_type is None or state_type == "CRASHED":
+        return Liveness.DIED
+    if state_type in {"COMPLETED", "FAILED", "CANCELLED"}:
+        return Liveness.ENDED
+    return Liveness.DIED if row_age_s >= stall_s else Liveness.ALIVE
+
+
 def backoff_s(attempts: int, base_s: int, max_s: int) -> int:
     """Wait after the n-th failure: base, 2·base, 4·base… capped, so no hot re-trigger loop."""
     exponent = min(max(attempts, 1) - 1, 30)
@@ -94,21 +114,21 @@ def decide(snapshot: PreviewSnapshot, now: datetime, timing: PreviewTiming) -> V
             # A launcher died between writing the row and creating the run: launch again
             # (the same idempotency key finds the run if it was created after all).
             return Verdict(Action.LAUNCH)
-        age = _age_s(snapshot.updated_at, now)
+        age = age_s(snapshot.updated_at, now)
         if age >= timing.recheck_after_s:
             return Verdict(Action.RECHECK, timing.retry_after_s)
         return Verdict(Action.IN_FLIGHT, timing.retry_after_s)
     if status == PreviewStatus.FAILED:
         failed_at = snapshot.finished_at or snapshot.updated_at
         wait = backoff_s(snapshot.attempts, timing.retry_base_s, timing.retry_max_s)
-        left = wait - _age_s(failed_at, now)
+        left = wait - age_s(failed_at, now)
         if left > 0:
             return Verdict(Action.BACKING_OFF, max(1, math.ceil(left)))
         return Verdict(Action.LAUNCH)
     raise AssertionError(f"unhandled preview status {status!r}")
 
 
-def _age_s(then: datetime | None, now: datetime) -> float:
+def age_s(then: datetime | None, now: datetime) -> float:
     if then is None:
         return math.inf
     return (now - then).total_seconds()

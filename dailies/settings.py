@@ -80,6 +80,10 @@ class Settings(BaseSettings):
     # How long POST /api/preview waits for a playable manifest before answering 202.
     preview_wait_s: float = Field(default=8.0, ge=0, le=25)
     preview_progress_interval_s: float = Field(default=2.0, gt=0)
+    # Each ffmpeg run of a build is killed after max(floor, per-second x master duration):
+    # a hung encode fails with a reason instead of holding its sha's lock forever.
+    preview_ffmpeg_timeout_floor_s: float = Field(default=300.0, gt=0)
+    preview_ffmpeg_timeout_per_media_s: float = Field(default=10.0, ge=0)
 
     # API: uploads. S3 allows 10,000 parts of 5 MiB..5 GiB and objects up to 5 TiB.
     max_upload_bytes: int = Field(default=1024 * GiB, ge=1, le=5 * 1024 * GiB)
@@ -101,6 +105,9 @@ class Settings(BaseSettings):
     # A queued/building row this old gets its flow run's state checked (crashed runs
     # never update the row themselves).
     preview_recheck_after_s: int = Field(default=120, ge=1)
+    # A build whose previews row has not moved for this long is dead (its host is gone):
+    # the next trigger marks its run Crashed and launches a new attempt.
+    preview_stall_s: float = Field(default=300, gt=0)
     # Deployments the API launches (flow-name/deployment-name) and the pool that has GPUs.
     promote_deployment: str = "promote-master/promote-master"
     preview_gpu_deployment: str = "build-preview/preview-gpu"

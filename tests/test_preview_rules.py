@@ -8,7 +8,15 @@ import pytest
 
 from dailies.db.previews import PreviewStatus as S
 from dailies.db.previews import parse_status
-from dailies.preview_rules import Action, PreviewSnapshot, PreviewTiming, backoff_s, decide
+from dailies.preview_rules import (
+    Action,
+    Liveness,
+    PreviewSnapshot,
+    PreviewTiming,
+    backoff_s,
+    decide,
+    judge_run,
+)
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 TIMING = PreviewTiming(retry_after_s=5, retry_base_s=30, retry_max_s=3600, recheck_after_s=120)
@@ -45,3 +53,22 @@ def test_decide(snapshot: PreviewSnapshot, action: Action, retry_after: int) -> 
 
 def test_backoff_doubles_and_is_capped() -> None:
     assert [backoff_s(n, 30, 3600) for n in (0, 1, 2, 3, 8, 100)] == [30, 30, 60, 120, 3600, 3600]
+
+
+@pytest.mark.parametrize(
+    ("state", "row_age_s", "liveness"),
+    [
+        (None, 0, Liveness.DIED),  # the run is gone
+        ("CRASHED", 0, Liveness.DIED),
+        ("RUNNING", 10, Liveness.ALIVE),
+        ("RUNNING", 299.9, Liveness.ALIVE),
+        ("RUNNING", 300, Liveness.DIED),  # stalled: its host is gone
+        ("PENDING", 301, Liveness.DIED),
+        ("SCHEDULED", 5, Liveness.ALIVE),
+        ("FAILED", 0, Liveness.ENDED),
+        ("CANCELLED", 999, Liveness.ENDED),
+        ("COMPLETED", 0, Liveness.ENDED),
+    ],
+)
+def test_judge_run(state: str | None, row_age_s: float, liveness: Liveness) -> None:
+    assert judge_run(state, row_age_s, stall_s=300) == liveness

@@ -41,13 +41,15 @@ def deployment_id(name: str) -> uuid.UUID:
 def crash_run(run_id: str, message: str = "worker lost the container") -> None:
     from prefect.states import Crashed
 
-    async def crash() -> Any:
-        async with get_client() as client:
-            return await client.set_flow_run_state(
-                uuid.UUID(run_id), Crashed(message=message), force=True
-            )
+    set_state(run_id, Crashed(message=message))
 
-    asyncio.run(crash())
+
+def set_state(run_id: str, state: Any) -> None:
+    async def force() -> Any:
+        async with get_client() as client:
+            return await client.set_flow_run_state(uuid.UUID(run_id), state, force=True)
+
+    asyncio.run(force())
 
 
 def heartbeat(pool: str, worker: str) -> None:

@@ -74,8 +74,8 @@ def allow_anonymous_reads(s3: Any, bucket: str) -> None:
 
 
 def bootstrap(settings: Settings, deploy: bool = False) -> dict[str, object]:
-    """Buckets and migrations; with deploy=True also work pools, the result storage block
-    and every deployment in prefect.yaml (needs a Prefect server: PREFECT_API_URL)."""
+    """Buckets and migrations; with deploy=True also work pools, automations/, the result
+    storage block and every deployment in prefect.yaml (needs a Prefect server)."""
     created = create_buckets(settings)
     migrate(settings)
     report: dict[str, object] = {
@@ -86,12 +86,15 @@ def bootstrap(settings: Settings, deploy: bool = False) -> dict[str, object]:
         from prefect.utilities.asyncutils import run_coro_as_sync
 
         from dailies.stack.deploy import (
+            apply_automations,
+            automation_specs,
             deploy_prefect_yaml,
             ensure_work_pools,
             save_result_storage_block,
         )
 
         report["work_pools"] = run_coro_as_sync(ensure_work_pools(settings))
+        report["automations"] = run_coro_as_sync(apply_automations(automation_specs()))
         report["result_storage"] = save_result_storage_block(settings)
         deploy_prefect_yaml()
         report["deployed"] = True

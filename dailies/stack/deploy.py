@@ -94,3 +94,33 @@ def deploy_prefect_yaml(timeout_s: float = 300) -> str:
     if done.returncode != 0:
         raise RuntimeError(f"prefect deploy failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
     return done.stdout
+
+
+AUTOMATIONS_DIR = PROJECT_DIR / "automations"
+
+
+def automation_specs(directory: Path = AUTOMATIONS_DIR) -> list[dict[str, Any]]:
+    """Every automation in automations/*.yaml, in Prefect's own format."""
+    return [yaml.safe_load(path.read_text()) for path in sorted(directory.glob("*.yaml"))]
+
+
+async def apply_automations(specs: list[dict[str, Any]]) -> dict[str, str]:
+    """Create each automation, or replace the one of the same name: idempotent, and an
+    edited file takes effect on the next bootstrap."""
+    from prefect.client.orchestration import get_client
+    from prefect.events.schemas.automations import AutomationCore
+
+    outcome: dict[str, str] = {}
+    async with get_client() as client:
+        for spec in specs:
+            automation = AutomationCore.model_validate(spec)
+            existing = await client.read_automations_by_name(automation.name)
+            if existing:
+                await client.update_automation(existing[0].id, automation)
+                for duplicate in existing[1:]:
+                    await client.delete_automation(duplicate.id)
+                outcome[automation.name] = "updated"
+            else:
+                await client.create_automation(automation)
+                outcome[automation.name] = "created"
+    return outcome

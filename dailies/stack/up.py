@@ -14,13 +14,15 @@ import os
 import shutil
 import signal
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dailies.errors import StackError
+from dailies.stack import orphans
 from dailies.stack.prerequisites import Echo, ensure_player_assets, pick_port, require_tools
 from dailies.stack.processes import (
     Service,
@@ -33,6 +35,8 @@ from dailies.stack.processes import (
 
 DEFAULT_PORTS = {"edge": 8080, "api": 8000, "prefect": 4200, "s3": 0}
 STATE_FILE = "stack.json"
+# A service that dies more often than this is broken, not unlucky: stop rather than loop.
+MAX_RESTARTS, RESTART_WINDOW_S = 5, 300.0
 
 
 @dataclass
@@ -41,6 +45,9 @@ class Stack:
     urls: dict[str, str] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     services: list[Service] = field(default_factory=list)
+    # How to start a service again (workers, the task worker): the ones `dailies up` restarts.
+    restarters: dict[str, Callable[[], Service]] = field(default_factory=dict)
+    restarts: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def state_path(self) -> Path:
@@ -58,18 +65,50 @@ class Stack:
             # Flush our queued logs/events while the server is there to take them.
             with contextlib.suppress(Exception):
                 drain_prefect_clients()
+        # Flow runs live in sessions of their own: note them before their worker goes.
+        leftovers = orphans.descendants(s.proc.pid for s in self.services)
         for service in reversed(self.services):
             with contextlib.suppress(ProcessLookupError):
                 service.stop()
         self.services.clear()
+        orphans.end(leftovers | orphans.orphans(keep=()))
         self.state_path.unlink(missing_ok=True)
 
     def dead(self) -> list[Service]:
         return [s for s in self.services if s.proc.poll() is not None]
 
+    def supervise(self, echo: Echo) -> list[Service]:
+        """Restart dead workers and the task worker (a line each); return the dead services
+        that cannot be restarted (or died too often), which end the stack."""
+        fatal = []
+        for service in self.dead():
+            restart = self.restarters.get(service.name)
+            now = time.monotonic()
+            recent = [t for t in self.restarts.get(service.name, []) if now - t < RESTART_WINDOW_S]
+            if restart is None or len(recent) >= MAX_RESTARTS:
+                fatal.append(service)
+                continue
+            echo(
+                f"{service.name} exited with {service.proc.returncode}; restarting it "
+                f"(log: {service.log_path})"
+            )
+            self.restarts[service.name] = [*recent, now]
+            try:
+                replacement = restart()
+            except Exception as exc:
+                echo(f"{service.name} could not be restarted: {exc}")
+                fatal.append(service)
+                continue
+            self.services[self.services.index(service)] = replacement
+            self.write_state()
+        orphans.reap(exclude=[s.proc.pid for s in self.services])
+        return fatal
+
     def write_state(self) -> None:
         # 0600: the environment may carry a database URL with a password in it.
-        body = json.dumps({"pid": os.getpid(), "urls": self.urls, "env": self.env}, indent=2)
+        pids = {s.name: s.proc.pid for s in self.services}
+        state = {"pid": os.getpid(), "urls": self.urls, "env": self.env, "services": pids}
+        body = json.dumps(state, indent=2)
         fd = os.open(self.state_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as out:
             out.write(body)
@@ -111,6 +150,8 @@ def embedded_environment(
         env["DAILIES_EDGE_CACHE_DIR"] = str(stack_dir / "edge-cache")
     if not base.get("DAILIES_DATABASE_URL"):
         env["DAILIES_DATABASE_URL"] = f"sqlite:///{stack_dir / 'dailies.db'}"
+    # Scratch of the stack's own builds, swept at start: a killed run's copies go with it.
+    env["DAILIES_SCRATCH_DIR"] = base.get("DAILIES_SCRATCH_DIR") or str(stack_dir / "scratch")
     return env, start
 
 
@@ -137,11 +178,13 @@ def start_stack(
         shutil.rmtree(stack_dir, ignore_errors=True)
     logs = stack_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
+    sweep_scratch(Path(env["DAILIES_SCRATCH_DIR"]), echo)
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         # Started in the background by a shell, which ignores SIGINT, and children inherit an
         # ignored signal; `prefect worker` stops itself with SIGINT when told SIGTERM.
         signal.signal(signal.SIGINT, signal.default_int_handler)
     os.environ.update(env)
+    orphans.become_subreaper()
     from dailies.clients import reset_clients
     from dailies.settings import get_settings
 
@@ -199,9 +242,12 @@ def _start_services(
         pools.append("gpu")
     workers = [start_worker(pool, {**os.environ}, logs) for pool in pools]
     stack.services.extend(workers)
+    for pool_name, worker in zip(pools, workers, strict=True):
+        stack.restarters[worker.name] = _starter(start_worker, pool_name, {**os.environ}, logs)
     if settings.preview_first_play:
         echo("starting the task worker for first renditions…")
         stack.services.append(start_task_worker({**os.environ}, logs))
+        stack.restarters["task-worker"] = _starter(start_task_worker, {**os.environ}, logs)
     echo("starting the API, the edge and workers for " + ", ".join(pools) + "…")
     api = start_api(ports["api"], {**os.environ}, logs)
     stack.services.append(api)
@@ -220,6 +266,19 @@ def _start_services(
         "prefect_ui": prefect_api.removesuffix("/api"),
         "logs": str(logs.resolve()),
     }
+
+
+def sweep_scratch(scratch: Path, echo: Echo) -> None:
+    """Remove what killed builds left (each a copy of a master): no build runs yet."""
+    left = sorted(scratch.glob("dailies-*")) if scratch.is_dir() else []
+    for path in left:
+        shutil.rmtree(path, ignore_errors=True)
+    if left:
+        echo(f"swept {len(left)} scratch folder(s) left by killed builds in {scratch}")
+
+
+def _starter(start: Callable[..., Service], *args: object) -> Callable[[], Service]:
+    return lambda: start(*args)
 
 
 def print_urls(stack: Stack, echo: Echo) -> None:
@@ -246,13 +305,14 @@ def _signals_ignored() -> Iterator[None]:
 
 
 def wait_until_interrupted(stack: Stack, echo: Echo) -> None:
-    """Block until Ctrl-C / SIGTERM or until one of the stack's processes dies."""
+    """Block until Ctrl-C / SIGTERM or until a process that cannot be restarted dies
+    (workers and the task worker are restarted)."""
     stop = threading.Event()
     signals = (signal.SIGINT, signal.SIGTERM)
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in signals}
     try:
         while not stop.wait(1.0):
-            dead = stack.dead()
+            dead = stack.supervise(echo)
             if dead:
                 names = ", ".join(f"{s.name} (log: {s.log_path})" for s in dead)
                 echo(f"stopping: {names} exited")

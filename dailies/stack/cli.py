@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import shlex
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +14,79 @@ import typer
 
 app = typer.Typer(help="dailies: masters in, previews out.", no_args_is_help=True)
 
+# These start or read a stack themselves rather than adopt the running one.
+_OWN_STACK = {"up", "demo", "env", "edge"}
+
+
+@app.callback()
+def _use_running_stack(ctx: typer.Context) -> None:
+    """Every command talks to the stack `dailies up` runs in this DAILIES_HOME, if any."""
+    if ctx.invoked_subcommand in _OWN_STACK:
+        return
+    from dailies.settings import Settings
+    from dailies.stack.up import adopt, running_stack
+
+    state = running_stack(Settings().home)
+    if state is not None:
+        adopt(state)
+
 
 def _print(result: Any) -> None:
     typer.echo(json.dumps(result, indent=2, default=str))
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    return typer.Exit(code)
+
+
+@contextmanager
+def _expected_errors(what: str) -> Iterator[None]:
+    """What a person can act on is one line and a non-zero exit, never a traceback."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from dailies.errors import DailiesError
+
+    try:
+        yield
+    except DailiesError as exc:
+        raise _fail(f"{what}: {exc}") from exc
+    except (OperationalError, ProgrammingError) as exc:
+        reason = str(exc.orig).splitlines()[0] if exc.orig else str(exc).splitlines()[0]
+        raise _fail(
+            f"{what}: the database is not ready ({reason}); start `dailies up` or run "
+            "`dailies bootstrap` first"
+        ) from exc
+
+
+def _require_database() -> None:
+    """Checked before anything slow: an embedded SQLite file that is not there means no stack
+    was ever started here (and connecting would leave a stray empty database behind)."""
+    from dailies.settings import get_settings
+
+    url = get_settings().resolved_database_url
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        if not path.exists():
+            raise _fail(
+                f"no dailies database at {path}: start the stack with `dailies up` (or set "
+                "DAILIES_DATABASE_URL and run `dailies bootstrap`)"
+            )
+
+
+@app.command("env")
+def env_command() -> None:
+    """Print the running stack's environment as shell exports, for Prefect's own CLI:
+    `eval "$(dailies env)"` then `prefect deployment ls`."""
+    from dailies.settings import Settings
+    from dailies.stack.up import running_stack
+
+    home = Settings().home
+    state = running_stack(home)
+    if state is None:
+        raise _fail(f"no stack is running for {home}: start one with `dailies up`", 1)
+    for name, value in sorted(dict(state["env"]).items()):
+        typer.echo(f"export {name}={shlex.quote(str(value))}")
 
 
 @app.command()
@@ -43,8 +116,12 @@ def promote(
     asset_id: str | None = typer.Option(None, help="link this asset id to the master"),
 ) -> None:
     """Run the promotion flow now and print its result."""
+    from dailies.promotion_rules import validate_promotion_request
     from flows.promote import promote_master
 
+    with _expected_errors("promotion refused"):
+        validate_promotion_request(staging_key, sha256)
+    _require_database()
     asset = {"asset_id": asset_id} if asset_id else None
     try:
         result = promote_master(staging_key, sha256, asset)
@@ -60,6 +137,16 @@ def preview(
     encoder: str = typer.Option("auto", help="auto (NVENC if it works here), nvenc or cpu"),
 ) -> None:
     """Build the master's previews now (HLS ladder, MP4, poster, storyboard) with a progress bar."""
+    from dailies.clients import session_scope
+    from dailies.db import masters
+    from dailies.preview_rules import validate_preview_request
+
+    with _expected_errors("preview refused"):
+        request = validate_preview_request(sha256, encoder)
+    _require_database()
+    with _expected_errors("preview refused"), session_scope() as session:
+        if masters.get_master(session, request.sha256) is None:
+            raise _fail(f"preview refused: no promoted master with sha256 {request.sha256}")
     try:
         result = _preview_with_progress(sha256, encoder)
     except Exception as exc:  # the flow recorded why on the previews row; say it plainly
@@ -74,7 +161,7 @@ def _preview_with_progress(sha256: str, encoder: str) -> dict[str, Any]:
 
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from dailies.clients import session_factory
+    from dailies.clients import session_scope
     from dailies.db import previews
     from flows.preview import build_preview
 
@@ -95,7 +182,7 @@ def _preview_with_progress(sha256: str, encoder: str) -> dict[str, Any]:
         sha = sha256.strip().lower()
         while worker.is_alive():
             worker.join(0.5)
-            with session_factory()() as session:
+            with session_scope() as session:
                 row = previews.get_preview(session, sha)
                 if row is not None:
                     bar.update(task_id, description=row.status, completed=row.progress or 0.0)
@@ -210,6 +297,8 @@ def demo(
     from dailies.settings import Settings
     from dailies.stack.demo import run_demo
 
+    if file is not None and not file.is_file():
+        raise _fail(f"no such master file: {file}")
     ports = _ports(edge_port, api_port, prefect_port, s3_port)
     code = run_demo(file, Settings().home, keep, ports, gpu, sample_seconds, timeout)
     raise typer.Exit(code)
@@ -225,16 +314,12 @@ def keys_create(
     name: str | None = typer.Option(None, help="who or what uses it, shown in listings"),
 ) -> None:
     """Print a new API token; only its hash is stored, so keep it now."""
-    from dailies.clients import session_factory
+    from dailies.clients import session_scope
     from dailies.db import api_keys
-    from dailies.errors import InvalidRequest
 
-    try:
-        with session_factory()() as session, session.begin():
-            _, token = api_keys.create_key(session, role, name)
-    except InvalidRequest as exc:
-        typer.secho(str(exc), fg=typer.colors.RED, err=True)
-        raise typer.Exit(2) from exc
+    _require_database()
+    with _expected_errors("no key created"), session_scope() as session:
+        _, token = api_keys.create_key(session, role, name)
     typer.echo(token)
 
 
@@ -243,24 +328,25 @@ def keys_revoke(
     key: str = typer.Argument(..., help="the key's id, its listed prefix, or the token"),
 ) -> None:
     """Revoke a token; requests with it get 401 from then on."""
-    from dailies.clients import session_factory
+    from dailies.clients import session_scope
     from dailies.db import api_keys
 
-    with session_factory()() as session, session.begin():
+    _require_database()
+    with _expected_errors("nothing revoked"), session_scope() as session:
         revoked = api_keys.revoke_key(session, key)
     if not revoked:
-        typer.secho(f"no active key matches {key!r}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1)
+        raise _fail(f"no active key matches {key!r}", 1)
     typer.echo(f"revoked {revoked} key(s)")
 
 
 @keys_app.command("list")
 def keys_list() -> None:
     """List keys (id, prefix, role, name, revoked); never the tokens."""
-    from dailies.clients import session_factory
+    from dailies.clients import session_scope
     from dailies.db import api_keys
 
-    with session_factory()() as session:
+    _require_database()
+    with _expected_errors("cannot list keys"), session_scope() as session:
         rows = [
             {
                 "id": k.id,
@@ -288,6 +374,7 @@ def audit(
 
     from flows.audit import audit_masters
 
+    _require_database()
     outcome: dict[str, Any] = {}
 
     def run() -> None:

@@ -3,7 +3,6 @@ here, as `dailies up` would): upload → promote → preview through the edge �
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,7 +22,14 @@ from rich.progress import (
 from dailies.errors import DailiesError, DemoFailure
 from dailies.hashing import sha256_of_chunks
 from dailies.stack.demo_client import promote, upload, wait_playable
-from dailies.stack.up import Stack, print_urls, running_stack, start_stack, wait_until_interrupted
+from dailies.stack.up import (
+    Stack,
+    adopt,
+    print_urls,
+    running_stack,
+    start_stack,
+    wait_until_interrupted,
+)
 
 
 class Timings:
@@ -50,23 +56,12 @@ def sha256_of(path: Path, chunk: int = 8 * 1024 * 1024) -> str:
 
 def create_demo_keys() -> dict[str, str]:
     """An editor key (upload, promote) and a reviewer key (the player link)."""
-    from dailies.clients import session_factory
+    from dailies.clients import session_scope
     from dailies.db import api_keys
 
-    with session_factory()() as session, session.begin():
+    with session_scope() as session:
         return {role: api_keys.create_key(session, role, f"demo-{role}")[1]
                 for role in ("editor", "reviewer")}  # fmt: skip
-
-
-def _adopt(state: dict[str, object]) -> dict[str, str]:
-    """Use a running stack: its environment for the database, its URLs for HTTP."""
-    from dailies.clients import reset_clients
-    from dailies.settings import get_settings
-
-    os.environ.update({str(k): str(v) for k, v in dict(state["env"]).items()})  # type: ignore[call-overload]
-    get_settings.cache_clear()
-    reset_clients()
-    return {str(k): str(v) for k, v in dict(state["urls"]).items()}  # type: ignore[call-overload]
 
 
 def run_demo(
@@ -88,7 +83,7 @@ def run_demo(
     try:
         state = running_stack(home)
         if state is not None:
-            urls = _adopt(state)
+            urls = adopt(state)
             echo(f"using the stack already running for {home} (pid {state['pid']})")
         else:
             with timings.stage("start the stack"):

@@ -115,6 +115,8 @@ def start_prefect_server(port: int, home: Path, log_dir: Path, timeout_s: float 
             "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{home / 'prefect.db'}",
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "PREFECT_UI_ENABLED": env.get("PREFECT_UI_ENABLED", "true"),
+            # `--port` alone leaves the UI calling 127.0.0.1:4200/api: tell it where it is.
+            "PREFECT_UI_API_URL": f"http://127.0.0.1:{port}/api",
         }
     )
     env.pop("PREFECT_API_URL", None)

@@ -124,6 +124,16 @@ def running_stack(home: Path) -> dict[str, Any] | None:
     return dict(state)
 
 
+def adopt(state: dict[str, Any]) -> dict[str, str]:
+    """Point this process at a running stack: its environment (database, S3, Prefect API),
+    with settings and clients made afresh; returns its URLs."""
+    from dailies.clients import reset_clients
+
+    os.environ.update({str(k): str(v) for k, v in dict(state["env"]).items()})
+    reset_clients()
+    return {str(k): str(v) for k, v in dict(state["urls"]).items()}
+
+
 def embedded_environment(
     home: Path, ports: dict[str, int], base: dict[str, str]
 ) -> tuple[dict[str, str], dict[str, bool]]:

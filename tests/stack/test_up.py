@@ -1,0 +1,236 @@
+"""`dailies up` as ops use it: reachable from other shells and Prefect's CLI, the UI on the
+stack's port, one-line errors, supervision (dead workers come back, stopping ends everything)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from dailies.stack import orphans
+from dailies.stack.processes import free_port
+
+pytestmark = pytest.mark.slow
+
+SESSION_PREFIXES = ("DAILIES_", "PREFECT_", "AWS_")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _wait(
+    predicate: Callable[[], bool],
+    timeout_s: float,
+    what: str,
+    log: Path | None = None,
+    proc: subprocess.Popen[bytes] | None = None,
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        said = log.read_text() if log else ""
+        assert proc is None or proc.poll() is None, f"dailies up exited: {said}"
+        assert time.monotonic() < deadline, f"timed out waiting for {what}: {said}"
+        time.sleep(0.2)
+
+
+@dataclass
+class RunningUp:
+    proc: subprocess.Popen[bytes]
+    home: Path
+    log: Path
+    env: dict[str, str]
+
+    @property
+    def state(self) -> dict[str, Any]:
+        return dict(json.loads((self.home / "stack.json").read_text()))
+
+    def dailies(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """A `dailies` command from another shell: it knows only DAILIES_HOME."""
+        return subprocess.run(
+            [DAILIES, *args], env=self.env, capture_output=True, text=True, timeout=timeout
+        )
+
+
+DAILIES = str(Path(sys.executable).parent / "dailies")
+
+
+def _clean_env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(SESSION_PREFIXES)}
+    env["DAILIES_HOME"] = str(home)
+    return env
+
+
+@pytest.fixture(scope="module")
+def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningUp]:
+    """`dailies up` as ops run it, on non-default ports, the Prefect UI on."""
+    tmp = tmp_path_factory.mktemp("up")
+    home = tmp / "home"
+    running = RunningUp(None, home, tmp / "up.log", _clean_env(home))  # type: ignore[arg-type]
+    ports = {name: str(free_port()) for name in ("edge", "api", "prefect")}
+    with running.log.open("w") as log:
+        running.proc = subprocess.Popen(
+            [DAILIES, "up", "--edge-port", ports["edge"], "--api-port", ports["api"],
+             "--prefect-port", ports["prefect"], "--no-gpu"],
+            env=running.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        _wait(
+            (home / "stack.json").exists, 240, "the stack to start", running.log, running.proc
+        )
+        yield running
+    finally:
+        running.proc.send_signal(signal.SIGTERM)
+        running.proc.wait(90)
+
+
+def test_the_prefect_ui_calls_the_api_on_the_port_the_stack_uses(up: RunningUp) -> None:
+    prefect_api = up.state["urls"]["prefect_api"]
+    assert not prefect_api.endswith(":4200/api")
+    settings = httpx.get(prefect_api.removesuffix("/api") + "/ui-settings", timeout=10).json()
+    assert settings["api_url"] == prefect_api
+
+
+def test_other_shells_reach_the_running_stack(up: RunningUp) -> None:
+    created = up.dailies("keys", "create", "--role", "reviewer", "--name", "ops")
+    assert created.returncode == 0, created.stderr
+    assert created.stdout.strip().startswith("dly_")
+    listed = subprocess.run(
+        ["bash", "-c", f'eval "$({DAILIES} env)" && prefect deployment ls'],
+        env=up.env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert listed.returncode == 0, listed.stderr
+    assert "build-preview/preview-cpu" in listed.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "says"),
+    [
+        (("preview", "nothex"), 2, "preview refused: "),
+        (("preview", "ab" * 32), 2, "no promoted master with sha256"),
+        (("keys", "revoke", "nope"), 1, "no active key matches 'nope'"),
+        (("keys", "create", "--role", "boss"), 2, "role must be one of"),
+    ],
+)
+def test_expected_errors_are_one_line(
+    up: RunningUp, args: tuple[str, ...], code: int, says: str
+) -> None:
+    done = up.dailies(*args)
+    assert done.returncode == code, done.stdout + done.stderr
+    assert says in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_without_a_stack_commands_say_so_at_once_and_leave_nothing(tmp_path: Path) -> None:
+    env = _clean_env(tmp_path / "fresh")
+    for args in (("keys", "create", "--role", "reviewer"), ("preview", "ab" * 32)):
+        done = subprocess.run([DAILIES, *args], env=env, capture_output=True, text=True)
+        assert done.returncode == 2 and "start the stack with `dailies up`" in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert not list((tmp_path / "fresh").rglob("*.db"))  # no stray empty database
+    started = time.monotonic()
+    missing = subprocess.run(
+        [DAILIES, "demo", str(tmp_path / "missing.mov")], env=env, capture_output=True, text=True
+    )
+    assert missing.returncode == 2 and "no such master file" in missing.stderr
+    assert time.monotonic() - started < 15  # refused before any stack starts
+    env_out = subprocess.run([DAILIES, "env"], env=env, capture_output=True, text=True)
+    assert env_out.returncode == 1 and "no stack is running" in env_out.stderr
+
+
+def test_killed_workers_are_restarted_and_stopping_ends_every_process(up: RunningUp) -> None:
+    """Last in this module: it kills workers and stops the stack."""
+    first = up.state["services"]
+    assert {"cpu-worker", "task-worker", "api", "s3", "prefect"} <= set(first)
+    # A host losing its workers: SIGKILL, whole process groups.
+    for name in ("cpu-worker", "task-worker"):
+        os.killpg(first[name], signal.SIGKILL)
+
+    def restarted() -> bool:
+        services = up.state["services"]
+        return all(
+            services[n] != first[n] and _alive(services[n]) for n in ("cpu-worker", "task-worker")
+        )
+
+    _wait(restarted, 120, "both workers to be restarted", up.log, up.proc)
+    text = up.log.read_text()
+    assert "cpu-worker exited with -9; restarting it" in text
+    assert "task-worker exited with -9; restarting it" in text
+    services = up.state["services"]
+
+    up.proc.send_signal(signal.SIGTERM)
+    assert up.proc.wait(90) == 0, up.log.read_text()
+    for name, pid in services.items():
+        assert not _alive(pid), f"{name} ({pid}) outlived the stack"
+    assert not (up.home / "stack.json").exists()
+
+
+ORPHAN_SCRIPT = textwrap.dedent(
+    """
+    import json, os, signal, subprocess, sys, time
+    from dailies.stack import orphans
+
+    assert orphans.become_subreaper()
+    # A "worker" that starts a "flow run" in a session of its own, which ignores SIGTERM
+    # (as Prefect's flow-run processes may), then the worker is killed.
+    worker = subprocess.Popen([sys.executable, "-c", '''
+    import subprocess, sys, time
+    run = subprocess.Popen(["bash", "-c", "trap '' TERM; sleep 600"], start_new_session=True)
+    print(run.pid, flush=True)
+    time.sleep(600)
+    '''], stdout=subprocess.PIPE, text=True)
+    run_pid = int(worker.stdout.readline())
+    worker.kill(); worker.wait()
+    deadline = time.monotonic() + 10
+    while run_pid not in orphans.orphans(keep=()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    found = sorted(orphans.orphans(keep=()))
+    orphans.end(found, grace_s=1.0)
+    print(json.dumps({"run": run_pid, "found": found,
+                      "alive": os.path.exists(f"/proc/{run_pid}")}))
+    """
+)
+
+
+def test_orphaned_flow_runs_are_found_and_ended_even_when_they_ignore_sigterm() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", ORPHAN_SCRIPT], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["run"] in report["found"]
+    assert report["alive"] is False
+
+
+def test_scratch_left_by_killed_builds_is_swept(tmp_path: Path) -> None:
+    from dailies.stack.up import sweep_scratch
+
+    (tmp_path / "dailies-preview-abc-1" / "hls").mkdir(parents=True)
+    (tmp_path / "dailies-first-def-2").mkdir()
+    (tmp_path / "someone-elses").mkdir()
+    said: list[str] = []
+    sweep_scratch(tmp_path, said.append)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["someone-elses"]
+    assert said == [f"swept 2 scratch folder(s) left by killed builds in {tmp_path}"]
+
+
+def test_descendants_follow_the_whole_tree() -> None:
+    table = {10: 1, 11: 10, 12: 11, 13: 10, 20: 1}
+    assert orphans.descendants([10], table) == {11, 12, 13}
+    assert orphans.descendants([20], table) == set()

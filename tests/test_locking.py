@@ -1,29 +1,71 @@
-"""Lease locks on real Redis: kept while the holder lives, lapsed when it dies."""
+"""Lease locks on real Redis and on lock files: kept while the holder lives, lapsed when it
+dies, across processes."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import time
 import uuid
+from pathlib import Path
+from typing import Any
 
-from dailies.locking import LeasedRedisLockManager
+import pytest
+
+from dailies.locking import LeasedFileLockManager, LeasedRedisLockManager, lock_manager
+
+HOLDER_SCRIPT = """
+import sys, time
+from pathlib import Path
+from dailies.locking import LeasedFileLockManager, LeasedRedisLockManager
+kind, where, key = sys.argv[1:4]
+manager = (LeasedFileLockManager(Path(where), lease_s=1) if kind == "file"
+           else LeasedRedisLockManager(where, lease_s=1))
+assert manager.acquire_lock(key, holder="process-a")
+print("held", flush=True)
+time.sleep(600)
+"""
 
 
-def test_living_holder_keeps_its_lease_past_the_ttl(redis_db: str) -> None:
-    manager = LeasedRedisLockManager(redis_db, lease_s=1)
+def _manager(kind: str, where: str) -> Any:
+    if kind == "file":
+        return LeasedFileLockManager(Path(where), lease_s=1)
+    return LeasedRedisLockManager(where, lease_s=1)
+
+
+@pytest.mark.parametrize("kind", ["file", "redis"])
+def test_a_lease_spans_processes_and_lapses_when_its_holder_is_sigkilled(
+    kind: str, redis_db: str, tmp_path: Path
+) -> None:
+    """Two processes, one sha: the second waits while the first lives (past several TTLs),
+    and gets the lock within about one TTL of the first being SIGKILLed."""
+    where = str(tmp_path / "locks") if kind == "file" else redis_db
     key = f"test-{uuid.uuid4()}"
-    assert manager.acquire_lock(key, holder="worker-a")
-    time.sleep(2.5)
-    assert manager.is_locked(key)
-    assert not manager.acquire_lock(key, holder="worker-b", acquire_timeout=0.2)
-    manager.release_lock(key, holder="worker-a")
-    assert not manager.is_locked(key)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER_SCRIPT, kind, where, key], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        other = _manager(kind, where)
+        started = time.monotonic()
+        assert not other.acquire_lock(key, holder="process-b", acquire_timeout=3.5)
+        assert time.monotonic() - started >= 3  # refused for 3.5 TTLs: the lease was renewed
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+        killed = time.monotonic()
+        assert other.acquire_lock(key, holder="process-b", acquire_timeout=10)
+        assert time.monotonic() - killed < 5  # lapsed within a TTL or so, not never
+        other.release_lock(key, holder="process-b")
+        assert not other.is_locked(key)
+    finally:
+        holder.kill()
+        holder.wait()
 
 
-def test_dead_holders_lease_lapses_within_one_ttl(redis_db: str) -> None:
-    manager = LeasedRedisLockManager(redis_db, lease_s=1)
-    key = f"test-{uuid.uuid4()}"
-    assert manager.acquire_lock(key, holder="worker-a")
-    manager._stop_heartbeat(key)  # what a SIGKILL does to the renewing thread
-    other = LeasedRedisLockManager(redis_db, lease_s=1)
-    assert other.acquire_lock(key, holder="worker-b", acquire_timeout=3)
-    other.release_lock(key, holder="worker-b")
+def test_without_redis_the_cache_uses_lock_files_under_dailies_home(tmp_path: Path) -> None:
+    from dailies.settings import Settings
+
+    manager = lock_manager(Settings(redis_url=None, home=tmp_path))
+    assert isinstance(manager, LeasedFileLockManager)
+    assert manager.lock_files_directory == (tmp_path / "locks").resolve()

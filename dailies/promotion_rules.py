@@ -72,3 +72,20 @@ def verify_copy(head: dict[str, Any], size_bytes: int, sha256: str) -> None:
     meta_sha = (head.get("Metadata") or {}).get("sha256")
     if meta_sha and meta_sha != sha256:
         raise CopyVerificationFailed(f"masters object carries sha256 {meta_sha}, expected {sha256}")
+
+
+def promotion_summary(staging_key: str, result: dict[str, Any]) -> str:
+    """The markdown ops read on a promotion run's page: what was verified, where it went."""
+    size = int(result.get("size_bytes") or 0)
+    rows = [
+        ("outcome", result.get("status")),
+        ("sha256", f"`{result.get('sha256')}`"),
+        ("size", f"{size:,} bytes ({size / 2**20:,.1f} MiB)"),
+        ("from (staging)", f"`{staging_key}`"),
+        ("to (masters)", f"`{result.get('masters_key')}`"),
+        ("version id", f"`{result.get('version_id')}`"),
+        ("etag", f"`{result.get('etag')}`"),
+        ("retention", f"{result.get('retention_mode')} until {result.get('retain_until')}"),
+    ]
+    lines = ["| | |", "| --- | --- |", *(f"| {name} | {value} |" for name, value in rows)]
+    return "### Master promoted\n\n" + "\n".join(lines) + "\n"

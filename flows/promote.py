@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from prefect import flow
 
 from dailies.promotion_rules import validate_promotion_request
+from flows.forms import ASSET, SHA256, STAGING_KEY
 from tasks.promotion import (
     copy_to_masters,
     find_master,
@@ -22,12 +23,16 @@ from tasks.promotion import (
 
 @flow(
     name="promote-master",
+    flow_run_name="promote-{sha256:.12}",
+    validate_parameters=False,
     on_failure=[record_failed_attempt],
     on_crashed=[record_failed_attempt],
     log_prints=True,
 )
 def promote_master(
-    staging_key: str, sha256: str, asset: dict[str, Any] | None = None
+    staging_key: Annotated[str, STAGING_KEY],
+    sha256: Annotated[str, SHA256],
+    asset: Annotated[dict[str, Any] | None, ASSET] = None,
 ) -> dict[str, Any]:
     """Verify a staged master's sha256 and copy it into the Object-Locked masters bucket."""
     request = validate_promotion_request(staging_key, sha256)

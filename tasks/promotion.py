@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 from prefect import Flow, task
+from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import CachePolicy
 from prefect.client.schemas.objects import FlowRun
 from prefect.states import State
@@ -21,16 +24,17 @@ from dailies.handoffs import CopiedMaster, MasterRecord, StagedObject
 from dailies.hashing import sha256_of_chunks
 from dailies.promotion_rules import (
     PromotionRequest,
+    promotion_summary,
     retain_until_from,
     retention_needs_update,
     verify_copy,
 )
-from dailies.settings import get_settings
+from dailies.settings import MiB, get_settings
 from dailies.storage import masters as masters_bucket
 from dailies.storage.objects import head, iter_object, tag_object
 from dailies.storage.staging import head_staging
 from tasks.retry import RETRY_DELAYS, retry_transient
-from tasks.run_context import current_flow_run_id
+from tasks.run_context import current_flow_run_id, run_logger
 
 # 2: results are CopiedMaster records, not dicts.
 PROMOTION_CACHE_VERSION = "2"
@@ -42,17 +46,50 @@ def master_copy_cache_policy() -> CachePolicy:
     return content_cache_policy(f"dailies-promote-v{PROMOTION_CACHE_VERSION}-{bucket}")
 
 
-@task(retries=4, retry_delay_seconds=RETRY_DELAYS, retry_condition_fn=retry_transient)
+@task(
+    task_run_name="hash-{request.sha256:.12}",
+    retries=4,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=retry_transient,
+)
 def hash_staging_object(request: PromotionRequest) -> StagedObject:
     """Stream the staged object once and hash it; constant memory whatever its size."""
     settings = get_settings()
     s3 = s3_client(settings)
-    etag = head_staging(s3, settings.staging_bucket, request.staging_key)["ETag"]
+    logger = run_logger("dailies.promotion")
+    head = head_staging(s3, settings.staging_bucket, request.staging_key)
+    etag, total = head["ETag"], int(head.get("ContentLength", 0))
+    logger.info("hashing s3://%s/%s (%s)", settings.staging_bucket, request.staging_key,
+                _mib(total))  # fmt: skip
     chunks = iter_object(
         s3, settings.staging_bucket, request.staging_key, settings.hash_chunk_bytes, etag
     )
-    digest, size = sha256_of_chunks(chunks)
+    started = time.monotonic()
+    digest, size = sha256_of_chunks(_logging_progress(chunks, total, logger))
+    seconds = max(time.monotonic() - started, 1e-6)
+    logger.info("sha256 %s over %s in %.1f s (%.0f MiB/s)", digest, _mib(size), seconds,
+                size / MiB / seconds)  # fmt: skip
     return StagedObject(sha256=digest, size_bytes=size, etag=etag)
+
+
+def _logging_progress(
+    chunks: Iterator[bytes], total: int, logger: Any, every_s: float = 5.0
+) -> Iterator[bytes]:
+    """Pass chunks through, saying how far the hash has got every few seconds."""
+    done, started = 0, time.monotonic()
+    last = started
+    for chunk in chunks:
+        done += len(chunk)
+        if time.monotonic() - last >= every_s:
+            last = time.monotonic()
+            share = f" ({done / total:.0%})" if total else ""
+            rate = done / MiB / (last - started)
+            logger.info("hashed %s of %s%s, %.0f MiB/s", _mib(done), _mib(total), share, rate)
+        yield chunk
+
+
+def _mib(size: int) -> str:
+    return f"{size / MiB:,.1f} MiB"
 
 
 @task
@@ -170,7 +207,9 @@ def record_promotion(
     with session_scope() as session:
         inserted = masters.insert_master(session, secured, request.staging_key)
         outcome = PromotionOutcome.PROMOTED if inserted else PromotionOutcome.ALREADY_PROMOTED
-        return _finish(session, request, outcome, asset)
+        result = _finish(session, request, outcome, asset)
+    _summarise(request, result)
+    return result
 
 
 @task(retries=3, retry_delay_seconds=RETRY_DELAYS, retry_condition_fn=retry_transient)
@@ -178,7 +217,22 @@ def record_already_promoted(
     request: PromotionRequest, asset: dict[str, Any] | None
 ) -> dict[str, Any]:
     with session_scope() as session:
-        return _finish(session, request, PromotionOutcome.ALREADY_PROMOTED, asset)
+        result = _finish(session, request, PromotionOutcome.ALREADY_PROMOTED, asset)
+    _summarise(request, result)
+    return result
+
+
+def _summarise(request: PromotionRequest, result: dict[str, Any]) -> None:
+    """A log line and a markdown artifact: what ops look for in the run's page."""
+    run_logger("dailies.promotion").info(
+        "%s: s3://masters/%s version %s, %s until %s", result["status"], result["masters_key"],
+        result["version_id"], result["retention_mode"], result["retain_until"],
+    )  # fmt: skip
+    create_markdown_artifact(
+        key=f"promotion-{request.sha256[:16]}",
+        description=f"promotion of {request.staging_key}",
+        markdown=promotion_summary(request.staging_key, result),
+    )
 
 
 def _finish(

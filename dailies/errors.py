@@ -63,6 +63,19 @@ class EncodeFailed(DailiesError):
     """ffmpeg exited with an error on an input it could read; the message is its stderr."""
 
 
+class EncodeTimedOut(EncodeFailed):
+    """ffmpeg ran past the time allowed for a master of this length and was killed."""
+
+
+class Transient(DailiesError):
+    """Trouble that passes: the one kind of our own errors that a retry may get past."""
+
+
+class ProcessKilled(Transient):
+    """ffmpeg/ffprobe was killed by a signal we did not send (OOM killer, shutdown):
+    running it again may well succeed."""
+
+
 class PlaylistError(DailiesError, ValueError):
     """An HLS playlist ffmpeg wrote is malformed or was never finished."""
 

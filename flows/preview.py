@@ -10,6 +10,7 @@ from dailies.preview_rules import validate_preview_request
 from tasks.preview import (
     build_preview_files,
     find_current_preview,
+    missing_preview_objects,
     preview_cache_policy,
     queue_preview,
     record_preview_failure,
@@ -34,4 +35,7 @@ def build_preview(sha256: str, encoder: str = "auto") -> dict[str, Any]:
     queue_preview(request)
     build = build_preview_files.with_options(cache_policy=preview_cache_policy())
     state = build(request, master, return_state=True)
+    if state.name == "Cached" and missing_preview_objects(state.result()):
+        # the cached result outlived its objects: build afresh
+        state = build.with_options(refresh_cache=True)(request, master, return_state=True)
     return record_ready(state.result(), cache_hit=state.name == "Cached")

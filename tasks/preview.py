@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -13,15 +14,20 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE, CachePolicy
 
 from dailies.caching import content_cache_policy
-from dailies.clients import session_scope
+from dailies.clients import s3_client, session_scope
 from dailies.db import masters, previews
 from dailies.errors import UnknownMaster
 from dailies.handoffs import BuiltPreview, MasterRecord, SourceTraits
 from dailies.hashing import is_sha256
+from dailies.media.commands.common import PLAYLIST_NAME
 from dailies.media.commands.stream_copy import browser_friendly
 from dailies.media.ladder import LADDER_VERSION, plan_ladder
+from dailies.media.outputs import measured_duration_s
+from dailies.media.playlists import parse_media_playlist
+from dailies.media.publish import rendition_key
 from dailies.preview_rules import PreviewRequest
 from dailies.settings import Settings, get_settings
+from dailies.storage import previews as preview_store
 from tasks.preview_steps import (
     choose_encoder,
     encode_ladder,
@@ -66,7 +72,36 @@ def find_current_preview(sha256: str) -> dict[str, Any] | None:
         if not previews.is_current(row, LADDER_VERSION):
             return None
         assert row is not None
-        return {**previews.preview_as_dict(row), "cache_hit": True}
+        current = {**previews.preview_as_dict(row), "cache_hit": True}
+    settings = get_settings()
+    # The row outlives the bucket's contents (a new store, lifecycle expiry, a delete).
+    key = row.manifest_key
+    if key is None or not preview_store.preview_exists(s3_client(settings), settings, key):
+        return None
+    return current
+
+
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=RETRY_DELAYS,
+      retry_condition_fn=retry_transient)  # fmt: skip
+def missing_preview_objects(built: BuiltPreview) -> list[str]:
+    """What a (cached) build result names that the bucket lacks: its files, each rendition's
+    playlist and the init segment that playlist maps. Empty when the result is still true."""
+    settings = get_settings()
+    s3 = s3_client(settings)
+    missing = [
+        key for key in built.object_keys() if not preview_store.preview_exists(s3, settings, key)
+    ]
+    for rendition in built.renditions:
+        key = rendition_key(built.sha256, rendition["name"], PLAYLIST_NAME)
+        text = preview_store.read_preview_text(s3, settings, key)
+        init = parse_media_playlist(text).map_uri if text is not None else None
+        if text is None:
+            missing.append(key)
+        elif init:
+            init_key = rendition_key(built.sha256, rendition["name"], init)
+            if not preview_store.preview_exists(s3, settings, init_key):
+                missing.append(init_key)
+    return missing
 
 
 @task(cache_policy=NO_CACHE)
@@ -101,11 +136,12 @@ def build_preview_files(request: PreviewRequest, master: MasterRecord) -> BuiltP
         playable = manifest_published(request.sha256)
         copied = not playable and settings.preview_stream_copy and browser_friendly(probe)
         if copied:
-            publish_stream_copy(source, probe, request.sha256, scratch)
+            copied = publish_stream_copy(source, probe, request.sha256, scratch)
         early = not (copied or playable)
         outputs = encode_ladder(
             source, probe, plan, encoder, request.sha256, scratch, early_manifest=early
         )
+        plan = dataclasses.replace(plan, duration_s=measured_duration_s(outputs, plan.duration_s))
         mp4_key = publish_mp4(plan, request.sha256, scratch)
         poster_key = publish_poster(plan, request.sha256, scratch)
         storyboard_key = publish_storyboard(plan, request.sha256, scratch)
@@ -114,7 +150,7 @@ def build_preview_files(request: PreviewRequest, master: MasterRecord) -> BuiltP
         sha256=request.sha256,
         manifest_key=manifest_key,
         renditions=tuple(o.as_dict() for o in outputs),
-        duration_s=round(probe.duration_s, 3),
+        duration_s=round(plan.duration_s, 3),
         encoder=encoder,
         ladder_version=LADDER_VERSION,
         mp4_key=mp4_key,

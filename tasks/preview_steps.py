@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
 
 from dailies.clients import s3_client, session_scope
 from dailies.db import previews
+from dailies.errors import EncodeFailed, EncodeTimedOut
 from dailies.handoffs import MasterRecord
 from dailies.media.commands.common import AUDIO_NAME, PLAYLIST_NAME
 from dailies.media.commands.ladder import EncodeSettings, build_ladder_args
@@ -49,8 +50,8 @@ from dailies.media.publish import (
     manifest_key,
     storyboard_sprite_name,
 )
-from dailies.media.runner import run_ffmpeg, run_ffprobe
-from dailies.media.storyboard import plan_storyboard, render_storyboard_vtt
+from dailies.media.runner import ffmpeg_timeout_s, run_ffmpeg, run_ffprobe
+from dailies.media.storyboard import has_cues, plan_storyboard, render_storyboard_vtt
 from dailies.settings import get_settings
 from dailies.storage import previews as preview_store
 from tasks.retry import RETRY_DELAYS, retry_transient
@@ -96,16 +97,24 @@ def probe_master(source: str) -> MasterProbe:
 
 @task(cache_policy=NO_CACHE, persist_result=False)
 def publish_stream_copy(source: str, probe: MasterProbe, sha256: str, scratch: Path) -> bool:
-    """Remux a browser-friendly master and point the manifest at it: playable in seconds."""
+    """Remux a browser-friendly master and point the manifest at it: playable in seconds.
+    False when the remux fails: it is a head start, and the ladder still decodes the master."""
     settings = get_settings()
     out = scratch / "copy"
     (out / SOURCE_RENDITION).mkdir(parents=True)
-    run_ffmpeg(
-        build_stream_copy_args(
-            source, out, probe.audio is not None, LADDER_VERSION, settings.ffmpeg_bin
-        ),
-        what="stream copy",
-    )
+    try:
+        run_ffmpeg(
+            build_stream_copy_args(
+                source, out, probe.audio is not None, LADDER_VERSION, settings.ffmpeg_bin
+            ),
+            what="stream copy",
+            timeout_s=time_limit(probe.duration_s),
+        )
+    except EncodeTimedOut:
+        raise  # a remux this slow means the encode would hang too
+    except EncodeFailed as exc:  # e.g. ADTS audio in MPEG-TS, which fMP4 cannot take as is
+        get_run_logger().warning("no stream copy, encoding the ladder only: %s", exc)
+        return False
     folder = out / SOURCE_RENDITION
     playlist = parse_media_playlist((folder / PLAYLIST_NAME).read_text())
     publisher = _publisher(folder.parent, [folder.name], sha256, playlist.target_duration)
@@ -155,7 +164,9 @@ def encode_ladder(
     )
     report = _progress_reporter(sha256)
     with PollingThread(publisher, settings.preview_publish_interval_s) as poller:
-        run_ffmpeg(args, "ffmpeg (HLS ladder)", plan.duration_s, report)
+        run_ffmpeg(
+            args, "ffmpeg (HLS ladder)", plan.duration_s, report, time_limit(plan.duration_s)
+        )
     if poller.error is not None:
         raise poller.error
     publisher.poll(final=True)
@@ -180,7 +191,11 @@ def publish_mp4(plan: LadderPlan, sha256: str, scratch: Path) -> str:
     out_file = scratch / MP4_NAME
     audio = flat_rendition(scratch, AUDIO_NAME) if plan.has_audio else None
     video = flat_rendition(scratch, plan.mp4_rung().name)
-    run_ffmpeg(build_mp4_args(video, audio, out_file, settings.ffmpeg_bin), "mp4")
+    run_ffmpeg(
+        build_mp4_args(video, audio, out_file, settings.ffmpeg_bin),
+        "mp4",
+        timeout_s=time_limit(plan.duration_s),
+    )
     key = f"{sha256}/{MP4_NAME}"
     preview_store.upload_preview_file(s3_client(settings), settings, out_file, key, True)
     return key
@@ -194,6 +209,7 @@ def publish_poster(plan: LadderPlan, sha256: str, scratch: Path) -> str:
     run_ffmpeg(
         build_poster_args(video, plan.duration_s, out_file, settings.ffmpeg_bin),
         "poster",
+        timeout_s=time_limit(plan.duration_s),
     )
     key = f"{sha256}/{POSTER_NAME}"
     preview_store.upload_preview_file(s3_client(settings), settings, out_file, key, True)
@@ -201,21 +217,26 @@ def publish_poster(plan: LadderPlan, sha256: str, scratch: Path) -> str:
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
-def publish_storyboard(plan: LadderPlan, sha256: str, scratch: Path) -> str:
-    """Sprite sheet from the smallest rendition (cheapest to decode) plus its WebVTT."""
+def publish_storyboard(plan: LadderPlan, sha256: str, scratch: Path) -> str | None:
+    """Sprite sheet from the smallest rendition (cheapest to decode) plus its WebVTT; None
+    (no storyboard: the player treats it as optional) when there is nothing to tile."""
     settings = get_settings()
     s3 = s3_client(settings)
     board = plan_storyboard(plan.duration_s, plan.bottom.width, plan.bottom.height)
-    sprite_name = storyboard_sprite_name(LADDER_VERSION)
-    sprite = scratch / sprite_name
+    vtt = render_storyboard_vtt(board, plan.duration_s, storyboard_sprite_name(LADDER_VERSION))
+    if not has_cues(vtt):
+        return None
+    sprite = scratch / storyboard_sprite_name(LADDER_VERSION)
     video = flat_rendition(scratch, plan.bottom.name)
     run_ffmpeg(
         build_storyboard_args(video, board, sprite, settings.ffmpeg_bin),
         "storyboard",
+        timeout_s=time_limit(plan.duration_s),
     )
-    preview_store.upload_preview_file(s3, settings, sprite, f"{sha256}/{sprite_name}", True)
+    if not sprite.exists():  # ffmpeg exits 0 when no frame reached the tile filter
+        return None
+    preview_store.upload_preview_file(s3, settings, sprite, f"{sha256}/{sprite.name}", True)
     vtt_key = f"{sha256}/{STORYBOARD_VTT}"
-    vtt = render_storyboard_vtt(board, plan.duration_s, sprite_name)
     preview_store.upload_preview_text(s3, settings, vtt_key, vtt, True)
     return vtt_key
 
@@ -225,6 +246,15 @@ def publish_manifest(sha256: str, outputs: list[RenditionOutput], plan: LadderPl
     """The final multivariant playlist, with measured BANDWIDTH: last, so a player that
     finds it finds every rendition complete."""
     return _upload_manifest(sha256, build_multivariant(outputs, plan.frame_rate), final=True)
+
+
+def time_limit(duration_s: float) -> float:
+    settings = get_settings()
+    return ffmpeg_timeout_s(
+        duration_s,
+        settings.preview_ffmpeg_timeout_floor_s,
+        settings.preview_ffmpeg_timeout_per_media_s,
+    )
 
 
 def _upload_manifest(sha256: str, manifest: Multivariant, final: bool) -> str:

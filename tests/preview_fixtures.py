@@ -61,6 +61,40 @@ def make_ten_bit_hdr(path: Path, seconds: float = 2) -> Path:
     return path
 
 
+def make_small(path: Path, seconds: float = 2) -> Path:
+    """640x360 H.264/AAC: the cheapest master that still gets video, audio and a storyboard."""
+    _run([*_video("640x360", seconds), *_audio(seconds), *FAST, "-pix_fmt", "yuv420p",
+          "-c:a", "aac", "-shortest", str(path)])  # fmt: skip
+    return path
+
+
+def make_misstated_duration(path: Path, seconds: float = 3, claims: int = 20) -> Path:
+    """An MP4 whose movie header (mvhd) claims `claims` times its real length, as a muxer
+    that died before finalising, or a bad edit, leaves it: ffprobe reports the claim."""
+    make_small(path, seconds)
+    data = bytearray(path.read_bytes())
+    at = data.index(b"mvhd") + 4
+    version = data[at]
+    # version 0: 4-byte creation, modification, timescale, duration; version 1: 8, 8, 4, 8.
+    offset, size = (at + 16, 4) if version == 0 else (at + 24, 8)
+    real = int.from_bytes(data[offset : offset + size], "big")
+    data[offset : offset + size] = (real * claims).to_bytes(size, "big")
+    path.write_bytes(bytes(data))
+    return path
+
+
+def make_late_keyframe(path: Path, seconds: float = 6, cut_s: float = 1) -> Path:
+    """MPEG-TS cut mid-GOP: its first frames reference a keyframe that is not there, so the
+    first decodable picture comes seconds in (a recording joined late, a bad cut)."""
+    whole = path.with_suffix(".whole.mp4")
+    _run([*_video("640x360", seconds), *_audio(seconds), *FAST, "-g", "150",
+          "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(whole)])  # fmt: skip
+    _run(["-i", str(whole), "-ss", str(cut_s), "-c", "copy", "-copyinkf", "-f", "mpegts",
+          str(path)])  # fmt: skip
+    whole.unlink()
+    return path
+
+
 def make_audio_only(path: Path, seconds: float = 2) -> Path:
     _run([*_audio(seconds), "-c:a", "aac", str(path)])
     return path
@@ -101,3 +135,50 @@ def keyframe_times(source: str) -> list[float]:
         "-show_entries", "frame=pts_time",
     )  # fmt: skip
     return [round(float(f["pts_time"]), 3) for f in data.get("frames", [])]
+
+
+def make_prores_hq(path: Path, seconds: float = 2, size: str = "1280x720") -> Path:
+    """ProRes 422 HQ, 10-bit 4:2:2, 24-bit PCM in MOV: an editor's master, not browser-ready.
+    `prores` (not prores_ks) writes the same profile several times faster."""
+    _run([*_video(size, seconds, rate="24"), *_audio(seconds), "-c:v", "prores",
+          "-profile:v", "3", "-pix_fmt", "yuv422p10le", "-c:a", "pcm_s24le", "-shortest",
+          str(path)])  # fmt: skip
+    return path
+
+
+def make_h264_moov_at_end(path: Path, seconds: float = 3, size: str = "1280x720") -> Path:
+    """Browser-ready H.264/AAC whose index (moov) follows the media: no `+faststart`, as a
+    camera or an NLE export without "optimise for web" writes it."""
+    _run([*_video(size, seconds), *_audio(seconds), *FAST, "-pix_fmt", "yuv420p",
+          "-c:a", "aac", "-shortest", str(path)])  # fmt: skip
+    return path
+
+
+def top_level_boxes(path: Path) -> list[tuple[str, int]]:
+    """(type, size) of each top-level ISO BMFF box, in file order."""
+    boxes, offset = [], 0
+    with path.open("rb") as f:
+        while len(header := f.read(8)) == 8:
+            size, kind = int.from_bytes(header[:4], "big"), header[4:8].decode("latin-1")
+            if size == 1:  # a 64-bit size follows the type
+                size = int.from_bytes(f.read(8), "big")
+            boxes.append((kind, size))
+            offset += size
+            f.seek(offset)
+    return boxes
+
+
+def pad_before_moov(path: Path, pad_bytes: int) -> Path:
+    """Insert a `free` box of `pad_bytes` between the media and a trailing moov (sample
+    offsets point before it, so they stay valid): a large object whose playable bytes are
+    few, read in full only by a reader that downloads it."""
+    boxes = top_level_boxes(path)
+    assert boxes[-1][0] == "moov", boxes
+    moov = path.stat().st_size - boxes[-1][1]
+    data = path.read_bytes()
+    with path.open("wb") as f:
+        f.write(data[:moov])
+        f.write((pad_bytes + 8).to_bytes(4, "big") + b"free")
+        f.write(bytes(pad_bytes))
+        f.write(data[moov:])
+    return path

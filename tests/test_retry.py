@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import pytest
-from botocore.exceptions import ClientError, EndpointConnectionError
+import redis.exceptions
+import sqlalchemy.exc
+from boto3.exceptions import S3UploadFailedError
+from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 from prefect.states import Failed
 
-from dailies.errors import ChecksumMismatch, InvalidSha256
+from dailies.errors import (
+    ChecksumMismatch,
+    EncodeFailed,
+    EncodeTimedOut,
+    InvalidSha256,
+    ProcessKilled,
+    UnplayableMaster,
+)
 from tasks.retry import is_transient_s3_error, retry_transient
 
 
@@ -39,9 +49,46 @@ def test_s3_errors_are_classified(status: int, code: str, transient: bool) -> No
         (client_error(503, "SlowDown"), True),
         (client_error(412, "PreconditionFailed"), False),
         (EndpointConnectionError(endpoint_url="http://s3"), True),
+        (ReadTimeoutError(endpoint_url="http://s3"), True),
         (ChecksumMismatch("a" * 64, "b" * 64, "uploads/x"), False),
         (InvalidSha256("nope"), False),
+        (ProcessKilled("ffmpeg (HLS ladder) was killed (exit status -9)"), True),
+        (redis.exceptions.ConnectionError("connection refused"), True),
+        (redis.exceptions.TimeoutError("timed out"), True),
+        (sqlalchemy.exc.OperationalError("SELECT 1", {}, Exception("server closed")), True),
+        (ConnectionResetError("reset by peer"), True),
+        (UnplayableMaster("ffprobe cannot read the master"), False),
+        (EncodeFailed("mp4 failed (exit status 1)"), False),
+        (EncodeTimedOut("ffmpeg (HLS ladder) took longer than its 300 s limit"), False),
+        # bugs: running them again only delays the failure
+        (KeyError("renditions"), False),
+        (FileNotFoundError("storyboard-v1.jpg"), False),
+        (AssertionError(), False),
+        (ValueError("bad"), False),
+        (sqlalchemy.exc.IntegrityError("INSERT", {}, Exception("duplicate key")), False),
     ],
 )
 def test_retry_condition(exc: Exception, retried: bool) -> None:
     assert retry_transient(None, None, Failed(data=exc)) is retried
+
+
+def _wrapped(inner: Exception) -> S3UploadFailedError:
+    """As boto3's upload_file raises it: a message, the ClientError as its context."""
+    try:
+        raise inner
+    except ClientError as exc:
+        try:
+            raise S3UploadFailedError(f"Failed to upload: {exc}")  # noqa: B904 - boto3's way
+        except S3UploadFailedError as outer:
+            return outer
+
+
+@pytest.mark.parametrize(
+    "status, code, retried",
+    [(503, "SlowDown", True), (403, "AccessDenied", False)],
+)
+def test_upload_failures_are_classified_by_the_s3_error_inside(
+    status: int, code: str, retried: bool
+) -> None:
+    wrapped = _wrapped(client_error(status, code))
+    assert retry_transient(None, None, Failed(data=wrapped)) is retried

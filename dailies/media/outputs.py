@@ -60,6 +60,13 @@ def measure_rendition(
     )
 
 
+def measured_duration_s(outputs: Sequence[RenditionOutput], fallback: float) -> float:
+    """How long the encode really is (its longest video rendition): containers can misstate
+    their duration, and the poster and storyboard must not seek past the last frame."""
+    durations = [o.duration_s for o in outputs if o.kind == "video" and o.duration_s > 0]
+    return max(durations, default=fallback)
+
+
 def estimated_outputs(plan: LadderPlan, codecs: dict[str, str]) -> list[RenditionOutput]:
     """Before anything is measured (the early EVENT manifest): bandwidth from the rate caps."""
     outputs = [

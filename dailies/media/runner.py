@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import subprocess
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from dailies.errors import DailiesError, EncodeFailed, UnplayableMaster
+from dailies.errors import (
+    DailiesError,
+    EncodeFailed,
+    EncodeTimedOut,
+    ProcessKilled,
+    UnplayableMaster,
+)
 from dailies.media.progress import ProgressParser, ProgressUpdate
 
 # stderr lines that mean the input itself is bad: running again cannot help.
@@ -41,12 +50,17 @@ def classify_failure(what: str, returncode: int, stderr: str) -> DailiesError | 
     return EncodeFailed(f"{what} failed (exit status {returncode}): {reason}")
 
 
+def ffmpeg_timeout_s(duration_s: float, floor_s: float, per_media_s: float) -> float:
+    """How long one ffmpeg run over a master of `duration_s` may take before it is killed."""
+    return max(floor_s, per_media_s * max(0.0, duration_s))
+
+
 def run_ffprobe(args: Sequence[str], timeout_s: float = 120.0) -> dict[str, Any]:
     done = subprocess.run(list(args), capture_output=True, timeout=timeout_s, check=False)
     stderr = done.stderr.decode(errors="replace")
     if done.returncode != 0:
         if classify_failure("ffprobe", done.returncode, stderr) is None:
-            raise RuntimeError(f"ffprobe was killed (exit status {done.returncode})")
+            raise ProcessKilled(f"ffprobe was killed (exit status {done.returncode})")
         # ffprobe failing on a file it was given is always about the file.
         reason = stderr_tail(stderr) or f"exit status {done.returncode}"
         raise UnplayableMaster(f"ffprobe cannot read the master: {reason}")
@@ -61,14 +75,23 @@ def run_ffmpeg(
     what: str = "ffmpeg",
     duration_s: float = 0.0,
     on_progress: Callable[[ProgressUpdate], None] | None = None,
+    timeout_s: float | None = None,
 ) -> None:
     """Run ffmpeg (argv from a builder using `-progress pipe:1`), reporting progress as it goes.
 
-    Raises UnplayableMaster / EncodeFailed with ffmpeg's own words, RuntimeError if killed.
+    Past `timeout_s` its whole process group is killed and EncodeTimedOut raised. Raises
+    UnplayableMaster / EncodeFailed with ffmpeg's own words, ProcessKilled if killed by others.
     """
+    # A session of its own, so a timeout kills ffmpeg and anything it started, and nothing
+    # else; a Prefect task timeout would only interrupt this thread and orphan ffmpeg.
     proc = subprocess.Popen(
-        list(args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        list(args),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
     )
+    timer = _Deadline(proc, timeout_s)
     # Drain stderr concurrently: a full pipe would block ffmpeg forever.
     stderr_pipe = proc.stderr
     assert stderr_pipe is not None and proc.stdout is not None  # both are PIPEs
@@ -82,22 +105,51 @@ def run_ffmpeg(
     reader.start()
     parser = ProgressParser(duration_s)
     try:
-        assert proc.stdout is not None
         for raw in iter(proc.stdout.readline, b""):
             update = parser.feed(raw.decode(errors="replace"))
             if update is not None and on_progress is not None:
                 on_progress(update)
         returncode = proc.wait()
     except BaseException:
-        proc.kill()
+        _kill_group(proc)
         proc.wait()
         raise
     finally:
+        timer.cancel()
         reader.join(timeout=5)
+    if timer.expired:
+        raise EncodeTimedOut(f"{what} took longer than its {timeout_s:g} s limit and was stopped")
     if returncode != 0:
         stderr = "\n".join(tail)
         error = classify_failure(what, returncode, stderr)
         if error is None:
             tail_text = stderr_tail(stderr)
-            raise RuntimeError(f"{what} was killed (exit status {returncode}): {tail_text}")
+            raise ProcessKilled(f"{what} was killed (exit status {returncode}): {tail_text}")
         raise error
+
+
+class _Deadline:
+    """Kills the process group when `timeout_s` passes (None: never)."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], timeout_s: float | None) -> None:
+        self.expired = False
+        self._proc = proc
+        self._timer: threading.Timer | None = None
+        if timeout_s is not None:
+            self._timer = threading.Timer(timeout_s, self._expire)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _expire(self) -> None:
+        if self._proc.poll() is None:
+            self.expired = True
+            _kill_group(self._proc)
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):  # already gone
+        os.killpg(proc.pid, signal.SIGKILL)

@@ -58,3 +58,8 @@ def render_storyboard_vtt(plan: StoryboardPlan, duration_s: float, sprite_uri: s
             "",
         ]
     return "\n".join(lines)
+
+
+def has_cues(vtt: str) -> bool:
+    """Whether a storyboard WebVTT points at any tile (a zero-length clip gets none)."""
+    return "#xywh=" in vtt

@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from dailies.handoffs import MasterRecord
 from dailies.media.publish import upload_spec
 from dailies.settings import MiB, Settings
-from dailies.storage.objects import error_code, head
+from dailies.storage.objects import error_code, head, is_missing
 
 _TRANSFER = TransferConfig(multipart_threshold=64 * MiB, multipart_chunksize=64 * MiB)
 
@@ -62,6 +62,17 @@ def upload_preview_text_if_absent(s3: Any, settings: Settings, key: str, text: s
 
 def preview_exists(s3: Any, settings: Settings, key: str) -> bool:
     return head(s3, settings.previews_bucket, key) is not None
+
+
+def read_preview_text(s3: Any, settings: Settings, key: str) -> str | None:
+    """A (small) text object of the previews bucket, or None where there is none."""
+    try:
+        body = s3.get_object(Bucket=settings.previews_bucket, Key=key)["Body"]
+    except ClientError as exc:
+        if is_missing(exc):
+            return None
+        raise
+    return str(body.read().decode())
 
 
 def download_master(s3: Any, settings: Settings, master: MasterRecord, dest: Path) -> Path:

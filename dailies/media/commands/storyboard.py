@@ -14,12 +14,23 @@ from dailies.media.storyboard import StoryboardPlan
 def build_storyboard_args(
     video_file: Path, plan: StoryboardPlan, out_file: Path, ffmpeg_bin: str = "ffmpeg"
 ) -> list[str]:
-    """One sprite sheet: a thumbnail every `interval_s`, tiled in a grid."""
+    """One sprite sheet: the first frame of every `interval_s` window, tiled in a grid."""
     video = (
         ffmpeg.input(str(video_file))["v:0"]
-        .filter("fps", fps=f"1/{plan.interval_s}")
+        # `select`, not `fps`: fps rounds to its output grid, so a clip shorter than half an
+        # interval yields no frame (and no sprite); the first frame is always selected.
+        .filter("select", first_frame_per_window(plan.interval_s))
         .filter("scale", plan.tile_width, plan.tile_height)
+        # A partly filled grid is still written when the frames run out.
         .filter("tile", f"{plan.columns}x{plan.rows}")
     )
     out = ffmpeg.output(video, str(out_file), vframes=1, update=1, **{"q:v": 5}, f="image2")
     return finish_args(out, ffmpeg_bin)
+
+
+def first_frame_per_window(interval_s: int) -> str:
+    """A `select` expression: the first frame, then the first of each later window of
+    `interval_s` seconds (counted from the first frame, so no drift accumulates)."""
+    window = f"floor((t-start_t)/{interval_s})"
+    previous = f"floor((prev_selected_t-start_t)/{interval_s})"
+    return f"isnan(prev_selected_t)+gt({window},{previous})"

@@ -1,0 +1,47 @@
+"""run_ffmpeg's time limit: the whole process group goes, with a reason, and nothing else."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from dailies.errors import EncodeTimedOut
+from dailies.media.runner import ffmpeg_timeout_s, run_ffmpeg
+
+
+@pytest.mark.parametrize(
+    "duration, expected",
+    [(0.3, 300.0), (10.0, 300.0), (60.0, 600.0), (3600.0, 36000.0), (-1.0, 300.0)],
+)
+def test_time_limit_grows_with_the_master(duration: float, expected: float) -> None:
+    assert ffmpeg_timeout_s(duration, floor_s=300.0, per_media_s=10.0) == expected
+
+
+def test_past_its_time_limit_ffmpeg_and_its_children_are_killed(tmp_path: Path) -> None:
+    pid_file = tmp_path / "child.pid"
+    # A stand-in for an ffmpeg that hangs, with a child of its own (as a shell pipeline has).
+    script = f"sleep 60 & echo $! > {pid_file}; wait"
+    started = time.monotonic()
+    with pytest.raises(EncodeTimedOut, match=r"^stuck took longer than its 0.5 s limit"):
+        run_ffmpeg(["sh", "-c", script], "stuck", timeout_s=0.5)
+    assert time.monotonic() - started < 5
+    child = int(pid_file.read_text())
+    for _ in range(50):
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail(f"child {child} outlived the time limit")
+
+
+def test_within_its_time_limit_ffmpeg_runs_to_the_end(tmp_path: Path) -> None:
+    out = tmp_path / "out.mkv"
+    args = ["ffmpeg", "-v", "error", "-nostdin", "-f", "lavfi", "-i",
+            "testsrc2=s=64x64:d=0.2", str(out)]  # fmt: skip
+    run_ffmpeg(args, "tiny", timeout_s=60)
+    assert out.stat().st_size > 0

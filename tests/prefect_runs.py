@@ -1,0 +1,38 @@
+"""What the Prefect server recorded about a flow run's task runs: how many times each ran."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from uuid import UUID
+
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+RETRY_STATES = {"Retrying", "AwaitingRetry"}
+
+
+def task_retries(flow_run_id: UUID, settled: str, timeout_s: float = 30.0) -> Counter[str]:
+    """Retry states (Retrying/AwaitingRetry) per task name in one flow run, once the task
+    named `settled` has reached a final state on the server (task states arrive as events,
+    a moment after the flow returns)."""
+    deadline = time.monotonic() + timeout_s
+    with get_client(sync_client=True) as client:
+        while True:
+            runs = client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+            )
+            done = [r for r in runs if _task(r.name) == settled and r.state and r.state.is_final()]
+            if done or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert done, f"no final {settled} task run in flow run {flow_run_id}: {runs}"
+        retries: Counter[str] = Counter()
+        for run in runs:
+            states = client.read_task_run_states(run.id)
+            retries[_task(run.name)] += sum(1 for s in states if s.name in RETRY_STATES)
+    return retries
+
+
+def _task(run_name: str) -> str:
+    return run_name.rsplit("-", 1)[0]

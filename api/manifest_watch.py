@@ -24,18 +24,20 @@ class ManifestWatch:
 
     async def wait(self, sha: str, timeout_s: float) -> bool:
         """True once the manifest exists, False when `timeout_s` passes first."""
-        timeout_s = min(timeout_s, self.max_wait_s)
-        if timeout_s <= 0:
-            return False
-        poll = self._polls.get(sha)
-        if poll is None or poll.done():
-            poll = asyncio.create_task(self._poll(sha))
-            self._polls[sha] = poll
-        try:
-            # shield: a waiter that gives up must not cancel the poll others share.
-            return await asyncio.wait_for(asyncio.shield(poll), timeout_s)
-        except TimeoutError:
-            return False
+        deadline = time.monotonic() + min(timeout_s, self.max_wait_s)
+        # A poll joined late ends at its starter's deadline: start another for the rest.
+        while (left := deadline - time.monotonic()) > 0:
+            poll = self._polls.get(sha)
+            if poll is None or poll.done():
+                poll = asyncio.create_task(self._poll(sha))
+                self._polls[sha] = poll
+            try:
+                # shield: a waiter that gives up must not cancel the poll others share.
+                if await asyncio.wait_for(asyncio.shield(poll), left):
+                    return True
+            except TimeoutError:
+                return False
+        return False
 
     async def _poll(self, sha: str) -> bool:
         deadline = time.monotonic() + self.max_wait_s

@@ -166,3 +166,37 @@ def cpu_worker(deployed):  # type: ignore[no-untyped-def]
     yield worker
     worker.stop()
     log.close()
+
+
+class TaskWorker:
+    """`prefect task serve` for the first rendition (tasks/first_play.py), as `dailies up`
+    runs it. A test may kill it; `restart` brings a fresh one for the tests after it."""
+
+    def __init__(self) -> None:
+        self.starts = 0
+        self.service = self._start()
+
+    def _start(self) -> Service:
+        from dailies.stack.processes import start_task_worker
+
+        self.starts += 1
+        # A log of its own per start: readiness is read from it ("Subscribing to runs").
+        return start_task_worker(dict(os.environ), RUN_DIR / "logs" / f"task-worker-{self.starts}")
+
+    def kill(self) -> None:
+        """SIGKILL its whole process group: no cleanup, as an OOM kill or a lost node."""
+        import signal
+
+        os.killpg(self.service.proc.pid, signal.SIGKILL)
+        self.service.proc.wait()
+
+    def restart(self) -> None:
+        self.service.stop()
+        self.service = self._start()
+
+
+@pytest.fixture(scope="session")
+def task_worker(stack) -> Iterator[TaskWorker]:  # type: ignore[no-untyped-def]
+    worker = TaskWorker()
+    yield worker
+    worker.service.stop()

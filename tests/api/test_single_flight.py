@@ -13,16 +13,16 @@ from tests.api.conftest import insert_master, serve
 from tests.api.prefect_helpers import runs_for_sha
 
 
-def burst(url: str, token: str, sha: str, n: int) -> list[httpx.Response]:
+def burst(url: str, token: str, sha: str, n: int, wait_s: float = 0) -> list[httpx.Response]:
+    body = {"sha": sha, "wait_s": wait_s} if wait_s else {"sha": sha}
+
     async def fire() -> list[httpx.Response]:
         limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
         headers = {"Authorization": f"Bearer {token}"}
         async with httpx.AsyncClient(
             base_url=url, headers=headers, limits=limits, timeout=120
         ) as client:
-            return await asyncio.gather(
-                *(client.post("/api/preview", json={"sha": sha}) for _ in range(n))
-            )
+            return await asyncio.gather(*(client.post("/api/preview", json=body) for _ in range(n)))
 
     return asyncio.run(fire())
 

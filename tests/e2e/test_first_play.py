@@ -1,5 +1,6 @@
 """A reviewer opens the player for a master that has no preview yet: the edge answers 404,
-the page asks the API for a build, polls, and plays as soon as the first playlist exists."""
+the page asks the API for a build (long-polling), and plays as soon as the first rendition,
+made by the already-running task worker, exists."""
 
 from __future__ import annotations
 
@@ -22,9 +23,9 @@ PLAYER_TRACE = "() => window.dailiesPlayer"
 
 
 def _promoted_master(s3: Any, settings: Any, directory: Path, codec: str) -> str:
-    """A short master, staged and promoted as an editor's upload would be. H.264 is published
-    first as a stream copy (a VOD playlist); MPEG-4 part 2 must be encoded, so the player
-    starts on EVENT playlists that grow while it plays."""
+    """A short master, staged and promoted as an editor's upload would be. The first
+    rendition remuxes H.264 and encodes MPEG-4 part 2, publishing while ffmpeg runs, so the
+    player may start on an EVENT playlist that grows while it plays."""
     from tests.preview_fixtures import stage_and_promote
 
     master = directory / "master.mp4"
@@ -46,8 +47,8 @@ def _open(browser: Any, url: str) -> tuple[Any, list[str]]:
 
 @pytest.mark.parametrize("codec", ["h264", "mpeg4"])
 def test_player_builds_missing_preview_then_plays_from_the_start(
-    browser: Any, edge: Service, cpu_worker: Any, reviewer_token: str, s3: Any, stack: Any,
-    tmp_path: Path, codec: str,
+    browser: Any, edge: Service, cpu_worker: Any, task_worker: Any, reviewer_token: str,
+    s3: Any, stack: Any, tmp_path: Path, codec: str,
 ) -> None:  # fmt: skip
     sha = _promoted_master(s3, stack, tmp_path, codec)
     assert httpx.get(f"{edge.url}/previews/{sha}/manifest.m3u8").status_code == 404
@@ -61,7 +62,12 @@ def test_player_builds_missing_preview_then_plays_from_the_start(
     trace = page.evaluate(PLAYER_TRACE)
     phases = [event["phase"] for event in trace["events"]]
     assert phases[:2] == ["probing", "requesting"], phases  # the edge's 404, then POST
+    assert "playing" in phases, phases
     assert trace["error"] is None
+    # The fast path: the player's first manifest is the task worker's first rendition, not
+    # the deployment's stream copy or ladder.
+    levels = page.evaluate("() => window.dailiesPlayer.hls.levels.map((level) => level.uri)")
+    assert levels and all("/first/" in uri for uri in levels), levels
     assert trace["startedAt"] < 0.5, trace  # from the start, not a live edge
     # Started at 0 (not at the live edge of a still-growing playlist) and keeps going.
     before = page.evaluate(VIDEO_TIME)

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from prefect.client.orchestration import PrefectClient
 
 from api.auth import TokenCache
+from api.body_limit import BodyLimit
 from api.deps import PrefectHandle, build_limits
 from api.errors import install_error_handlers
 from api.manifest_watch import ManifestWatch
@@ -58,6 +59,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = bound
+    app.add_middleware(BodyLimit)
     install_error_handlers(app)
     for module in (uploads, promotions, masters, previews, health):
         app.include_router(module.router)

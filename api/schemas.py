@@ -44,7 +44,9 @@ class UploadStarted(BaseModel):
 
 class PartDone(BaseModel):
     part_number: int = Field(ge=1, le=10_000)
-    etag: str = Field(min_length=1, max_length=256)
+    # What S3 sent back for the part's PUT: printable ASCII, quoted or not. Anything else
+    # cannot be a part's ETag, and S3 answers a control character with a 500.
+    etag: str = Field(min_length=1, max_length=256, pattern=r'^"?[\x21\x23-\x7e]+"?$')
 
 
 class UploadComplete(BaseModel):

@@ -32,7 +32,14 @@ router = APIRouter(prefix="/api/uploads", tags=["uploads"])
 
 UploadId = Annotated[str, Path(min_length=1, max_length=64)]
 # S3's answers to a bad completion request: the client's mistake, not ours.
-_BAD_COMPLETION = {"InvalidPart", "InvalidPartOrder", "EntityTooSmall", "MalformedXML"}
+_BAD_COMPLETION = {
+    "InvalidPart",
+    "InvalidPartOrder",
+    "EntityTooSmall",
+    "MalformedXML",
+    "InvalidArgument",
+    "InvalidRequest",
+}
 
 
 @router.post(

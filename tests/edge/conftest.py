@@ -55,12 +55,16 @@ def fake_api() -> Iterator[FakeApi]:
     class Api(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             seen.append((self.command, self.path, self.headers.get("Authorization")))
+            # Read whatever body came, so a POST is answered like a GET.
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
             body = b'{"status": "missing"}'
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+
+        do_POST = do_GET
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
             pass

@@ -22,12 +22,14 @@ FORBIDDEN_BODY = (
 
 @dataclass
 class Origin:
-    """What the S3 side saw; `forbid` answers 403 like AWS does for a missing key when
-    the caller may not list the bucket, `status` any other status, `delay_s` holds a
-    response back."""
+    """What the S3 side saw (`requests` counts paths, `seen` keeps every request as it
+    arrived: method, target with its query string, headers); `forbid` answers 403 like
+    AWS does for a missing key when the caller may not list the bucket, `status` any
+    other status, `delay_s` holds a response back."""
 
     url: str
     requests: Counter[str] = field(default_factory=Counter)
+    seen: list[SeenRequest] = field(default_factory=list)
     forbid: set[str] = field(default_factory=set)
     status: dict[str, int] = field(default_factory=dict)
     delay_s: dict[str, float] = field(default_factory=dict)
@@ -36,6 +38,18 @@ class Origin:
     def count(self, path: str) -> int:
         with self.lock:
             return self.requests[path]
+
+    def seen_for(self, path: str) -> list[SeenRequest]:
+        """Every request whose path (before any query string) is `path`."""
+        with self.lock:
+            return [r for r in self.seen if r.target.split("?", 1)[0] == path]
+
+
+@dataclass(frozen=True)
+class SeenRequest:
+    method: str
+    target: str
+    headers: dict[str, str]
 
 
 def counting_handler(origin: Origin, upstream: str) -> type[BaseHTTPRequestHandler]:
@@ -53,10 +67,20 @@ def counting_handler(origin: Origin, upstream: str) -> type[BaseHTTPRequestHandl
         def do_PUT(self) -> None:
             self._forward()
 
+        def do_POST(self) -> None:
+            self._forward()
+
+        def do_DELETE(self) -> None:
+            self._forward()
+
         def _forward(self) -> None:
             path = self.path.split("?", 1)[0]
+            seen = SeenRequest(
+                self.command, self.path, {k.lower(): v for k, v in self.headers.items()}
+            )
             with origin.lock:
                 origin.requests[path] += 1
+                origin.seen.append(seen)
             time.sleep(origin.delay_s.get(path, 0))
             if path in origin.forbid:
                 self._reply(403, {"Content-Type": "application/xml"}, FORBIDDEN_BODY)

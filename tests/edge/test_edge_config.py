@@ -64,7 +64,7 @@ def test_cache_settings_reach_the_config(tmp_path: Path) -> None:
     text = _render(tmp_path, cache_max_size="750m", previews_bucket="reviews-previews")
     assert f'proxy_cache_path "{(tmp_path / "cache").resolve()}"' in text
     assert "max_size=750m" in text
-    assert "rewrite ^/previews/(.*)$ /reviews-previews/$1 break;" in text
+    assert "rewrite ^/previews/(.*)$ /reviews-previews/$1? break;" in text
 
 
 def test_aws_origin_gets_its_own_host_and_sni(tmp_path: Path) -> None:

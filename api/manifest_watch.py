@@ -8,10 +8,13 @@ costs one HEAD every `interval_s`, not 500.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 
 import anyio.to_thread
+
+logger = logging.getLogger("dailies.api")
 
 
 class ManifestWatch:
@@ -43,7 +46,7 @@ class ManifestWatch:
         deadline = time.monotonic() + self.max_wait_s
         try:
             while True:
-                if await anyio.to_thread.run_sync(self._exists, sha):
+                if await anyio.to_thread.run_sync(self._probe, sha):
                     return True
                 if time.monotonic() >= deadline:
                     return False
@@ -51,6 +54,15 @@ class ManifestWatch:
         finally:
             if self._polls.get(sha) is asyncio.current_task():
                 del self._polls[sha]
+
+    def _probe(self, sha: str) -> bool:
+        """The store failing to answer is "not yet", not an error for every waiter: the
+        player asks again, and the edge says whether the manifest is really there."""
+        try:
+            return self._exists(sha)
+        except Exception as exc:
+            logger.warning("manifest check for %s failed: %s", sha[:12], exc)
+            return False
 
     async def close(self) -> None:
         for poll in list(self._polls.values()):

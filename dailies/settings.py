@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     ffmpeg_bin: str = "ffmpeg"
     ffprobe_bin: str = "ffprobe"
     x264_preset: str = "veryfast"
+    # What this worker's pool can encode with (its base job template sets it): `cpu` pools
+    # refuse `nvenc` at once and never probe for a GPU. Unset: anything goes.
+    preview_encoder: Literal["auto", "nvenc", "cpu"] | None = None
     nvenc_preset: str = Field(default="p4", pattern=r"^p[1-7]$")
     # Where masters are copied for encoding (None: the system temp dir); or read them
     # straight from a presigned URL with preview_master_via="url" (no local copy).

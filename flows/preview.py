@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from prefect import flow
 
 from dailies.preview_rules import validate_preview_request
+from dailies.settings import get_settings
+from flows.forms import SHA256, EncoderChoice
 from tasks.preview import (
     build_preview_files,
     find_current_preview,
@@ -21,13 +23,23 @@ from tasks.preview import (
 
 @flow(
     name="build-preview",
+    flow_run_name="preview-{sha256:.12}-{encoder}",
+    validate_parameters=False,
     on_failure=[record_preview_failure],
     on_crashed=[record_preview_failure],
     log_prints=True,
 )
-def build_preview(sha256: str, encoder: str = "auto") -> dict[str, Any]:
-    """Build (or find) the previews of one master; `encoder` is auto, nvenc or cpu."""
-    request = validate_preview_request(sha256, encoder)
+def build_preview(
+    sha256: Annotated[str, SHA256], encoder: EncoderChoice = "auto"
+) -> dict[str, Any]:
+    """Build (or find) the previews of one master: HLS ladder, MP4, poster, storyboard.
+
+    Args:
+        sha256: The promoted master's sha256, 64 hex characters.
+        encoder: auto = NVENC when this worker's GPU works, else libx264; nvenc = fail
+            unless NVENC works; cpu = libx264. A cpu pool runs auto as cpu.
+    """
+    request = validate_preview_request(sha256, encoder, get_settings().preview_encoder)
     master = require_master(request.sha256)
     current = find_current_preview(request.sha256)
     if current is not None:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from prefect import flow
 
 from dailies.promotion_rules import validate_promotion_request
-from flows.forms import ASSET, SHA256, STAGING_KEY
+from flows.forms import SHA256, STAGING_KEY
 from tasks.promotion import (
     copy_to_masters,
     find_master,
@@ -32,9 +32,17 @@ from tasks.promotion import (
 def promote_master(
     staging_key: Annotated[str, STAGING_KEY],
     sha256: Annotated[str, SHA256],
-    asset: Annotated[dict[str, Any] | None, ASSET] = None,
+    asset: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Verify a staged master's sha256 and copy it into the Object-Locked masters bucket."""
+    """Verify a staged master's sha256 and copy it into the Object-Locked masters bucket.
+
+    Args:
+        staging_key: The staged upload, `uploads/{upload_id}/{filename}`, as
+            POST /api/uploads named it.
+        sha256: The sha256 the editor computed, 64 hex characters; a mismatch quarantines
+            the upload and promotes nothing.
+        asset: Optional asset to link to the master, e.g. {"asset_id": "SHOT_010"}.
+    """
     request = validate_promotion_request(staging_key, sha256)
     staged = hash_staging_object(request)
     quarantine_mismatch(request, staged)

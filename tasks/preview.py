@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from prefect import task
+from prefect.artifacts import create_link_artifact
 from prefect.cache_policies import NO_CACHE, CachePolicy
 
 from dailies.caching import content_cache_policy
@@ -28,6 +29,7 @@ from dailies.media.publish import rendition_key
 from dailies.preview_rules import PreviewRequest
 from dailies.settings import Settings, get_settings
 from dailies.storage import previews as preview_store
+from tasks.preview_outputs import publish_mp4, publish_poster, publish_storyboard
 from tasks.preview_steps import (
     choose_encoder,
     encode_ladder,
@@ -35,13 +37,10 @@ from tasks.preview_steps import (
     manifest_published,
     probe_master,
     publish_manifest,
-    publish_mp4,
-    publish_poster,
-    publish_storyboard,
     publish_stream_copy,
 )
 from tasks.retry import RETRY_DELAYS, retry_transient
-from tasks.run_context import current_flow_run_id
+from tasks.run_context import current_flow_run_id, run_logger
 
 # Bumped when the cached result's shape changes (3: BuiltPreview records, not dicts).
 RESULT_VERSION = "3"
@@ -117,6 +116,7 @@ def start_building(sha256: str, encoder: str) -> None:
 
 
 @task(persist_result=True, retries=2, retry_delay_seconds=RETRY_DELAYS,
+      task_run_name="build-{request.sha256:.12}-{request.encoder}",
       retry_condition_fn=retry_transient)  # fmt: skip
 def build_preview_files(request: PreviewRequest, master: MasterRecord) -> BuiltPreview:
     """Everything that ends up in the previews bucket, as one cacheable, locked unit.
@@ -171,7 +171,21 @@ def build_preview_files(request: PreviewRequest, master: MasterRecord) -> BuiltP
 def record_ready(built: BuiltPreview, cache_hit: bool) -> dict[str, Any]:
     with session_scope() as session:
         row = previews.mark_ready(session, built)
-        return {**built.as_dict(), **previews.preview_as_dict(row), "cache_hit": cache_hit}
+        result = {**built.as_dict(), **previews.preview_as_dict(row), "cache_hit": cache_hit}
+    edge = get_settings().edge_url.rstrip("/")
+    # Links on the run's page: ops open what the reviewer sees (a reviewer token goes in
+    # the fragment, #token=…, which the link cannot carry).
+    create_link_artifact(
+        key=f"preview-{built.sha256[:16]}",
+        link=f"{edge}/watch/{built.sha256}",
+        link_text=f"player for {built.sha256[:12]} (add #token=<reviewer token>)",
+        description=f"manifest: {edge}/previews/{built.manifest_key}; encoder {built.encoder}",
+    )
+    run_logger("dailies.preview").info(
+        "ready%s: %s/previews/%s, %d renditions, %.1f s, %s", " (cached)" if cache_hit else "",
+        edge, built.manifest_key, len(built.renditions), built.duration_s, built.encoder,
+    )  # fmt: skip
+    return result
 
 
 @contextmanager

@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-import shutil
+import time
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from prefect import get_run_logger, task
+from prefect import task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
 
@@ -18,10 +18,7 @@ from dailies.errors import EncodeFailed, EncodeTimedOut
 from dailies.handoffs import MasterRecord
 from dailies.media.commands.common import AUDIO_NAME, PLAYLIST_NAME
 from dailies.media.commands.ladder import EncodeSettings, build_ladder_args
-from dailies.media.commands.mp4 import build_mp4_args
-from dailies.media.commands.poster import build_poster_args
 from dailies.media.commands.probe import ffprobe_args
-from dailies.media.commands.storyboard import build_storyboard_args
 from dailies.media.commands.stream_copy import SOURCE_RENDITION, build_stream_copy_args
 from dailies.media.encoders import nvenc_works, resolve_encoder
 from dailies.media.ladder import LADDER_VERSION, LadderPlan
@@ -39,29 +36,26 @@ from dailies.media.playlists import (
     avc_codec_string,
     parse_media_playlist,
     render_multivariant,
-    rendition_files,
 )
 from dailies.media.probe import MasterProbe, parse_probe
 from dailies.media.progress import ProgressUpdate, Throttle
 from dailies.media.publish import (
-    MP4_NAME,
-    POSTER_NAME,
-    STORYBOARD_VTT,
     manifest_key,
-    storyboard_sprite_name,
 )
 from dailies.media.runner import ffmpeg_timeout_s, run_ffmpeg, run_ffprobe
-from dailies.media.storyboard import has_cues, plan_storyboard, render_storyboard_vtt
-from dailies.settings import get_settings
+from dailies.settings import MiB, get_settings
 from dailies.storage import previews as preview_store
 from tasks.retry import RETRY_DELAYS, retry_transient
+from tasks.run_context import run_logger
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
 def choose_encoder(requested: str) -> str:
     """auto/nvenc/cpu to h264_nvenc or libx264 (NVENC probed once per process)."""
     settings = get_settings()
-    return resolve_encoder(requested, lambda: nvenc_works(settings.ffmpeg_bin))
+    chosen = resolve_encoder(requested, lambda: nvenc_works(settings.ffmpeg_bin))
+    run_logger("dailies.preview").info("encoder: %s asked, %s runs", requested, chosen)
+    return chosen
 
 
 @task(
@@ -75,10 +69,18 @@ def fetch_master(master: MasterRecord, scratch: Path) -> str:
     """A local copy in scratch (robust for long encodes) or a presigned URL (no copy)."""
     settings = get_settings()
     s3 = s3_client(settings)
+    logger = run_logger("dailies.preview")
     if settings.preview_master_via == "url":
+        logger.info("reading the master from a presigned URL (no local copy)")
         return preview_store.presigned_master_url(s3, settings, master)
     dest = scratch / "master"
-    return str(preview_store.download_master(s3, settings, master, dest))
+    started = time.monotonic()
+    path = preview_store.download_master(s3, settings, master, dest)
+    seconds = max(time.monotonic() - started, 1e-6)
+    logger.info("downloaded s3://%s/%s (version %s): %.1f MiB in %.1f s, %.0f MiB/s",
+                settings.masters_bucket, master.masters_key, master.version_id,
+                master.size_bytes / MiB, seconds, master.size_bytes / MiB / seconds)  # fmt: skip
+    return str(path)
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
@@ -92,7 +94,14 @@ def manifest_published(sha256: str) -> bool:
 def probe_master(source: str) -> MasterProbe:
     """ffprobe, then the pure parse; a file that is not a video fails here, fast."""
     settings = get_settings()
-    return parse_probe(run_ffprobe(ffprobe_args(settings.ffprobe_bin, source)))
+    probe = parse_probe(run_ffprobe(ffprobe_args(settings.ffprobe_bin, source)))
+    audio = f"{probe.audio.codec} {probe.audio.channels} ch" if probe.audio else "no audio"
+    run_logger("dailies.preview").info(
+        "master: %s %s %dx%d %s fps, %.2f s, %s%s%s", probe.container, probe.video_codec,
+        probe.width, probe.height, f"{float(probe.frame_rate):.3f}", probe.duration_s, audio,
+        ", interlaced" if probe.interlaced else "", ", HDR" if probe.hdr else "",
+    )  # fmt: skip
+    return probe
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
@@ -113,7 +122,7 @@ def publish_stream_copy(source: str, probe: MasterProbe, sha256: str, scratch: P
     except EncodeTimedOut:
         raise  # a remux this slow means the encode would hang too
     except EncodeFailed as exc:  # e.g. ADTS audio in MPEG-TS, which fMP4 cannot take as is
-        get_run_logger().warning("no stream copy, encoding the ladder only: %s", exc)
+        run_logger("dailies.preview").warning("no stream copy, encoding the ladder only: %s", exc)
         return False
     folder = out / SOURCE_RENDITION
     playlist = parse_media_playlist((folder / PLAYLIST_NAME).read_text())
@@ -163,10 +172,19 @@ def encode_ladder(
         out, names, sha256, plan.segment_s, publish_early_manifest if early_manifest else None
     )
     report = _progress_reporter(sha256)
+    logger = run_logger("dailies.preview")
+    rungs = ", ".join(
+        f"{r.name} {r.width}x{r.height} {r.video_bitrate // 1000}k" for r in plan.rungs
+    )
+    logger.info("ladder with %s: %s; %s s segments", encoder, rungs, plan.segment_s)
+    started = time.monotonic()
     with PollingThread(publisher, settings.preview_publish_interval_s) as poller:
         run_ffmpeg(
             args, "ffmpeg (HLS ladder)", plan.duration_s, report, time_limit(plan.duration_s)
         )
+    seconds = max(time.monotonic() - started, 1e-6)
+    logger.info("ffmpeg encoded %.1f s of media in %.1f s (%.2fx real time)",
+                plan.duration_s, seconds, plan.duration_s / seconds)  # fmt: skip
     if poller.error is not None:
         raise poller.error
     publisher.poll(final=True)
@@ -186,66 +204,16 @@ def encode_ladder(
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
-def publish_mp4(plan: LadderPlan, sha256: str, scratch: Path) -> str:
-    settings = get_settings()
-    out_file = scratch / MP4_NAME
-    audio = flat_rendition(scratch, AUDIO_NAME) if plan.has_audio else None
-    video = flat_rendition(scratch, plan.mp4_rung().name)
-    run_ffmpeg(
-        build_mp4_args(video, audio, out_file, settings.ffmpeg_bin),
-        "mp4",
-        timeout_s=time_limit(plan.duration_s),
-    )
-    key = f"{sha256}/{MP4_NAME}"
-    preview_store.upload_preview_file(s3_client(settings), settings, out_file, key, True)
-    return key
-
-
-@task(cache_policy=NO_CACHE, persist_result=False)
-def publish_poster(plan: LadderPlan, sha256: str, scratch: Path) -> str:
-    settings = get_settings()
-    out_file = scratch / POSTER_NAME
-    video = flat_rendition(scratch, plan.top.name)
-    run_ffmpeg(
-        build_poster_args(video, plan.duration_s, out_file, settings.ffmpeg_bin),
-        "poster",
-        timeout_s=time_limit(plan.duration_s),
-    )
-    key = f"{sha256}/{POSTER_NAME}"
-    preview_store.upload_preview_file(s3_client(settings), settings, out_file, key, True)
-    return key
-
-
-@task(cache_policy=NO_CACHE, persist_result=False)
-def publish_storyboard(plan: LadderPlan, sha256: str, scratch: Path) -> str | None:
-    """Sprite sheet from the smallest rendition (cheapest to decode) plus its WebVTT; None
-    (no storyboard: the player treats it as optional) when there is nothing to tile."""
-    settings = get_settings()
-    s3 = s3_client(settings)
-    board = plan_storyboard(plan.duration_s, plan.bottom.width, plan.bottom.height)
-    vtt = render_storyboard_vtt(board, plan.duration_s, storyboard_sprite_name(LADDER_VERSION))
-    if not has_cues(vtt):
-        return None
-    sprite = scratch / storyboard_sprite_name(LADDER_VERSION)
-    video = flat_rendition(scratch, plan.bottom.name)
-    run_ffmpeg(
-        build_storyboard_args(video, board, sprite, settings.ffmpeg_bin),
-        "storyboard",
-        timeout_s=time_limit(plan.duration_s),
-    )
-    if not sprite.exists():  # ffmpeg exits 0 when no frame reached the tile filter
-        return None
-    preview_store.upload_preview_file(s3, settings, sprite, f"{sha256}/{sprite.name}", True)
-    vtt_key = f"{sha256}/{STORYBOARD_VTT}"
-    preview_store.upload_preview_text(s3, settings, vtt_key, vtt, True)
-    return vtt_key
-
-
-@task(cache_policy=NO_CACHE, persist_result=False)
 def publish_manifest(sha256: str, outputs: list[RenditionOutput], plan: LadderPlan) -> str:
     """The final multivariant playlist, with measured BANDWIDTH: last, so a player that
     finds it finds every rendition complete."""
-    return _upload_manifest(sha256, build_multivariant(outputs, plan.frame_rate), final=True)
+    key = _upload_manifest(sha256, build_multivariant(outputs, plan.frame_rate), final=True)
+    published = sum(o.segments for o in outputs)
+    run_logger("dailies.preview").info(
+        "published s3://%s/%s: %d renditions, %d segments",
+        get_settings().previews_bucket, key, len(outputs), published,
+    )  # fmt: skip
+    return key
 
 
 def time_limit(duration_s: float) -> float:
@@ -263,22 +231,6 @@ def _upload_manifest(sha256: str, manifest: Multivariant, final: bool) -> str:
     text = render_multivariant(manifest)
     preview_store.upload_preview_text(s3_client(settings), settings, key, text, final)
     return key
-
-
-def flat_rendition(scratch: Path, name: str) -> Path:
-    """A finished rendition as one fMP4 file (init + segments), made once per build."""
-    flat = scratch / "flat" / f"{name}.mp4"
-    if not flat.exists():
-        folder = scratch / "hls" / name
-        playlist = parse_media_playlist((folder / PLAYLIST_NAME).read_text())
-        flat.parent.mkdir(exist_ok=True)
-        partial = flat.with_suffix(".partial")
-        with partial.open("wb") as out:
-            for name_ in rendition_files(playlist):
-                with (folder / name_).open("rb") as part:
-                    shutil.copyfileobj(part, out, 8 * 1024 * 1024)
-        partial.rename(flat)
-    return flat
 
 
 def _publisher(

@@ -90,3 +90,69 @@ def test_worker_runs_preview_cpu_by_deployment_name(cpu_worker, stack, s3, tmp_p
     assert {f"{sha}/manifest.m3u8", f"{sha}/preview.mp4", f"{sha}/poster.jpg"} <= keys
     result = run.state.result()
     assert result["encoder"] == "libx264" and result["status"] == "ready"
+    # Runs explain themselves: a name with the sha and encoder, logs that say what ran.
+    assert run.name == f"preview-{sha[:12]}-cpu"
+    lines = _log_lines(run.id)
+    assert any("encoder: cpu asked, libx264 runs" in line for line in lines), lines
+    assert any("x real time" in line for line in lines), lines
+    assert any(f"/previews/{sha}/manifest.m3u8" in line for line in lines), lines
+
+
+def _log_lines(flow_run_id):  # type: ignore[no-untyped-def]
+    import time
+
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.utilities.asyncutils import run_coro_as_sync
+
+    async def read():  # type: ignore[no-untyped-def]
+        async with get_client() as client:
+            logs = await client.read_logs(
+                LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])), limit=200
+            )
+            return [log.message for log in logs]
+
+    # Logs reach the server in batches after the run: wait for the last step's line.
+    deadline = time.monotonic() + 30
+    while True:
+        lines = run_coro_as_sync(read())
+        if any("ready" in line for line in lines) or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.5)
+
+
+def test_run_forms_refuse_a_bad_sha_and_an_unknown_encoder(deployed) -> None:  # type: ignore[no-untyped-def]
+    """The Prefect UI renders the form from the schema; the server enforces it on a run."""
+    from prefect.exceptions import PrefectHTTPStatusError
+    from prefect.utilities.asyncutils import run_coro_as_sync
+
+    async def schema_and_refusals():  # type: ignore[no-untyped-def]
+        async with get_client() as client:
+            deployment = await client.read_deployment_by_name("build-preview/preview-cpu")
+            refused = []
+            for parameters in ({"sha256": "not-a-sha"}, {"sha256": "a" * 64, "encoder": "gpu"}):
+                try:
+                    await client.create_flow_run_from_deployment(
+                        deployment.id, parameters=parameters
+                    )
+                except PrefectHTTPStatusError as exc:
+                    refused.append(exc.response.status_code)
+            return deployment.parameter_openapi_schema, refused
+
+    schema, refused = run_coro_as_sync(schema_and_refusals())
+    properties = schema["properties"]
+    assert properties["sha256"]["pattern"].startswith("^")
+    assert "64 hex" in properties["sha256"]["description"]
+    assert set(_enum_of(properties["encoder"], schema)) == {"auto", "nvenc", "cpu"}
+    assert refused and all(400 <= code < 500 for code in refused) and len(refused) == 2
+
+
+def _enum_of(prop, schema):  # type: ignore[no-untyped-def]
+    if "enum" in prop:
+        return prop["enum"]
+    for option in prop.get("allOf", []) + prop.get("anyOf", []):
+        if "$ref" in option:
+            name = option["$ref"].rsplit("/", 1)[-1]
+            return schema["definitions"][name]["enum"]
+        if "enum" in option:
+            return option["enum"]
+    raise AssertionError(f"no choices in {prop}")

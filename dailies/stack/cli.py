@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import json
 import shlex
 import signal
@@ -13,6 +14,18 @@ from typing import Any
 import typer
 
 app = typer.Typer(help="dailies: masters in, previews out.", no_args_is_help=True)
+
+class Encoder(enum.StrEnum):
+    """Typer shows these as the option's choices and refuses anything else."""
+
+    AUTO = "auto"
+    NVENC = "nvenc"
+    CPU = "cpu"
+
+
+EncoderOption = typer.Option(
+    Encoder.AUTO, help="auto (NVENC if it works here, else libx264), nvenc or cpu"
+)
 
 # These start or read a stack themselves rather than adopt the running one.
 _OWN_STACK = {"up", "demo", "env", "edge"}
@@ -134,7 +147,7 @@ def promote(
 @app.command()
 def preview(
     sha256: str = typer.Argument(..., help="the promoted master's sha256"),
-    encoder: str = typer.Option("auto", help="auto (NVENC if it works here), nvenc or cpu"),
+    encoder: Encoder = EncoderOption,
 ) -> None:
     """Build the master's previews now (HLS ladder, MP4, poster, storyboard) with a progress bar."""
     from dailies.clients import session_scope
@@ -142,7 +155,7 @@ def preview(
     from dailies.preview_rules import validate_preview_request
 
     with _expected_errors("preview refused"):
-        request = validate_preview_request(sha256, encoder)
+        request = validate_preview_request(sha256, encoder.value)
     _require_database()
     with _expected_errors("preview refused"), session_scope() as session:
         if masters.get_master(session, request.sha256) is None:
@@ -155,7 +168,7 @@ def preview(
     _print(result)
 
 
-def _preview_with_progress(sha256: str, encoder: str) -> dict[str, Any]:
+def _preview_with_progress(sha256: str, encoder: Encoder) -> dict[str, Any]:
     """Run the flow in a thread; draw the previews row's progress (what the API shows)."""
     import threading
 
@@ -169,7 +182,7 @@ def _preview_with_progress(sha256: str, encoder: str) -> dict[str, Any]:
 
     def run() -> None:
         try:
-            outcome["result"] = build_preview(sha256, encoder)
+            outcome["result"] = build_preview(sha256, encoder.value)
         except BaseException as exc:  # re-raised in the caller's thread
             outcome["error"] = exc
 

@@ -124,7 +124,11 @@ def start_prefect_server(port: int, home: Path, log_dir: Path, timeout_s: float 
     url = f"http://127.0.0.1:{port}/api"
     args = [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)]
     service = spawn("prefect", args, url, log_dir / "prefect-server.log", env)
-    wait_http(f"{url}/health", timeout_s, service.proc)
+    try:
+        wait_http(f"{url}/health", timeout_s, service.proc)
+    except BaseException:
+        service.stop()  # never leave a half-started server behind
+        raise
     return service
 
 
@@ -187,10 +191,12 @@ def start_task_worker(env: dict[str, str], log_dir: Path, timeout_s: float = 60)
     args = [str(BIN_DIR / "prefect"), "task", "serve",
             "tasks/first_play.py:publish_first_rendition", "--limit", "4"]  # fmt: skip
     log_path = log_dir / "task-worker.log"
+    # A restart appends to the same log: only what this process writes counts.
+    offset = len(_read(log_path))
     service = spawn("task-worker", args, "", log_path, env, cwd=PROJECT_DIR)
     deadline = time.monotonic() + timeout_s
     # Subscribed = ready: runs submitted before that would wait for the subscription.
-    while b"Subscribing to runs" not in _read(log_path):
+    while b"Subscribing to runs" not in _read(log_path)[offset:]:
         if service.proc.poll() is not None:
             raise RuntimeError(f"the task worker exited with {service.proc.returncode}; "
                                f"see {log_path}")  # fmt: skip

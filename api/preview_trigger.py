@@ -34,6 +34,7 @@ from dailies.preview_rules import (
     decide,
     judge_run,
     manifest_url,
+    public_reason,
     snapshot_of,
 )
 from dailies.settings import Settings
@@ -192,7 +193,9 @@ class PreviewTrigger:
             await launcher.mark_crashed(self.prefect, run.id, message)
         else:
             described = launcher.describe_state(run)
-            reason = described["error"] or "it ended without marking the preview ready"
+            reason = public_reason(
+                described["error"] or "it ended without marking the preview ready"
+            )
             message = f"flow run {flow_run_id} {described['state']}: {reason}"
             failed_at = state.timestamp or now
         await self._db(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -146,3 +147,20 @@ def age_s(then: datetime | None, now: datetime) -> float:
     if then is None:
         return math.inf
     return (now - then).total_seconds()
+
+
+# A scratch folder of a build (tempfile.mkdtemp with our prefixes) and the path inside it;
+# then any other absolute path on the worker (its home, its venv, the temp dir).
+_NOT_PATH = r"\s'\":"
+_SCRATCH_PATH = re.compile(
+    rf"(?:/[^{_NOT_PATH}/]+)*/dailies-(?:preview|first)-[^{_NOT_PATH}/]+(?:/[^{_NOT_PATH}]*)*"
+)
+_WORKER_PATH = re.compile(
+    rf"(?<![\w.:/])/(?:tmp|root|home|opt|var|usr|srv|work)(?:/[^{_NOT_PATH}]*)*"
+)
+
+
+def public_reason(message: str) -> str:
+    """A failure message as a reviewer may read it: worker paths replaced, the words kept."""
+    message = _SCRATCH_PATH.sub("<scratch>", message)
+    return _WORKER_PATH.sub("<worker path>", message)

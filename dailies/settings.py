@@ -89,6 +89,8 @@ class Settings(BaseSettings):
     preview_ffmpeg_timeout_per_media_s: float = Field(default=10.0, ge=0)
 
     # API: uploads. S3 allows 10,000 parts of 5 MiB..5 GiB and objects up to 5 TiB.
+    # Multipart uploads left incomplete this long are aborted by the staging bucket itself.
+    staging_abort_incomplete_days: int = Field(default=7, ge=1)
     max_upload_bytes: int = Field(default=1024 * GiB, ge=1, le=5 * 1024 * GiB)
     upload_part_bytes: int = Field(default=64 * MiB, ge=5 * MiB, le=5 * GiB)
     upload_url_expiry_s: int = Field(default=3600, ge=60, le=7 * 24 * 3600)

@@ -26,7 +26,7 @@ from dailies.media.ladder import LADDER_VERSION, plan_ladder
 from dailies.media.outputs import measured_duration_s
 from dailies.media.playlists import parse_media_playlist
 from dailies.media.publish import rendition_key
-from dailies.preview_rules import PreviewRequest
+from dailies.preview_rules import PreviewRequest, public_reason
 from dailies.settings import Settings, get_settings
 from dailies.storage import previews as preview_store
 from tasks.preview_outputs import publish_mp4, publish_poster, publish_storyboard
@@ -216,7 +216,7 @@ def record_preview_failure(flow: Any, flow_run: Any, state: Any) -> None:
 
 
 def failure_reason(state: Any) -> str:
-    message = str(getattr(state, "message", "") or "")
+    message = public_reason(str(getattr(state, "message", "") or ""))
     for prefix in ("Flow run encountered an exception: ", "Task run encountered an exception: "):
         message = message.removeprefix(prefix)
     if getattr(state, "name", "") == "Crashed" or getattr(state, "type", None) == "CRASHED":

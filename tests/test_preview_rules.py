@@ -16,6 +16,7 @@ from dailies.preview_rules import (
     backoff_s,
     decide,
     judge_run,
+    public_reason,
 )
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -72,3 +73,28 @@ def test_backoff_doubles_and_is_capped() -> None:
 )
 def test_judge_run(state: str | None, row_age_s: float, liveness: Liveness) -> None:
     assert judge_run(state, row_age_s, stall_s=300) == liveness
+
+
+@pytest.mark.parametrize(
+    ("message", "shown"),
+    [
+        (
+            "ffmpeg (HLS ladder) cannot read the master: "
+            "/tmp/dailies-preview-0a1b2c3d4e5f-x8/master: Invalid data found when processing input",
+            "ffmpeg (HLS ladder) cannot read the master: <scratch>: Invalid data found when "
+            "processing input",
+        ),
+        (
+            "[Errno 2] No such file or directory: "
+            "'/var/scratch/dailies-preview-ab-1/flat/360p.mp4'",
+            "[Errno 2] No such file or directory: '<scratch>'",
+        ),
+        ("poster failed: /root/.cache/x264.log", "poster failed: <worker path>"),
+        ("see https://example.com/tmp/a for help", "see https://example.com/tmp/a for help"),
+        ("no video stream", "no video stream"),
+    ],
+)
+def test_failure_messages_shown_to_reviewers_keep_no_worker_paths(
+    message: str, shown: str
+) -> None:
+    assert public_reason(message) == shown

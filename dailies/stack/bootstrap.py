@@ -38,7 +38,26 @@ def create_buckets(settings: Settings) -> dict[str, bool]:
         for name, bucket in settings.buckets.items()
     }
     allow_anonymous_reads(s3, settings.previews_bucket)
+    abort_abandoned_uploads(s3, settings.staging_bucket, settings.staging_abort_incomplete_days)
     return created
+
+
+def abort_abandoned_uploads(s3: Any, bucket: str, days: int) -> None:
+    """Parts of an upload nobody completes are stored (and billed) until aborted: let the
+    store abort them. Completed objects are untouched."""
+    s3.put_bucket_lifecycle_configuration(
+        Bucket=bucket,
+        LifecycleConfiguration={
+            "Rules": [
+                {
+                    "ID": "dailies-abort-abandoned-uploads",
+                    "Status": "Enabled",
+                    "Filter": {"Prefix": "uploads/"},
+                    "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": days},
+                }
+            ]
+        },
+    )
 
 
 def public_read_policy(bucket: str) -> dict[str, Any]:

@@ -24,3 +24,15 @@ def finish_args(stream: Any, ffmpeg_bin: str) -> list[str]:
     """argv with global options first, where a reader of `ps` output looks for them."""
     args = list(stream.compile(cmd=ffmpeg_bin))
     return [args[0], *progress_args(), "-y", *args[1:]]
+
+
+# What ffmpeg/ffprobe may open while reading a master. A container can point elsewhere (an
+# HLS or concat playlist naming other files or URLs, a reference movie): only the protocol
+# the master is actually read with is allowed, so a crafted master reads nothing else.
+LOCAL_PROTOCOLS = "file"
+URL_PROTOCOLS = "file,http,https,tcp,tls,crypto"
+
+
+def input_protocols(source: str) -> str:
+    """The whitelist for reading `source`: a presigned URL or a scratch file."""
+    return URL_PROTOCOLS if source.startswith(("http://", "https://")) else LOCAL_PROTOCOLS

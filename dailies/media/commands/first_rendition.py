@@ -14,7 +14,12 @@ from typing import Any
 
 import ffmpeg
 
-from dailies.media.commands.common import PLAYLIST_NAME, finish_args, segment_prefix
+from dailies.media.commands.common import (
+    PLAYLIST_NAME,
+    finish_args,
+    input_protocols,
+    segment_prefix,
+)
 from dailies.media.commands.ladder import audio_stream, cpu_video_filters
 from dailies.media.commands.stream_copy import browser_friendly
 from dailies.media.ladder import AUDIO_BITRATE, LadderPlan, Rung, plan_ladder
@@ -24,9 +29,6 @@ FIRST_RENDITION = "first"
 SEGMENT_S = 1  # short first segments: the player starts after one of them
 FIRST_SHORT_SIDE = 540  # small enough to encode faster than real time on two cores
 X264_PRESET = "ultrafast"
-# What ffmpeg may open while reading a master: a presigned URL (https, or http to a local
-# store) or a scratch file. Nothing a crafted container could point elsewhere at.
-INPUT_PROTOCOLS = "file,http,https,tcp,tls,crypto"
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,7 @@ def build_first_rendition_args(
     ffmpeg_bin: str = "ffmpeg",
 ) -> list[str]:
     """argv writing {out_dir}/first/index.m3u8 (EVENT) with fMP4 segments as they complete."""
-    input_opts: dict[str, Any] = {"protocol_whitelist": INPUT_PROTOCOLS}
+    input_opts: dict[str, Any] = {"protocol_whitelist": input_protocols(source)}
     if source.startswith(("http://", "https://")):
         input_opts.update({"reconnect": 1, "reconnect_delay_max": 10})
     src = ffmpeg.input(source, **input_opts)

@@ -18,6 +18,7 @@ from dailies.media.commands.common import (
     AUDIO_NAME,
     PLAYLIST_NAME,
     finish_args,
+    input_protocols,
     segment_prefix,
 )
 from dailies.media.encoders import NVENC
@@ -165,9 +166,9 @@ def build_ladder_args(
 ) -> list[str]:
     """argv for the single ffmpeg process writing every rendition as fMP4 HLS under out_dir."""
     gpu = settings.encoder == NVENC and full_gpu(probe)
-    input_opts: dict[str, Any] = {}
+    input_opts: dict[str, Any] = {"protocol_whitelist": input_protocols(source)}
     if gpu:
-        input_opts = {"hwaccel": "cuda", "hwaccel_output_format": "cuda"}
+        input_opts.update({"hwaccel": "cuda", "hwaccel_output_format": "cuda"})
     if source.startswith(("http://", "https://")):
         # A presigned URL read for an hour must survive a dropped connection.
         input_opts.update({"reconnect": 1, "reconnect_delay_max": 30})

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import ffmpeg
 
-from dailies.media.commands.common import finish_args
+from dailies.media.commands.common import LOCAL_PROTOCOLS, finish_args
 
 
 def build_mp4_args(
@@ -14,10 +14,10 @@ def build_mp4_args(
 ) -> list[str]:
     """preview.mp4 is a remux of one rendition (plus the audio one): no second encode.
     Inputs are renditions flattened to single fMP4 files (see playlists.rendition_files)."""
-    video = ffmpeg.input(str(video_file))
+    video = ffmpeg.input(str(video_file), protocol_whitelist=LOCAL_PROTOCOLS)
     streams = [video["v:0"]]
     if audio_file is not None:
-        streams.append(ffmpeg.input(str(audio_file))["a:0"])
+        streams.append(ffmpeg.input(str(audio_file), protocol_whitelist=LOCAL_PROTOCOLS)["a:0"])
     out = ffmpeg.output(
         *streams,
         str(out_file),

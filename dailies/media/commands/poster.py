@@ -7,7 +7,7 @@ from pathlib import Path
 
 import ffmpeg
 
-from dailies.media.commands.common import finish_args
+from dailies.media.commands.common import LOCAL_PROTOCOLS, finish_args
 
 
 def poster_time(duration_s: float) -> float:
@@ -18,6 +18,8 @@ def poster_time(duration_s: float) -> float:
 def build_poster_args(
     video_file: Path, duration_s: float, out_file: Path, ffmpeg_bin: str = "ffmpeg"
 ) -> list[str]:
-    src = ffmpeg.input(str(video_file), ss=poster_time(duration_s))
+    src = ffmpeg.input(
+        str(video_file), ss=poster_time(duration_s), protocol_whitelist=LOCAL_PROTOCOLS
+    )
     out = ffmpeg.output(src["v:0"], str(out_file), vframes=1, update=1, **{"q:v": 3}, f="image2")
     return finish_args(out, ffmpeg_bin)

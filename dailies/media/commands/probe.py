@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dailies.media.commands.common import input_protocols
+
 
 def ffprobe_args(ffprobe_bin: str, source: str) -> list[str]:
     return [
@@ -11,5 +13,6 @@ def ffprobe_args(ffprobe_bin: str, source: str) -> list[str]:
         "-print_format", "json",
         "-show_format",
         "-show_streams",
+        "-protocol_whitelist", input_protocols(source),
         source,
     ]  # fmt: skip

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import ffmpeg
 
-from dailies.media.commands.common import finish_args
+from dailies.media.commands.common import LOCAL_PROTOCOLS, finish_args
 from dailies.media.storyboard import StoryboardPlan
 
 
@@ -16,7 +16,7 @@ def build_storyboard_args(
 ) -> list[str]:
     """One sprite sheet: the first frame of every `interval_s` window, tiled in a grid."""
     video = (
-        ffmpeg.input(str(video_file))["v:0"]
+        ffmpeg.input(str(video_file), protocol_whitelist=LOCAL_PROTOCOLS)["v:0"]
         # `select`, not `fps`: fps rounds to its output grid, so a clip shorter than half an
         # interval yields no frame (and no sprite); the first frame is always selected.
         .filter("select", first_frame_per_window(plan.interval_s))

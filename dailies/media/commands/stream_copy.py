@@ -7,7 +7,12 @@ from pathlib import Path
 
 import ffmpeg
 
-from dailies.media.commands.common import PLAYLIST_NAME, finish_args, segment_prefix
+from dailies.media.commands.common import (
+    PLAYLIST_NAME,
+    finish_args,
+    input_protocols,
+    segment_prefix,
+)
 from dailies.media.ladder import GOP_S
 from dailies.media.probe import MasterProbe
 
@@ -33,7 +38,7 @@ def build_stream_copy_args(
     source: str, out_dir: Path, has_audio: bool, ladder_version: str, ffmpeg_bin: str = "ffmpeg"
 ) -> list[str]:
     """Remux the master into one fMP4 HLS rendition, no re-encoding: cut at its own keyframes."""
-    src = ffmpeg.input(source)
+    src = ffmpeg.input(source, protocol_whitelist=input_protocols(source))
     streams = [src["v:0"], *([src["a:0"]] if has_audio else [])]
     prefix = segment_prefix(ladder_version)
     rendition = out_dir / SOURCE_RENDITION

@@ -38,7 +38,20 @@ class UploadStarted(BaseModel):
     upload_id: str
     key: str
     part_size: int
+    part_count: int
+    parts: list[PartUrl]  # the first page; ask POST /api/uploads/{id}/parts for the rest
+    next_part_number: int | None  # where the next page starts; None when all are here
+    expires_at: datetime
+
+
+class PartsRequest(BaseModel):
+    key: str = Field(min_length=1, max_length=1024)
+    first: int = Field(ge=1, le=10_000)
+
+
+class PartsPage(BaseModel):
     parts: list[PartUrl]
+    next_part_number: int | None
     expires_at: datetime
 
 

@@ -4,6 +4,7 @@ a copy is what it should be. No I/O here."""
 from __future__ import annotations
 
 import base64
+import math
 import posixpath
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -11,6 +12,7 @@ from typing import Any
 
 from dailies.errors import CopyVerificationFailed, InvalidStagingKey
 from dailies.hashing import normalize_sha256
+from dailies.preview_rules import backoff_s
 
 STAGING_PREFIX = "uploads/"
 
@@ -89,3 +91,14 @@ def promotion_summary(staging_key: str, result: dict[str, Any]) -> str:
     ]
     lines = ["| | |", "| --- | --- |", *(f"| {name} | {value} |" for name, value in rows)]
     return "### Master promoted\n\n" + "\n".join(lines) + "\n"
+
+
+def retry_wait_s(
+    failures: int, last_failed_at: datetime | None, now: datetime, base_s: int, max_s: int
+) -> int:
+    """Seconds before promoting a key as a sha that failed `failures` times may run again:
+    a wrong checksum re-hashes the whole object each time, so re-posting backs off."""
+    if failures <= 0 or last_failed_at is None:
+        return 0
+    left = backoff_s(failures, base_s, max_s) - (now - last_failed_at).total_seconds()
+    return max(0, math.ceil(left))

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     home: Path = Path(".dailies")
     # Which deployments/{deploy_env}.yaml lists the work pools bootstrap creates.
     deploy_env: str = "local"
+    # The image repository (registry included) that container environments build and push
+    # (prefect.containers.yaml), e.g. ghcr.io/acme/dailies; compose.yaml tags its build so too.
+    image: str | None = None
     database_url: str | None = None
     redis_url: str | None = None
 
@@ -94,6 +97,9 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=1024 * GiB, ge=1, le=5 * 1024 * GiB)
     upload_part_bytes: int = Field(default=64 * MiB, ge=5 * MiB, le=5 * GiB)
     upload_url_expiry_s: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    # Presigned part URLs per call: a 1 TiB upload must not cost seconds of CPU and megabytes
+    # of answer up front; clients ask for the next page as they go.
+    upload_parts_page: int = Field(default=100, ge=1, le=10_000)
     # API: how long a token lookup is reused in-process; a revocation takes effect within it.
     auth_cache_ttl_s: float = Field(default=5.0, ge=0)
     # API: concurrent database sessions of async routes; under the engine's pool_size (10)
@@ -106,6 +112,9 @@ class Settings(BaseSettings):
     preview_single_flight_ttl_s: int = Field(default=30, ge=1)
     preview_retry_after_s: int = Field(default=5, ge=1)
     preview_retry_base_s: int = Field(default=30, ge=1)
+    # A promotion that failed (a wrong sha256, say) may be re-posted after base, 2·base, …
+    promotion_retry_base_s: int = Field(default=30, ge=1)
+    promotion_retry_max_s: int = Field(default=3600, ge=1)
     preview_retry_max_s: int = Field(default=3600, ge=1)
     # A queued/building row this old gets its flow run's state checked (crashed runs
     # never update the row themselves).

@@ -110,3 +110,15 @@ def check_upload_key(upload_id: str, key: str) -> str:
     if safe != name:
         raise InvalidRequest(f"key {key[:200]!r} is not a key this API issued")
     return key
+
+
+def may_act_on(owner_key_id: int | None, key_id: int, role: str) -> bool:
+    """An upload (or an asset) is its owner's; admins may act on anyone's."""
+    return role == "admin" or (owner_key_id is not None and owner_key_id == key_id)
+
+
+def part_page(part_count: int, first: int, page: int) -> range:
+    """Part numbers to presign in one call: at most `page`, from `first`, within the upload."""
+    if first < 1 or first > part_count:
+        raise InvalidRequest(f"first must be a part number from 1 to {part_count}, got {first}")
+    return range(first, min(part_count, first + page - 1) + 1)

@@ -242,8 +242,16 @@ def _finish(
     asset: dict[str, Any] | None,
 ) -> dict[str, Any]:
     if asset and asset.get("asset_id"):
-        attributes = {k: v for k, v in asset.items() if k != "asset_id"}
-        masters.link_asset(session, str(asset["asset_id"]), request.sha256, attributes)
+        # owner_key_id is set by the API from the caller's token, never by the client.
+        attributes = {k: v for k, v in asset.items() if k not in ("asset_id", "owner_key_id")}
+        owner = asset.get("owner_key_id")
+        masters.link_asset(
+            session,
+            str(asset["asset_id"]),
+            request.sha256,
+            attributes,
+            int(owner) if isinstance(owner, int) else None,
+        )
     masters.record_attempt(
         session, request.sha256, request.staging_key, outcome, flow_run_id=current_flow_run_id()
     )

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dailies.db.dialect import upsert_insert
@@ -42,10 +43,17 @@ def insert_master(session: Session, secured: CopiedMaster, staging_key: str) -> 
     return session.execute(stmt).scalar_one_or_none() is not None
 
 
-def link_asset(session: Session, asset_id: str, sha256: str, attributes: dict[str, Any]) -> None:
-    """Point an asset at a master; a re-upload of the asset repoints it."""
+def link_asset(
+    session: Session,
+    asset_id: str,
+    sha256: str,
+    attributes: dict[str, Any],
+    owner_key_id: int | None = None,
+) -> None:
+    """Point an asset at a master; a re-upload of the asset repoints it. Its owner is the
+    key that first linked it (the API checks who may repoint before launching)."""
     stmt = upsert_insert(session, Asset).values(
-        asset_id=asset_id, master_sha256=sha256, attributes=attributes
+        asset_id=asset_id, master_sha256=sha256, attributes=attributes, owner_key_id=owner_key_id
     )
     stmt = stmt.on_conflict_do_update(
         index_elements=["asset_id"],
@@ -91,6 +99,34 @@ def as_record(master: Master) -> MasterRecord:
     return MasterRecord(
         **{f.name: getattr(master, f.name) for f in dataclasses.fields(MasterRecord)}
     )
+
+
+def asset_owner(session: Session, asset_id: str) -> tuple[bool, int | None]:
+    """(the asset exists, the key that owns it)."""
+    row = session.get(Asset, asset_id)
+    return (row is not None, row.owner_key_id if row is not None else None)
+
+
+def failed_attempts(
+    session: Session, staging_key: str, sha256: str
+) -> tuple[int, datetime | None]:
+    """How often promoting this key as this sha failed since it last succeeded, and when
+    it last failed."""
+    last_success = session.scalar(
+        select(func.max(PromotionAttempt.id)).where(
+            PromotionAttempt.staging_key == staging_key,
+            PromotionAttempt.outcome.in_([o.value for o in SUCCEEDED]),
+        )
+    )
+    count, latest = session.execute(
+        select(func.count(PromotionAttempt.id), func.max(PromotionAttempt.created_at)).where(
+            PromotionAttempt.staging_key == staging_key,
+            PromotionAttempt.sha256 == sha256,
+            PromotionAttempt.outcome == PromotionOutcome.FAILED.value,
+            PromotionAttempt.id > (last_success or 0),
+        )
+    ).one()
+    return int(count), latest
 
 
 def assets_of(session: Session, sha256: str) -> list[str]:

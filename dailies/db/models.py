@@ -74,7 +74,26 @@ class Asset(Base):
     asset_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     master_sha256: Mapped[str] = mapped_column(ForeignKey("masters.sha256"), index=True)
     attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The API key that first linked it: only it (or an admin) may repoint the asset.
+    owner_key_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class Upload(Base):
+    """A multipart upload the API presigned: who owns it, what was declared, how far it got.
+    Only its owner (or an admin) completes, aborts or promotes it."""
+
+    __tablename__ = "uploads"
+
+    upload_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(String(1024), unique=True)
+    owner_key_id: Mapped[int] = mapped_column(Integer, index=True)
+    declared_size: Mapped[int] = mapped_column(BigInteger)
+    part_size: Mapped[int] = mapped_column(BigInteger)
+    part_count: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16))  # open/completed/aborted
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
 
 class PromotionAttempt(Base):

@@ -47,15 +47,27 @@ def upload(
         raise _fail("starting the upload", started)
     body = started.json()
     parts = []
-    # Plain PUTs to the presigned URLs: the API never sees the bytes.
+    page = body
+    # Plain PUTs to the presigned URLs: the API never sees the bytes. URLs come in pages.
     with path.open("rb") as source, httpx.Client(timeout=120) as s3:
-        for part in body["parts"]:
-            chunk = source.read(body["part_size"])
-            put = s3.put(part["url"], content=chunk)
-            if put.status_code != 200:
-                raise _fail(f"uploading part {part['part_number']}", put)
-            parts.append({"part_number": part["part_number"], "etag": put.headers["ETag"]})
-            on_bytes(len(chunk))
+        while True:
+            for part in page["parts"]:
+                chunk = source.read(body["part_size"])
+                put = s3.put(part["url"], content=chunk)
+                if put.status_code != 200:
+                    raise _fail(f"uploading part {part['part_number']}", put)
+                parts.append({"part_number": part["part_number"], "etag": put.headers["ETag"]})
+                on_bytes(len(chunk))
+            if page.get("next_part_number") is None:
+                break
+            more = api.post(
+                f"/api/uploads/{body['upload_id']}/parts",
+                json={"key": body["key"], "first": page["next_part_number"]},
+                headers=_bearer(token),
+            )
+            if more.status_code != 200:
+                raise _fail("asking for more part URLs", more)
+            page = more.json()
     done = api.post(
         f"/api/uploads/{body['upload_id']}/complete",
         json={"key": body["key"], "parts": parts},

@@ -94,7 +94,9 @@ def video_bitrate(width: int, height: int, frame_rate: Fraction) -> int:
     kbps = REFERENCE_KBPS * (pixels / REFERENCE_PIXELS) ** 0.75
     # Higher rates need more bits, far less than proportionally (less change per frame).
     kbps *= max(1.0, float(frame_rate) / 30) ** 0.5
-    return int(round(kbps / 50) * 50) * 1000
+    # At least 100 kbps: a tiny source would otherwise round to 0, which means "no rate
+    # control" to x264 and an invalid maxrate to NVENC (found by tests/test_properties.py).
+    return max(100, int(round(kbps / 50) * 50)) * 1000
 
 
 def plan_ladder(probe: MasterProbe, targets: tuple[int, ...] = DEFAULT_TARGETS) -> LadderPlan:

@@ -3,7 +3,6 @@ the API served by uvicorn, the nginx edge in front of both, Debian's headless Ch
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -79,10 +78,8 @@ def browser(deployed: Any) -> Iterator[Any]:
     # coroutines there: so start it after `deployed` and close it with the module, before
     # later modules call Prefect from this thread.
     if not CHROMIUM.exists():
-        message = "Debian's chromium is missing: apt-get install -y chromium"
-        if os.environ.get("CI"):
-            pytest.fail(message)  # CI installs it (scripts/ensure-system.sh): never skip there
-        pytest.skip(message)
+        # Never a silent skip: a run without the browser proves nothing about playback.
+        pytest.fail("Debian's chromium is missing: apt-get install -y chromium (or make sync)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -73,7 +73,10 @@ def worker_is_live(worker: Worker, now: datetime) -> bool:
 
 
 async def pool_has_live_worker(client: PrefectClient, pool: str) -> bool:
+    """A paused pool has none: its runs would wait (automations/ pauses a failing gpu pool)."""
     try:
+        if (await client.read_work_pool(pool)).is_paused:
+            return False
         workers = await client.read_workers_for_work_pool(
             pool, worker_filter=WorkerFilter(status=WorkerFilterStatus(any_=["ONLINE"]))
         )

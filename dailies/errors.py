@@ -120,6 +120,16 @@ class StackError(DailiesError):
     """The stack cannot start here; the message says what to do."""
 
 
+class ImageNotConfigured(StackError):
+    """A container environment builds and pushes an image: it needs a repository to push to."""
+
+    def __init__(self, deploy_env: str) -> None:
+        super().__init__(
+            f"DAILIES_DEPLOY_ENV={deploy_env} builds and pushes the worker image: set "
+            "DAILIES_IMAGE to its repository, registry included (e.g. ghcr.io/acme/dailies)"
+        )
+
+
 class EdgeError(DailiesError):
     """The edge cache cannot start."""
 

@@ -115,6 +115,6 @@ def bootstrap(settings: Settings, deploy: bool = False) -> dict[str, object]:
         report["work_pools"] = run_coro_as_sync(ensure_work_pools(settings))
         report["automations"] = run_coro_as_sync(apply_automations(automation_specs()))
         report["result_storage"] = save_result_storage_block(settings)
-        deploy_prefect_yaml()
+        deploy_prefect_yaml(settings)
         report["deployed"] = True
     return report

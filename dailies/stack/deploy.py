@@ -15,16 +15,33 @@ from typing import Any
 
 import yaml
 
+from dailies.errors import ImageNotConfigured
 from dailies.settings import Settings
 from dailies.stack import PROJECT_DIR
 
 RESULTS_BLOCK = "dailies-results"
 
 
+# The prefect file that builds and pushes the image (Dockerfile): it needs DAILIES_IMAGE.
+CONTAINERS_FILE = "prefect.containers.yaml"
+
+
+def environment_spec(settings: Settings) -> dict[str, Any]:
+    """deployments/{DAILIES_DEPLOY_ENV}.yaml: the environment's pools and prefect files."""
+    spec_file = PROJECT_DIR / "deployments" / f"{settings.deploy_env}.yaml"
+    spec: dict[str, Any] = yaml.safe_load(spec_file.read_text())
+    return spec
+
+
+def prefect_files(settings: Settings) -> list[str]:
+    """What `prefect deploy --all` reads for this environment, in order: a later file's
+    deployment replaces an earlier one of the same name."""
+    return list(environment_spec(settings).get("prefect_files", ["prefect.yaml"]))
+
+
 def pool_specs(settings: Settings) -> dict[str, dict[str, Any]]:
     """The pools of this environment (deployments/{env}.yaml) with their templates loaded."""
-    spec_file = PROJECT_DIR / "deployments" / f"{settings.deploy_env}.yaml"
-    pools = yaml.safe_load(spec_file.read_text())["pools"]
+    pools = environment_spec(settings)["pools"]
     for spec in pools.values():
         spec["base_job_template"] = json.loads((PROJECT_DIR / spec.pop("template")).read_text())
     return dict(pools)
@@ -79,21 +96,33 @@ def save_result_storage_block(settings: Settings) -> str:
     return f"s3-bucket/{RESULTS_BLOCK}"
 
 
-def deploy_prefect_yaml(timeout_s: float = 300) -> str:
-    """`prefect deploy --all` from the checkout: the same command an operator would run."""
+def deploy_prefect_yaml(settings: Settings, timeout_s: float = 600) -> str:
+    """`prefect deploy --all` from the checkout for each of the environment's prefect files:
+    the same commands an operator would run."""
     env = {**os.environ, "DAILIES_PROJECT_DIR": str(PROJECT_DIR)}
+    files = prefect_files(settings)
+    if CONTAINERS_FILE in files:
+        if not settings.image:
+            raise ImageNotConfigured(settings.deploy_env)
+        env["DAILIES_IMAGE"] = settings.image
     prefect = Path(sys.executable).parent / "prefect"
-    done = subprocess.run(
-        [str(prefect), "--no-prompt", "deploy", "--all", "--prefect-file", "prefect.yaml"],
-        cwd=PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout_s,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"prefect deploy failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
-    return done.stdout
+    output = []
+    for prefect_file in files:
+        done = subprocess.run(
+            [str(prefect), "--no-prompt", "deploy", "--all", "--prefect-file", prefect_file],
+            cwd=PROJECT_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(
+                f"prefect deploy ({prefect_file}) failed:\n"
+                f"{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+            )
+        output.append(done.stdout)
+    return "\n".join(output)
 
 
 AUTOMATIONS_DIR = PROJECT_DIR / "automations"
@@ -104,15 +133,26 @@ def automation_specs(directory: Path = AUTOMATIONS_DIR) -> list[dict[str, Any]]:
     return [yaml.safe_load(path.read_text()) for path in sorted(directory.glob("*.yaml"))]
 
 
+# `block_document_id: "block:NAME"` in automations/*.yaml: the block of that name, whatever
+# its type, so the files name a block an operator creates instead of a server's UUID.
+BLOCK_REFERENCE = "block:"
+
+
 async def apply_automations(specs: list[dict[str, Any]]) -> dict[str, str]:
     """Create each automation, or replace the one of the same name: idempotent, and an
-    edited file takes effect on the next bootstrap."""
+    edited file takes effect on the next bootstrap. One that names a block which does not
+    exist is skipped (and says which)."""
     from prefect.client.orchestration import get_client
     from prefect.events.schemas.automations import AutomationCore
 
     outcome: dict[str, str] = {}
     async with get_client() as client:
+        blocks = {block.name: block.id for block in await client.read_block_documents()}
         for spec in specs:
+            missing = _resolve_block_references(spec, blocks)
+            if missing:
+                outcome[spec["name"]] = f"skipped: no block named {', '.join(missing)}"
+                continue
             automation = AutomationCore.model_validate(spec)
             existing = await client.read_automations_by_name(automation.name)
             if existing:
@@ -124,3 +164,18 @@ async def apply_automations(specs: list[dict[str, Any]]) -> dict[str, str]:
                 await client.create_automation(automation)
                 outcome[automation.name] = "created"
     return outcome
+
+
+def _resolve_block_references(spec: dict[str, Any], blocks: dict[str | None, Any]) -> list[str]:
+    """Replace each action's "block:NAME" with that block's id, in place; the names that
+    have no block."""
+    missing = []
+    for action in spec.get("actions", []):
+        reference = action.get("block_document_id")
+        if isinstance(reference, str) and reference.startswith(BLOCK_REFERENCE):
+            name = reference.removeprefix(BLOCK_REFERENCE)
+            if name in blocks:
+                action["block_document_id"] = str(blocks[name])
+            else:
+                missing.append(name)
+    return missing

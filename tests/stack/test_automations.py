@@ -15,15 +15,21 @@ from prefect.states import Running
 from dailies.stack.deploy import apply_automations, automation_specs
 
 ZOMBIE = "dailies-crash-zombie-flow-runs"
+GPU_POOL = "dailies-pause-failing-gpu-pool"
+AUDIT = "dailies-notify-audit-critical-findings"
 
 
 def test_every_automation_file_is_valid_and_applying_twice_keeps_one_of_each(
     prefect_server: Any,
 ) -> None:
     specs = automation_specs()
-    assert ZOMBIE in {s["name"] for s in specs}
-    assert set(asyncio.run(apply_automations(specs)).values()) <= {"created", "updated"}
-    assert set(asyncio.run(apply_automations(specs)).values()) == {"updated"}
+    assert {ZOMBIE, GPU_POOL, AUDIT} <= {s["name"] for s in specs}
+    first = asyncio.run(apply_automations(specs))
+    # no `dailies-ops` notification block on this server: that one waits for it
+    assert first.pop(AUDIT) == "skipped: no block named dailies-ops"
+    assert set(first.values()) <= {"created", "updated"}
+    again = asyncio.run(apply_automations(specs))
+    assert set(again.values()) - {again.pop(AUDIT)} == {"updated"}
 
     async def count() -> int:
         async with get_client() as client:
@@ -31,6 +37,7 @@ def test_every_automation_file_is_valid_and_applying_twice_keeps_one_of_each(
 
     assert asyncio.run(count()) == 1
     asyncio.run(_delete_automation(ZOMBIE))
+    asyncio.run(_delete_automation(GPU_POOL))
 
 
 @flow(name="dailies-zombie-probe")
@@ -85,3 +92,130 @@ def _start_and_abandon_a_run() -> None:
     while (state := asyncio.run(state_of())) == "RUNNING" and time.monotonic() < deadline:
         time.sleep(1)
     assert state == "CRASHED"
+
+
+def _test_copy(name: str) -> dict[str, Any]:
+    """The shipped automation under a name of its own, so a test can delete just it."""
+    spec = next(s for s in automation_specs() if s["name"] == name)
+    return {**spec, "name": f"{name}-test-{uuid.uuid4().hex[:6]}"}
+
+
+def _emit_until(emit: Any, check: Any, timeout_s: float = 45) -> Any:
+    """Emit, then emit again every few seconds until `check` holds: the server's trigger
+    service loads a new automation shortly after it is created, not at once, and an event
+    it has not seen the automation for is not counted."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        emit()
+        for _ in range(10):
+            if found := check():
+                return found
+            time.sleep(0.5)
+    return check()
+
+
+def test_a_gpu_pool_whose_runs_keep_failing_is_paused(prefect_server: Any) -> None:
+    """Failed runs on a pool named like the gpu pool pause it; a throwaway pool stands in."""
+    from prefect.client.schemas.actions import WorkPoolCreate
+
+    pool_name = f"gpu-test-{uuid.uuid4().hex[:6]}"
+    spec = _test_copy(GPU_POOL)
+    trigger = spec["trigger"]
+    assert trigger["match_related"]["prefect.resource.name"] == "gpu"
+    spec["trigger"] = {**trigger, "match_related": {**trigger["match_related"],
+                       "prefect.resource.name": pool_name}}  # fmt: skip
+
+    async def create_pool() -> uuid.UUID:
+        async with get_client() as client:
+            pool = await client.create_work_pool(WorkPoolCreate(name=pool_name, type="process"))
+            return pool.id
+
+    async def is_paused() -> bool:
+        async with get_client() as client:
+            return bool((await client.read_work_pool(pool_name)).is_paused)
+
+    pool_id = asyncio.run(create_pool())
+    asyncio.run(apply_automations([spec]))
+    try:
+        kinds = iter(["Failed", "Crashed"] * 100)
+
+        def fail_a_run() -> None:
+            emit_event(
+                event=f"prefect.flow-run.{next(kinds)}",
+                resource={"prefect.resource.id": f"prefect.flow-run.{uuid.uuid4()}"},
+                related=[
+                    {
+                        "prefect.resource.id": f"prefect.work-pool.{pool_id}",
+                        "prefect.resource.role": "work-pool",
+                        "prefect.resource.name": pool_name,
+                    }
+                ],
+            )
+
+        for _ in range(trigger["threshold"] - 1):
+            fail_a_run()
+        assert _emit_until(fail_a_run, lambda: asyncio.run(is_paused()))
+    finally:
+        asyncio.run(_delete_automation(spec["name"]))
+        asyncio.run(_delete_pool(pool_name))
+
+
+def test_a_critical_audit_finding_notifies_ops(prefect_server: Any) -> None:
+    """A planted `dailies.audit.checksum_mismatch` reaches the ops webhook, key and detail."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from prefect.blocks.notifications import CustomWebhookNotificationBlock
+
+    received: list[dict[str, Any]] = []
+
+    class Webhook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Webhook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    block_name = f"dailies-ops-test-{uuid.uuid4().hex[:6]}"
+    block = CustomWebhookNotificationBlock(
+        name="dailies-ops",
+        url=f"http://127.0.0.1:{server.server_port}/hook",
+        json_data={"subject": "{{subject}}", "body": "{{body}}"},
+    )
+    block.save(block_name)
+    spec = _test_copy(AUDIT)
+    (action,) = spec["actions"]
+    spec["actions"] = [{**action, "block_document_id": f"block:{block_name}"}]
+    assert asyncio.run(apply_automations([spec]))[spec["name"]] == "created"
+    sha = uuid.uuid4().hex * 2
+    try:
+
+        def plant_a_finding() -> None:
+            emit_event(
+                event="dailies.audit.checksum_mismatch",
+                resource={
+                    "prefect.resource.id": f"dailies.master.{sha}",
+                    "prefect.resource.name": sha,
+                },  # fmt: skip
+                payload={"detail": "sha256 of the stored bytes differs", "audit_run_id": 7},
+            )
+
+        assert _emit_until(plant_a_finding, lambda: received)
+        message = received[0]
+        assert message["subject"] == f"dailies audit: dailies.audit.checksum_mismatch for {sha}"
+        assert "sha256 of the stored bytes differs" in message["body"]
+        assert "Audit run: 7" in message["body"]
+    finally:
+        asyncio.run(_delete_automation(spec["name"]))
+        block.delete(block_name)
+        server.shutdown()
+
+
+async def _delete_pool(name: str) -> None:
+    async with get_client() as client:
+        await client.delete_work_pool(name)

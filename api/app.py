@@ -40,6 +40,7 @@ def create_app(
         app.state.prefect = PrefectHandle(prefect_factory)
         app.state.token_cache = TokenCache(bound.auth_cache_ttl_s)
         app.state.db_limiter = CapacityLimiter(bound.api_db_concurrency)
+        app.state.background = set()  # triggers finishing after their answer went out
         app.state.manifest_watch = ManifestWatch(
             lambda sha: preview_exists(s3_client(bound), bound, manifest_key(sha)),
             max_wait_s=bound.preview_wait_s,

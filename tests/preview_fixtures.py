@@ -15,11 +15,20 @@ FAST = ["-c:v", "libx264", "-preset", "ultrafast"]
 
 
 def _run(args: list[str]) -> None:
+    # A tag of its own in every generated master: two tests that make "the same" clip must
+    # not share a sha256 (and so a master, a preview and a cache entry) by accident.
+    *head, output = args
+    unique = ["-metadata", f"comment=dailies-test-{uuid.uuid4().hex}"]
+    if not output.startswith("-") and Path(output).suffix in MEDIA_SUFFIXES:
+        args = [*head, *unique, output]
     subprocess.run(
         [FFMPEG, "-hide_banner", "-loglevel", "error", "-nostdin", "-y", *args],
         check=True,
         timeout=120,
     )
+
+
+MEDIA_SUFFIXES = {".mp4", ".mov", ".mkv", ".mxf", ".ts", ".m4v"}
 
 
 def _video(size: str, seconds: float, rate: str = "30") -> list[str]:

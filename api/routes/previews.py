@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from asyncio import FIRST_COMPLETED
+from collections.abc import Coroutine
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 
 from api.auth import Reviewer
 from api.deps import DbRunnerDep, ManifestWatchDep, PrefectDep, SettingsDep, SingleFlightDep
-from api.preview_trigger import PreviewTrigger
+from api.preview_trigger import Outcome, PreviewTrigger
 from api.schemas import (
     AUTH_ERRORS,
     PreviewAccepted,
@@ -20,11 +24,12 @@ from api.schemas import (
 from api.schemas import PreviewTrigger as PreviewTriggerBody
 from dailies.db import previews
 from dailies.db.previews import PreviewStatus as Status
-from dailies.errors import UnknownMaster
+from dailies.errors import DailiesError, UnknownMaster
 from dailies.hashing import normalize_sha256
 from dailies.preview_rules import manifest_url, snapshot_of
 
 router = APIRouter(prefix="/api/preview", tags=["previews"])
+logger = logging.getLogger("dailies.api")
 
 
 def get_trigger(
@@ -45,6 +50,7 @@ def get_trigger(
     },
 )
 async def trigger_preview(
+    request: Request,
     body: PreviewTriggerBody,
     _: Reviewer,
     trigger: Annotated[PreviewTrigger, Depends(get_trigger)],
@@ -56,14 +62,57 @@ async def trigger_preview(
     With `wait_s`, a build in progress is answered once its manifest is playable (the first
     rendition), or after `wait_s` (capped by the server), whichever comes first."""
     sha = normalize_sha256(body.sha)
-    outcome = await trigger.trigger(sha)
+    # The trigger (claim, row, first rendition, then the deployment launch) and the wait for
+    # a playable manifest run side by side: the first rendition is often playable before
+    # the ladder's flow run is even created, and the reviewer must not wait for that.
+    launching = _keep_running(request, trigger.trigger(sha))
+    waiting = asyncio.ensure_future(watch.wait(sha, body.wait_s)) if body.wait_s else None
+    await asyncio.wait({launching, *([waiting] if waiting else [])}, return_when=FIRST_COMPLETED)
+    if waiting is not None and waiting.done() and waiting.result():
+        answer: dict[str, Any] = {"status": Status.BUILDING, "flow_run_id": None}
+        if launching.done() and not launching.exception():
+            answer.update(launching.result().body)
+        answer.update(
+            playable=True,
+            manifest_url=manifest_url(settings.edge_url, sha),
+            retry_after_s=settings.preview_retry_after_s,
+        )
+        return _accepted(answer)
+    outcome = await launching  # raises UnknownMaster & co. as before
     if outcome.ready:
+        if waiting is not None:
+            waiting.cancel()
         return JSONResponse(outcome.body, status_code=200)
     answer = dict(outcome.body)
-    if answer["status"] != Status.FAILED and await watch.wait(sha, body.wait_s):
+    if answer["status"] == Status.FAILED:
+        if waiting is not None:
+            waiting.cancel()
+    elif waiting is not None and await waiting:
         answer.update(playable=True, manifest_url=manifest_url(settings.edge_url, sha))
+    return _accepted(answer)
+
+
+def _accepted(answer: dict[str, Any]) -> JSONResponse:
     retry_after = str(answer["retry_after_s"])
     return JSONResponse(answer, status_code=202, headers={"Retry-After": retry_after})
+
+
+def _keep_running(request: Request, work: Coroutine[Any, Any, Outcome]) -> asyncio.Task[Outcome]:
+    """A task that finishes even when the answer goes out first: a holder that has claimed
+    the sha must launch and publish the run for everyone waiting on it."""
+    task = asyncio.ensure_future(work)
+    running: set[asyncio.Task[Any]] = request.app.state.background
+    running.add(task)
+    task.add_done_callback(running.discard)
+    task.add_done_callback(_log_failure)
+    return task
+
+
+def _log_failure(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        exc = task.exception()
+        if not isinstance(exc, DailiesError):
+            logger.error("preview trigger failed after the answer: %r", exc)
 
 
 @router.get(

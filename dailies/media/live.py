@@ -70,15 +70,25 @@ class LivePublisher:
                     [self.target]
                     + [pinned_target_duration(0, p.segments) for p in playlists.values() if p]
                 )
+            if not self._started_fired:
+                # Playable first: one segment (and its playlist) per rendition, so the
+                # manifest goes out before a backlog of segments is uploaded. A remux writes
+                # seconds of segments at once; a player needs only the first.
+                for name, playlist in playlists.items():
+                    if playlist is not None:
+                        self._publish(self.renditions[name], playlist, False, limit=1)
+                self._fire_when_all_started()
             for name, playlist in playlists.items():
                 if playlist is not None:
                     self._publish(self.renditions[name], playlist, final)
-            if not self._started_fired and all(
-                s.segments_uploaded for s in self.renditions.values()
-            ):
-                self._started_fired = True
-                if self.on_all_started is not None:
-                    self.on_all_started()
+            self._fire_when_all_started()
+
+    def _fire_when_all_started(self) -> None:
+        if self._started_fired or not all(s.segments_uploaded for s in self.renditions.values()):
+            return
+        self._started_fired = True
+        if self.on_all_started is not None:
+            self.on_all_started()
 
     def _read(self, name: str, final: bool) -> MediaPlaylist | None:
         try:
@@ -91,7 +101,14 @@ class LivePublisher:
             raise PlaylistError(f"{name}: ffmpeg exited without ending its playlist")
         return playlist
 
-    def _publish(self, state: RenditionProgress, playlist: MediaPlaylist, final: bool) -> None:
+    def _publish(
+        self,
+        state: RenditionProgress,
+        playlist: MediaPlaylist,
+        final: bool,
+        limit: int | None = None,
+    ) -> None:
+        """Upload what is new (at most `limit` segments), then the playlist listing it."""
         folder = self.root / state.name
         state.playlist = playlist
         if playlist.map_uri and not state.init_uploaded:
@@ -102,12 +119,14 @@ class LivePublisher:
             state.init_uploaded = True
         # Upload in order and stop at the first segment not on disk yet, so the playlist we
         # publish never lists a segment a player cannot fetch.
+        added = 0
         for segment in playlist.segments:
             if segment.uri in state.uploaded:
                 continue
             local = folder / segment.uri
-            if not local.exists():
+            if not local.exists() or (limit is not None and added >= limit):
                 break
+            added += 1
             self.upload_file(local, rendition_key(self.sha256, state.name, segment.uri), True)
             state.uploaded[segment.uri] = local.stat().st_size
         upto = sum(1 for s in playlist.segments if s.uri in state.uploaded)

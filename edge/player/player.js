@@ -20,6 +20,14 @@
   // page starts the moment it exists rather than on its next poll.
   const LONG_POLL_S = 8;
 
+  // hls.js loads asynchronously (index.html): the 404 probe and the POST do not wait for it.
+  const hlsScript = document.getElementById("hlsjs");
+  const hlsLoaded = window.Hls || !hlsScript ? Promise.resolve() : new Promise((resolve) => {
+    hlsScript.addEventListener("load", resolve, { once: true });
+    hlsScript.addEventListener("error", resolve, { once: true }); // attach() says what is missing
+    setTimeout(resolve, 15000); // an error before we listened: attach() reports it
+  });
+
   // What the page did and when (ms since navigation start): read by tests and bench.
   const trace = { phase: "starting", events: [], error: null };
   window.dailiesPlayer = trace;
@@ -259,6 +267,7 @@
       if (!/^[0-9a-f]{64}$/.test(sha)) throw new Failure(`This is not a valid sha256: ${sha}`);
       await waitForPlaylist();
       say("Starting playback…", "loading");
+      await hlsLoaded;
       await attach();
       autoplay();
       followBuild().catch(() => {}); // progress is a courtesy; playback does not depend on it

@@ -118,3 +118,22 @@ def test_missing_playlists_are_waited_for_until_final(tmp_path):
     pub.poll()  # ffmpeg has not written anything yet: fine
     with pytest.raises(FileNotFoundError):
         pub.poll(final=True)
+
+
+def test_a_backlog_of_segments_does_not_hold_back_the_manifest(tmp_path):
+    """A remux writes seconds of segments before the first poll: the manifest (started)
+    goes out after one segment and its playlist, then the rest follow."""
+    rec = Recorder()
+    seen_at_start: list[list[str]] = []
+    pub = LivePublisher(
+        tmp_path, ["first"], SHA, 1, rec.file, rec.text,
+        lambda: seen_at_start.append(list(rec.files)),
+    )  # fmt: skip
+    write(tmp_path, "first", [(1.0, True), (1.0, True), (1.0, True)], target=1, ended=True)
+    pub.poll(final=True)
+    assert seen_at_start == [[f"{SHA}/first/v1-init-first.mp4", f"{SHA}/first/v1-00000.m4s"]]
+    first_playlist = parse_media_playlist(rec.texts[f"{SHA}/first/index.m3u8"][0][0])
+    assert [s.uri for s in first_playlist.segments] == ["v1-00000.m4s"]
+    assert len(rec.files) == 4  # init + all three segments in the end
+    final_body, final = rec.texts[f"{SHA}/first/index.m3u8"][-1]
+    assert final and parse_media_playlist(final_body).ended

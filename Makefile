@@ -1,5 +1,5 @@
 # The README's commands. `make test` works on a fresh Debian machine: it installs what it needs.
-.PHONY: test lint bench demo sync system
+.PHONY: test faults lint bench demo sync system
 
 UV ?= uv
 PYTEST_ARGS ?=
@@ -14,6 +14,10 @@ sync: system
 # Lint and types first (seconds), then the suite against the real services.
 test: lint
 	$(UV) run pytest $(PYTEST_ARGS)
+
+# Fault injection: real SIGKILLs of flow runs, workers and ffmpeg (tests/faults, minutes).
+faults: sync
+	$(UV) run pytest -m faults tests/faults $(PYTEST_ARGS)
 
 lint: sync
 	$(UV) run ruff check .

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -179,6 +180,7 @@ class PreviewTrigger:
             state.type.value if state is not None else None,
             age_s(snapshot.updated_at, now),
             self.settings.preview_stall_s,
+            age_s(state.timestamp, now) if state is not None else math.inf,
         )
         if liveness == Liveness.ALIVE:
             return liveness

@@ -94,18 +94,27 @@ class Liveness(enum.Enum):
     ENDED = "ended"  # finished without a ready preview: its failure stands (backoff applies)
 
 
-def judge_run(state_type: str | None, row_age_s: float, stall_s: float) -> Liveness:
+def judge_run(
+    state_type: str | None, row_age_s: float, stall_s: float, state_age_s: float = math.inf
+) -> Liveness:
     """Is the run a previews row points at still building it?
 
-    `state_type` is Prefect's (None: no such run). A non-final run whose row has not moved
+    `state_type` is Prefect's (None: no such run). A started run whose row has not moved
     for `stall_s` counts as dead: a killed host leaves its run RUNNING for ever unless
     something marks it crashed, and its partial preview must not hold reviewers hostage.
+    A Pending run is a process being started, which does not touch the row: it is judged
+    by how long it has been Pending (`state_age_s`), not by the row's age, which includes
+    the time it waited for a worker. A Scheduled run is waiting its turn (a worker, a
+    concurrency slot): launching another would only queue behind it.
     """
     if state_type is None or state_type == "CRASHED":
         return Liveness.DIED
     if state_type in {"COMPLETED", "FAILED", "CANCELLED"}:
         return Liveness.ENDED
-    return Liveness.DIED if row_age_s >= stall_s else Liveness.ALIVE
+    if state_type in {"SCHEDULED", "PAUSED"}:
+        return Liveness.ALIVE
+    age = min(row_age_s, state_age_s) if state_type == "PENDING" else row_age_s
+    return Liveness.DIED if age >= stall_s else Liveness.ALIVE
 
 
 def backoff_s(attempts: int, base_s: int, max_s: int) -> int:

@@ -11,8 +11,6 @@ segments are out before the last byte of a large master is read.
 from __future__ import annotations
 
 import shutil
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from prefect import get_run_logger, task
@@ -37,7 +35,8 @@ from dailies.media.playlists import AAC_LC, avc_codec_string, render_multivarian
 from dailies.media.probe import parse_probe
 from dailies.media.publish import manifest_key
 from dailies.media.runner import run_ffmpeg, run_ffprobe
-from dailies.settings import Settings, get_settings
+from dailies.scratch import make_scratch
+from dailies.settings import get_settings
 from dailies.storage import previews as preview_store
 
 # The presigned URL only has to outlive one fast pass over the master.
@@ -70,7 +69,7 @@ def publish_first_rendition(sha256: str) -> dict[str, Any]:
     how = "remux" if plan.copy else f"libx264 ultrafast {plan.rung.width}x{plan.rung.height}"
     logger.info("first rendition of %s: %s, %.1f s", sha[:12], how, probe.duration_s)
 
-    scratch = Path(tempfile.mkdtemp(prefix=f"dailies-first-{sha[:12]}-", dir=_scratch(settings)))
+    scratch = make_scratch(settings.scratch_dir, "dailies-first-", sha)
     try:
         out = scratch / "hls"
         (out / FIRST_RENDITION).mkdir(parents=True)
@@ -124,8 +123,3 @@ def publish_first_rendition(sha256: str) -> dict[str, Any]:
         "manifest_written": bool(published.get("manifest")),
     }
 
-
-def _scratch(settings: Settings) -> Path | None:
-    if settings.scratch_dir is not None:
-        settings.scratch_dir.mkdir(parents=True, exist_ok=True)
-    return settings.scratch_dir

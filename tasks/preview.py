@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +26,7 @@ from dailies.media.outputs import measured_duration_s
 from dailies.media.playlists import parse_media_playlist
 from dailies.media.publish import rendition_key
 from dailies.preview_rules import PreviewRequest, public_reason
+from dailies.scratch import make_scratch
 from dailies.settings import Settings, get_settings
 from dailies.storage import previews as preview_store
 from tasks.preview_outputs import publish_mp4, publish_poster, publish_storyboard
@@ -190,11 +190,7 @@ def record_ready(built: BuiltPreview, cache_hit: bool) -> dict[str, Any]:
 
 @contextmanager
 def scratch_directory(settings: Settings, sha256: str) -> Iterator[Path]:
-    if settings.scratch_dir is not None:
-        settings.scratch_dir.mkdir(parents=True, exist_ok=True)
-    path = Path(
-        tempfile.mkdtemp(prefix=f"dailies-preview-{sha256[:12]}-", dir=settings.scratch_dir)
-    )
+    path = make_scratch(settings.scratch_dir, "dailies-preview-", sha256)
     try:
         yield path
     finally:

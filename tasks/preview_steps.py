@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import sqlalchemy.exc
 from prefect import task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
@@ -274,8 +275,14 @@ def _progress_reporter(sha256: str) -> Any:
     def report(update: ProgressUpdate) -> None:
         if not throttle.ready(final=update.done):
             return
-        with session_scope(settings) as session:
-            previews.set_progress(session, sha256, update.fraction)
+        try:
+            with session_scope(settings) as session:
+                previews.set_progress(session, sha256, update.fraction)
+        except sqlalchemy.exc.OperationalError as exc:
+            # A dropped connection costs one progress tick, not the encode: raising here
+            # would kill ffmpeg and rebuild the whole ladder on the task's retry.
+            run_logger("dailies.preview").warning("progress not recorded: %s", exc)
+            return
         update_progress_artifact(artifact_id, round(update.fraction * 100, 1))
 
     return report

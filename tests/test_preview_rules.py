@@ -66,6 +66,7 @@ def test_backoff_doubles_and_is_capped() -> None:
         ("RUNNING", 300, Liveness.DIED),  # stalled: its host is gone
         ("PENDING", 301, Liveness.DIED),
         ("SCHEDULED", 5, Liveness.ALIVE),
+        ("SCHEDULED", 9999, Liveness.ALIVE),  # waiting for a worker or a slot, not dead
         ("FAILED", 0, Liveness.ENDED),
         ("CANCELLED", 999, Liveness.ENDED),
         ("COMPLETED", 0, Liveness.ENDED),
@@ -73,6 +74,13 @@ def test_backoff_doubles_and_is_capped() -> None:
 )
 def test_judge_run(state: str | None, row_age_s: float, liveness: Liveness) -> None:
     assert judge_run(state, row_age_s, stall_s=300) == liveness
+
+
+def test_a_run_whose_process_is_starting_is_judged_by_how_long_it_has_been_pending() -> None:
+    """It waited for a worker (an old row), then its process began starting (a new state)."""
+    assert judge_run("PENDING", 400, stall_s=300, state_age_s=2) == Liveness.ALIVE
+    assert judge_run("PENDING", 400, stall_s=300, state_age_s=300) == Liveness.DIED
+    assert judge_run("RUNNING", 400, stall_s=300, state_age_s=2) == Liveness.DIED
 
 
 @pytest.mark.parametrize(

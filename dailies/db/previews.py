@@ -134,10 +134,24 @@ def mark_failed(
     row = _locked_row(session, sha256)
     if is_current(row, ladder_version):
         return False
+    if moved_on(row, flow_run_id):
+        return False
     row.status, row.error, row.progress = PreviewStatus.FAILED.value, error[:4000], None
     row.ladder_version, row.flow_run_id = ladder_version, flow_run_id
     row.finished_at = datetime.now(UTC)
     return True
+
+
+def moved_on(row: Preview, flow_run_id: str | None) -> bool:
+    """Whether the row now belongs to another, active attempt: a crashed run's hook can
+    report after the API has judged that run dead and launched the next one (a worker runs
+    crash hooks late, once it has loaded the flow), and must not fail the new attempt."""
+    return (
+        flow_run_id is not None
+        and row.flow_run_id is not None
+        and row.flow_run_id != flow_run_id
+        and parse_status(row.status) in ACTIVE
+    )
 
 
 # --- the API's writes ---

@@ -117,6 +117,13 @@ def test_other_shells_reach_the_running_stack(up: RunningUp) -> None:
     )  # fmt: skip
     assert listed.returncode == 0, listed.stderr
     assert "build-preview/preview-cpu" in listed.stdout
+    ran = subprocess.run(
+        ["bash", "-c",
+         f'eval "$({DAILIES} env)" && prefect deployment run integrity-audit/integrity-audit'],
+        env=up.env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    assert "Created flow run" in ran.stdout, ran.stdout
 
 
 @pytest.mark.parametrize(

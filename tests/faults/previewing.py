@@ -1,0 +1,52 @@
+"""Preview helpers for the fault cases: a small master promoted, the player's trigger loop."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from dailies.clients import s3_client
+from tests import preview_fixtures as media
+from tests.faults.conftest import SCRATCH
+from tests.faults.outcome import leftovers, preview_problems, published_problems
+
+LADDER = "var_stream_map"  # only the ladder's ffmpeg has it
+
+
+def promoted_clip(stack: Any, tmp_path: Path, name: str, seconds: float = 8) -> str:
+    """A 640x360 H.264/AAC master of `seconds`, staged and promoted (in this process)."""
+    clip = media.make_small(tmp_path / name, seconds)
+    return media.stage_and_promote(s3_client(stack), stack, clip)
+
+
+def trigger(api: httpx.Client, sha: str) -> dict[str, Any]:
+    response = api.post("/api/preview", json={"sha": sha})
+    assert response.status_code in (200, 202), response.text
+    return dict(response.json())
+
+
+def until_ready(api: httpx.Client, sha: str, timeout_s: float = 120) -> float:
+    """Trigger as the player does (each answer's retry_after_s apart) until the preview is
+    ready; return when that was (time.monotonic)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        body = trigger(api, sha)
+        if body["status"] == "ready":
+            return time.monotonic()
+        assert time.monotonic() < deadline, f"not ready within {timeout_s} s: {body}"
+        time.sleep(min(float(body.get("retry_after_s") or 1), 1.0))
+
+
+def assert_recovered(stack: Any, sha: str) -> list[str]:
+    """Ready with every object in place, and nothing left behind; returns the leftovers."""
+    assert preview_problems(stack, sha) == []
+    left = leftovers(SCRATCH, stack, sha)
+    assert left == []
+    return left
+
+
+def assert_nothing_half_published(stack: Any, sha: str) -> None:
+    assert published_problems(stack, sha, final=False) == []

@@ -22,7 +22,7 @@ from dailies.media.commands.common import (
 )
 from dailies.media.commands.ladder import audio_stream, cpu_video_filters
 from dailies.media.commands.stream_copy import browser_friendly
-from dailies.media.ladder import AUDIO_BITRATE, LadderPlan, Rung, plan_ladder
+from dailies.media.ladder import AUDIO_BITRATE, LadderPlan, Rung, format_rate, plan_ladder
 from dailies.media.probe import MasterProbe
 
 FIRST_RENDITION = "first"
@@ -120,12 +120,20 @@ def build_first_rendition_args(
 
 def _small_video(src: Any, probe: MasterProbe, plan: FirstRenditionPlan) -> Any:
     video = src["v:0"]
-    ladder_like = LadderPlan(
-        (plan.rung,), plan.frame_rate, plan.gop_frames, SEGMENT_S, plan.has_audio, plan.duration_s
-    )
-    for name, args, kwargs in cpu_video_filters(probe, ladder_like):
-        video = video.filter(name, *args, **kwargs)
-    return video.filter("scale", plan.rung.width, plan.rung.height).filter("setsar", 1)
+    if probe.hdr:  # tone-mapping wants the full frame: the ladder's chain, then scale
+        ladder_like = LadderPlan(
+            (plan.rung,), plan.frame_rate, plan.gop_frames, SEGMENT_S, plan.has_audio,
+            plan.duration_s,
+        )  # fmt: skip
+        for name, args, kwargs in cpu_video_filters(probe, ladder_like):
+            video = video.filter(name, *args, **kwargs)
+        return video.filter("scale", plan.rung.width, plan.rung.height).filter("setsar", 1)
+    if probe.interlaced:
+        video = video.filter("bwdif", mode="send_frame", deint="interlaced")
+    # Scale first, then to 8-bit 4:2:0: converting every full 1080p frame before scaling it
+    # was about an eighth slower for a 10-bit ProRes master here.
+    video = video.filter("scale", plan.rung.width, plan.rung.height).filter("format", "yuv420p")
+    return video.filter("setsar", 1).filter("fps", fps=format_rate(plan.frame_rate))
 
 
 def _fast_x264_options(plan: FirstRenditionPlan) -> dict[str, Any]:

@@ -1,0 +1,124 @@
+"""README screenshots of what ops and reviewers see, taken from a real stack in headless
+Chromium (never by hand): `uv run python scripts/screenshots.py` → docs/screenshots/*.png.
+
+It runs `dailies demo --keep` on free ports (a generated master through upload, promotion and
+the preview), then photographs the Prefect UI (deployments, the preview run with its logs,
+the run form) and the review page while it plays.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "docs" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--no-first-run", "--disable-quic",
+    "--autoplay-policy=no-user-gesture-required",
+]  # fmt: skip
+
+
+def start_demo(home: Path) -> tuple[subprocess.Popen[str], str, str]:
+    """`dailies demo --keep`; returns it with the player URL and the preview run's UI URL."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DAILIES_", "PREFECT_"))}
+    env.update({"DAILIES_HOME": str(home), "PREFECT_UI_ENABLED": "true", "COLUMNS": "200"})
+    dailies = str(Path(sys.executable).parent / "dailies")
+    demo = subprocess.Popen(
+        [dailies, "demo", "--keep", "--sample-seconds", "8", "--edge-port", "0",
+         "--api-port", "0", "--prefect-port", "0", "--no-gpu"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    said, player, run = "", "", ""
+    assert demo.stdout is not None
+    for line in demo.stdout:
+        said += line
+        print(line, end="")
+        player = player or _find(r"(http://\S+/watch/\S+#token=\S+)", line)
+        run = run or _find(r"Prefect UI\s+(http://\S+/runs/flow-run/\S+)", line)
+        if "--keep:" in line:
+            break
+    if not (player and run):
+        demo.kill()
+        raise SystemExit(f"the demo did not come up:\n{said}")
+    return demo, player, run
+
+
+def _find(pattern: str, text: str) -> str:
+    found = re.search(pattern, text)
+    return found.group(1) if found else ""
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    home = Path(tempfile.mkdtemp(prefix="dailies-screenshots-"))
+    demo, player, run = start_demo(home)
+    ui = run.split("/runs/")[0]
+    try:
+        wait_until_done(ui, run)
+        deployment = httpx.get(f"{ui}/api/deployments/name/build-preview/preview-cpu").json()
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+            )
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            shoot(page, f"{ui}/deployments", "preview-cpu", "prefect-deployments.png")
+            shoot(page, run, "x real time", "prefect-preview-run-logs.png")
+            shoot(page, f"{ui}/deployments/deployment/{deployment['id']}/run", "sha256",
+                  "prefect-run-form.png")  # fmt: skip
+            page.goto(player)
+            page.wait_for_function(
+                "() => window.dailiesPlayer && window.dailiesPlayer.phase === 'playing'",
+                timeout=60_000,
+            )
+            time.sleep(2)  # a few frames in, past the first one
+            page.screenshot(path=str(OUT / "review-page.png"))
+            browser.close()
+    finally:
+        os.killpg(demo.pid, signal.SIGTERM)
+        demo.wait(60)
+    print(f"screenshots in {OUT}")
+
+
+def wait_until_done(ui: str, run_url: str, timeout_s: float = 300) -> None:
+    """The demo returns once the first rendition plays; the ladder run finishes later."""
+    run_id = run_url.rstrip("/").rsplit("/", 1)[-1]
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        state = httpx.get(f"{ui}/api/flow_runs/{run_id}").json().get("state") or {}
+        if state.get("type") in {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}:
+            print(f"  preview run {state.get('type')}")
+            return
+        time.sleep(1)
+    raise SystemExit(f"the preview run {run_id} did not finish within {timeout_s}s")
+
+
+def shoot(page: Any, url: str | None, wait_for_text: str, name: str) -> None:
+    if url is not None:
+        page.goto(url)
+    try:
+        found = page.get_by_text(wait_for_text).first
+        found.wait_for(state="attached", timeout=30_000)
+        found.scroll_into_view_if_needed()
+    finally:
+        time.sleep(1)  # let the SPA finish painting
+        page.screenshot(path=str(OUT / name))
+        print(f"  {name}")
+
+
+if __name__ == "__main__":
+    main()

@@ -13,7 +13,7 @@ RETRY_STATES = {"Retrying", "AwaitingRetry"}
 
 
 def task_retries(flow_run_id: UUID, settled: str, timeout_s: float = 30.0) -> Counter[str]:
-    """Retry states (Retrying/AwaitingRetry) per task name in one flow run, once the task
+    """Retry states (Retrying/AwaitingRetry) per task function in one flow run, once the task
     named `settled` has reached a final state on the server (task states arrive as events,
     a moment after the flow returns)."""
     deadline = time.monotonic() + timeout_s
@@ -22,7 +22,9 @@ def task_retries(flow_run_id: UUID, settled: str, timeout_s: float = 30.0) -> Co
             runs = client.read_task_runs(
                 flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
             )
-            done = [r for r in runs if _task(r.name) == settled and r.state and r.state.is_final()]
+            done = [
+                r for r in runs if _task(r.task_key) == settled and r.state and r.state.is_final()
+            ]
             if done or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
@@ -30,9 +32,11 @@ def task_retries(flow_run_id: UUID, settled: str, timeout_s: float = 30.0) -> Co
         retries: Counter[str] = Counter()
         for run in runs:
             states = client.read_task_run_states(run.id)
-            retries[_task(run.name)] += sum(1 for s in states if s.name in RETRY_STATES)
+            retries[_task(run.task_key)] += sum(1 for s in states if s.name in RETRY_STATES)
     return retries
 
 
-def _task(run_name: str) -> str:
-    return run_name.rsplit("-", 1)[0]
+def _task(task_key: str) -> str:
+    """The task's function name: run names may be custom (`build-<sha>-<encoder>`), task
+    keys are `<function name>-<hash>`."""
+    return task_key.rsplit("-", 1)[0]

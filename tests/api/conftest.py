@@ -78,6 +78,9 @@ def api_settings(stack: Any) -> Any:
             "upload_part_bytes": 5 * MiB,
             "max_upload_bytes": 2 * 1024 * MiB,
             "auth_cache_ttl_s": 1.0,  # revocation tests wait this long
+            # These test the API: no first renditions queued for masters that exist only as
+            # rows (a task worker started later would first work through them all).
+            "preview_first_play": False,
         }
     )
 

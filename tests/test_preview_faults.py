@@ -14,6 +14,7 @@ from sqlalchemy import update
 from dailies.clients import s3_client, session_scope
 from dailies.db.models import Preview
 from dailies.errors import EncodeTimedOut
+from dailies.settings import get_settings
 from flows.preview import build_preview
 from tasks.retry import retry_transient
 from tests import preview_fixtures as media
@@ -166,8 +167,10 @@ def test_master_without_a_keyframe_in_its_first_seconds_builds_from_the_first_on
 
 def test_an_encode_past_its_time_limit_fails_once_with_a_reason(stack, clips, monkeypatch):
     sha = _promote(stack, media.make_small(clips / "slow.mp4", seconds=4))
-    monkeypatch.setattr(stack, "preview_ffmpeg_timeout_floor_s", 0.2)
-    monkeypatch.setattr(stack, "preview_ffmpeg_timeout_per_media_s", 0.0)
+    # The settings the build reads (get_settings()), which another test may have rebuilt.
+    settings = get_settings()
+    monkeypatch.setattr(settings, "preview_ffmpeg_timeout_floor_s", 0.2)
+    monkeypatch.setattr(settings, "preview_ffmpeg_timeout_per_media_s", 0.0)
     state = build_preview(sha, return_state=True)
     assert state.is_failed()
     with pytest.raises(EncodeTimedOut, match="longer than its 0.2 s limit"):

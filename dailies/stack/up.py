@@ -109,9 +109,13 @@ class Stack:
         pids = {s.name: s.proc.pid for s in self.services}
         state = {"pid": os.getpid(), "urls": self.urls, "env": self.env, "services": pids}
         body = json.dumps(state, indent=2)
-        fd = os.open(self.state_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        # Written aside then renamed: a command reading it meanwhile sees the old or the new
+        # state, never an empty file.
+        partial = self.state_path.with_suffix(".partial")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as out:
             out.write(body)
+        os.replace(partial, self.state_path)
 
 
 def running_stack(home: Path) -> dict[str, Any] | None:

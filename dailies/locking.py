@@ -34,8 +34,41 @@ class _Leases:
     lease_s: float
     _heartbeats: dict[str, threading.Event]
 
-    def _leased(self, hold_timeout: float | None) -> float:
-        return hold_timeout or self.lease_s
+    def acquire_lock(
+        self,
+        key: str,
+        holder: str,
+        acquire_timeout: float | None = None,
+        hold_timeout: float | None = None,
+    ) -> bool:
+        acquired: bool = super().acquire_lock(  # type: ignore[misc]
+            key, holder, acquire_timeout, hold_timeout or self.lease_s
+        )
+        if acquired and hold_timeout is None:
+            self._start_heartbeat(key, self._renewer(key, holder))
+        return acquired
+
+    async def aacquire_lock(
+        self,
+        key: str,
+        holder: str,
+        acquire_timeout: float | None = None,
+        hold_timeout: float | None = None,
+    ) -> bool:
+        acquired: bool = await super().aacquire_lock(  # type: ignore[misc]
+            key, holder, acquire_timeout, hold_timeout or self.lease_s
+        )
+        if acquired and hold_timeout is None:
+            self._start_heartbeat(key, self._renewer(key, holder))
+        return acquired
+
+    def release_lock(self, key: str, holder: str) -> None:
+        self._stop_heartbeat(key)
+        super().release_lock(key, holder)  # type: ignore[misc]
+
+    def _renewer(self, key: str, holder: str) -> Callable[[], bool]:
+        """Pushes the lease of `key` forward; False once it is no longer `holder`'s."""
+        raise NotImplementedError
 
     def _start_heartbeat(self, key: str, renew: Callable[[], bool]) -> None:
         self._stop_heartbeat(key)
@@ -71,42 +104,12 @@ class LeasedRedisLockManager(_Leases, RedisLockManager):
         super().__setstate__(state)
         self._heartbeats = {}
 
-    def acquire_lock(
-        self,
-        key: str,
-        holder: str,
-        acquire_timeout: float | None = None,
-        hold_timeout: float | None = None,
-    ) -> bool:
-        acquired = super().acquire_lock(key, holder, acquire_timeout, self._leased(hold_timeout))
-        if acquired and hold_timeout is None:
-            self._renew_in_background(key, holder)
-        return acquired
-
-    async def aacquire_lock(
-        self,
-        key: str,
-        holder: str,
-        acquire_timeout: float | None = None,
-        hold_timeout: float | None = None,
-    ) -> bool:
-        acquired = await super().aacquire_lock(
-            key, holder, acquire_timeout, self._leased(hold_timeout)
-        )
-        if acquired and hold_timeout is None:
-            self._renew_in_background(key, holder)
-        return acquired
-
-    def release_lock(self, key: str, holder: str) -> None:
-        self._stop_heartbeat(key)
-        super().release_lock(key, holder)
-
-    def _renew_in_background(self, key: str, holder: str) -> None:
+    def _renewer(self, key: str, holder: str) -> Callable[[], bool]:
         lease = Lock(
             self.client, self._lock_name_for_key(key), timeout=self.lease_s, thread_local=False
         )
         lease.local.token = holder.encode()
-        self._start_heartbeat(key, lambda: bool(lease.reacquire()))
+        return lambda: bool(lease.reacquire())
 
 
 class LeasedFileLockManager(_Leases, FileSystemLockManager):
@@ -123,35 +126,8 @@ class LeasedFileLockManager(_Leases, FileSystemLockManager):
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["lock_files_directory"], state["lease_s"])  # type: ignore[misc]
 
-    def acquire_lock(
-        self,
-        key: str,
-        holder: str,
-        acquire_timeout: float | None = None,
-        hold_timeout: float | None = None,
-    ) -> bool:
-        acquired = super().acquire_lock(key, holder, acquire_timeout, self._leased(hold_timeout))
-        if acquired and hold_timeout is None:
-            self._start_heartbeat(key, lambda: self._extend(key, holder))
-        return acquired
-
-    async def aacquire_lock(
-        self,
-        key: str,
-        holder: str,
-        acquire_timeout: float | None = None,
-        hold_timeout: float | None = None,
-    ) -> bool:
-        acquired = await super().aacquire_lock(
-            key, holder, acquire_timeout, self._leased(hold_timeout)
-        )
-        if acquired and hold_timeout is None:
-            self._start_heartbeat(key, lambda: self._extend(key, holder))
-        return acquired
-
-    def release_lock(self, key: str, holder: str) -> None:
-        self._stop_heartbeat(key)
-        super().release_lock(key, holder)
+    def _renewer(self, key: str, holder: str) -> Callable[[], bool]:
+        return lambda: self._extend(key, holder)
 
     def _extend(self, key: str, holder: str) -> bool:
         """Rewrite our lock file with a later expiry, if it is still ours."""

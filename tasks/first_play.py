@@ -11,6 +11,7 @@ segments are out before the last byte of a large master is read.
 from __future__ import annotations
 
 import shutil
+import time
 from typing import Any
 
 from prefect import get_run_logger, task
@@ -51,6 +52,7 @@ URL_EXPIRY_S = 3600
 )
 def publish_first_rendition(sha256: str) -> dict[str, Any]:
     """Publish `{sha}/first/` and a manifest pointing at it, unless a manifest exists."""
+    started = time.monotonic()
     sha = normalize_sha256(sha256)
     settings = get_settings()
     logger = get_run_logger()
@@ -65,7 +67,10 @@ def publish_first_rendition(sha256: str) -> dict[str, Any]:
         raise UnknownMaster(f"no promoted master with sha256 {sha}; promote it first")
     url = preview_store.presigned_master_url(s3, settings, master, URL_EXPIRY_S)
     probe = parse_probe(run_ffprobe(ffprobe_args(settings.ffprobe_bin, url)))
+    probed_s = time.monotonic() - started
     plan = plan_first_rendition(probe, master.size_bytes)
+    # One small PUT: the page labels frames with the master's timecode from the first frame.
+    preview_store.upload_timing(s3, settings, sha, probe.timing.as_json(), final=False)
     how = "remux" if plan.copy else f"libx264 ultrafast {plan.rung.width}x{plan.rung.height}"
     logger.info("first rendition of %s: %s, %.1f s", sha[:12], how, probe.duration_s)
 
@@ -74,6 +79,7 @@ def publish_first_rendition(sha256: str) -> dict[str, Any]:
         out = scratch / "hls"
         (out / FIRST_RENDITION).mkdir(parents=True)
         published: dict[str, bool] = {}
+        playable_at: dict[str, float] = {}
 
         def publish_manifest() -> None:
             init = next((out / FIRST_RENDITION).glob("*init*.mp4"), None)
@@ -86,6 +92,7 @@ def publish_first_rendition(sha256: str) -> dict[str, Any]:
             published["manifest"] = preview_store.upload_preview_text_if_absent(
                 s3, settings, key, text
             )
+            playable_at["s"] = time.monotonic() - started
 
         publisher = LivePublisher(
             out,
@@ -107,12 +114,17 @@ def publish_first_rendition(sha256: str) -> dict[str, Any]:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     state = publisher.renditions[FIRST_RENDITION]
+    # The stages a reviewer waits on, for ops comparing hosts (the bench reads them too).
     logger.info(
-        "first rendition of %s: %d segments, %.1f MB published; manifest %s",
+        "first rendition of %s: %d segments, %.1f MB published; manifest %s; probed after "
+        "%.2f s, playable after %.2f s, done after %.2f s",
         sha[:12],
         state.segments_uploaded,
         sum(state.uploaded.values()) / 1e6,
         "written" if published.get("manifest") else "already there (the ladder's)",
+        probed_s,
+        playable_at.get("s", float("nan")),
+        time.monotonic() - started,
     )
     return {
         "sha256": sha,

@@ -104,9 +104,11 @@ def test_concurrent_misses_make_one_origin_request(
     assert all(r.content == SEGMENT * 8 for r in responses)
     assert [r.headers["x-cache-status"] for r in responses].count("MISS") == 1
     assert origin.count(f"/{BUCKET}/{key}") == 1
-    # moto writes its log line just after answering: give it a moment, then count there too.
-    time.sleep(0.2)
-    assert _moto_gets(s3_server, f"/{BUCKET}/{key}") == 1
+    # moto writes its log line just after answering: wait for it, then count there too.
+    deadline = time.monotonic() + 10
+    while not (gets := _moto_gets(s3_server, f"/{BUCKET}/{key}")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert gets == 1
 
 
 def test_playlist_follows_a_build_while_it_publishes(

@@ -161,6 +161,19 @@ def test_without_a_stack_commands_say_so_at_once_and_leave_nothing(tmp_path: Pat
     assert env_out.returncode == 1 and "no stack is running" in env_out.stderr
 
 
+def test_work_pool_workers_yield_the_cpu_to_first_play(up: RunningUp) -> None:
+    """Ladder flow runs inherit their worker's niceness; the task worker and the API, which
+    a reviewer waits on, keep the default."""
+    from dailies.settings import Settings
+
+    services = up.state["services"]
+    nice = Settings().worker_nice
+    assert nice > 0
+    assert os.getpriority(os.PRIO_PROCESS, services["cpu-worker"]) == nice
+    for name in ("task-worker", "api"):
+        assert os.getpriority(os.PRIO_PROCESS, services[name]) == 0
+
+
 def test_killed_workers_are_restarted_and_stopping_ends_every_process(up: RunningUp) -> None:
     """Last in this module: it kills workers and stops the stack."""
     first = up.state["services"]
@@ -177,6 +190,7 @@ def test_killed_workers_are_restarted_and_stopping_ends_every_process(up: Runnin
 
     _wait(restarted, 120, "both workers to be restarted", up.log, up.proc)
     text = up.log.read_text()
+    assert os.getpriority(os.PRIO_PROCESS, up.state["services"]["cpu-worker"]) > 0  # still
     assert "cpu-worker exited with -9; restarting it" in text
     assert "task-worker exited with -9; restarting it" in text
     services = up.state["services"]

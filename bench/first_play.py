@@ -154,7 +154,7 @@ class Ctx:
     keys: dict[str, str]
 
 
-def start(path: str) -> Ctx:
+def start(path: str, store: str = "moto") -> Ctx:
     from dailies.stack.demo import create_demo_keys
     from dailies.stack.up import start_stack
 
@@ -164,8 +164,9 @@ def start(path: str) -> Ctx:
     os.environ.update({"DAILIES_HOME": str(HOMES[path]), "PREFECT_UI_ENABLED": "false"})
     ports: dict[str, int | None] = {"edge": 0, "api": 0, "prefect": 0, "s3": 0}
     stack = start_stack(
-        HOMES[path], ports, gpu=False, echo=lambda line: print(f"  [{path}] {line}")
-    )
+        HOMES[path], ports, gpu=False, echo=lambda line: print(f"  [{path}] {line}"),
+        store=store,
+    )  # fmt: skip
     return Ctx(
         stack,
         httpx.Client(base_url=stack.urls["api"], timeout=120),
@@ -319,12 +320,14 @@ def server_marks(row: dict[str, Any]) -> dict[str, float]:
     return marks
 
 
-def measure(path: str, cases: list[Case], runs: int) -> dict[str, list[dict[str, Any]]]:
+def measure(
+    path: str, cases: list[Case], runs: int, store: str = "moto"
+) -> dict[str, list[dict[str, Any]]]:
     """One stack, every case; the first run (not counted) meets a task worker and a Prefect
     server that have served nothing yet, as the first reviewer after `dailies up` does."""
     from playwright.sync_api import sync_playwright
 
-    ctx = start(path)
+    ctx = start(path, store)
     results: dict[str, list[dict[str, Any]]] = {"warm-up": [], **{c.key: [] for c in cases}}
     try:
         # Prefect's sync calls break inside playwright's loop (tests/e2e/conftest.py): the
@@ -471,10 +474,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--cases", default="a,b,c")
     parser.add_argument("--path", choices=["new", "old"], help=argparse.SUPPRESS)
+    # RGW: a real S3 (dailies/stack/rgw.py) that holds case (c)'s 2 GiB master, which moto
+    # could not; its OSD keeps objects in RAM (up.RGW_MEMSTORE_BYTES at most).
+    parser.add_argument("--store", choices=["moto", "rgw"], default="moto")
     args = parser.parse_args()
     cases = [CASES[key.strip()] for key in args.cases.split(",") if key.strip()]
     if args.path:  # a child: one stack, results as JSON on the last line
-        print(json.dumps(measure(args.path, cases, args.runs)), flush=True)
+        print(json.dumps(measure(args.path, cases, args.runs, args.store)), flush=True)
         return
     for case in cases:  # every base master exists before anything is timed
         print(f"base master {case.key}: {base_master(case)}", flush=True)
@@ -483,7 +489,7 @@ def main() -> None:
         # A process per stack: Prefect fixes its API URL in a process's settings at import,
         # so a second stack in one process would still talk to the first one's server.
         child = [sys.executable, __file__, "--path", path, "--runs", str(args.runs),
-                 "--cases", args.cases]  # fmt: skip
+                 "--cases", args.cases, "--store", args.store]  # fmt: skip
         proc = subprocess.Popen(child, stdout=subprocess.PIPE, text=True, cwd=ROOT)
         last = ""
         for line in proc.stdout or []:

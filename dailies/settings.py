@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 GiB = 1024**3
@@ -83,6 +83,10 @@ class Settings(BaseSettings):
     # off = the deployment alone (what bench/first_play.py compares against).
     preview_first_play: bool = True
     first_play_publish_interval_s: float = Field(default=0.1, gt=0)
+    # Niceness of the work-pool workers `dailies up` starts (their flow runs and ffmpeg
+    # inherit it): on a shared host the ladder is batch work and yields the CPU to the
+    # first rendition and the API, which a reviewer is waiting on. 0 = no preference.
+    worker_nice: int = Field(default=10, ge=0, le=19)
     # How long POST /api/preview waits for a playable manifest before answering 202.
     preview_wait_s: float = Field(default=8.0, ge=0, le=25)
     preview_progress_interval_s: float = Field(default=2.0, gt=0)
@@ -100,6 +104,17 @@ class Settings(BaseSettings):
     # Presigned part URLs per call: a 1 TiB upload must not cost seconds of CPU and megabytes
     # of answer up front; clients ask for the next page as they go.
     upload_parts_page: int = Field(default=100, ge=1, le=10_000)
+    # Documents attached to assets (docs bucket): size cap, accepted types, URL lifetimes.
+    # Opening one is a short-lived presigned GET: a leaked link stops working within minutes.
+    docs_max_bytes: int = Field(default=200 * MiB, ge=1, le=5 * GiB)
+    docs_content_types: list[str] = [
+        "application/pdf", "text/plain", "text/csv", "image/jpeg", "image/png",
+        "application/octet-stream",  # LUTs (.cube, .3dl) and camera reports of many kinds
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ]  # fmt: skip
+    docs_upload_expiry_s: int = Field(default=900, ge=60, le=24 * 3600)
+    docs_open_expiry_s: int = Field(default=120, ge=10, le=3600)
     # API: how long a token lookup is reused in-process; a revocation takes effect within it.
     auth_cache_ttl_s: float = Field(default=5.0, ge=0)
     # API: concurrent database sessions of async routes; under the engine's pool_size (10)
@@ -108,6 +123,11 @@ class Settings(BaseSettings):
     # API: per-token fixed-window rate limit.
     rate_limit_requests: int = Field(default=1200, ge=1)
     rate_limit_window_s: int = Field(default=60, ge=1)
+    # Preview grants (dailies/grant_rules.py): POST /api/preview hands the reviewer a grant
+    # for one sha that the edge checks itself; it lasts this long (the player asks again on
+    # a 403). The key: this setting, else a random one kept in {home}/grant-secret.
+    preview_grant_ttl_s: int = Field(default=3600, ge=10, le=7 * 24 * 3600)
+    preview_grant_secret: SecretStr | None = None
     # API: preview triggers (the edge's 404 path).
     preview_single_flight_ttl_s: int = Field(default=30, ge=1)
     preview_retry_after_s: int = Field(default=5, ge=1)

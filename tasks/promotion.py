@@ -187,8 +187,14 @@ def secure_master(copied: CopiedMaster) -> CopiedMaster | None:
     if found is None:
         return None
     verify_copy(found, copied.size_bytes, copied.sha256)
+    # Ceph RGW answers CopyObject without x-amz-version-id: name the version HEAD found, so
+    # retention and the manifest row point at it and not at "" (the copy ran under the
+    # sha's lock, so the latest version is ours).
+    version = version or str(found.get("VersionId") or "")
+    copied = dataclasses.replace(copied, version_id=version)
     mode, until = copied.retention_mode, copied.retain_until
-    # Stores may drop lock headers (moto does on multipart uploads): re-assert them.
+    # Stores may drop lock headers (moto and RGW on multipart uploads, RGW on CopyObject too):
+    # re-assert them.
     current = masters_bucket.retention_from_head(found)
     if retention_needs_update(current, mode, until):
         masters_bucket.put_retention(s3, bucket, key, version, mode, until)

@@ -11,6 +11,7 @@ import os
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,10 @@ RUN_DIR = Path(tempfile.mkdtemp(prefix="dailies-tests-"))
 PG_ADMIN_URL = os.environ.get("DAILIES_TEST_PG_ADMIN", PG_ADMIN_DEFAULT)
 PG_DB = f"dailies_test_{uuid.uuid4().hex[:10]}"
 # Parallel test sessions on one machine pick different db numbers (DAILIES_TEST_REDIS_DB).
-REDIS_URL = f"redis://127.0.0.1:6379/{os.environ.get('DAILIES_TEST_REDIS_DB', '13')}"
+# Under pytest-xdist each worker process is a session of its own: the next db number.
+_XDIST_INDEX = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+_REDIS_DB = (int(os.environ.get("DAILIES_TEST_REDIS_DB", "13")) + _XDIST_INDEX) % 16
+REDIS_URL = f"redis://127.0.0.1:6379/{_REDIS_DB}"
 MOTO_PORT = free_port()
 PREFECT_PORT = free_port()
 
@@ -109,16 +113,67 @@ def stack(s3_server: Service, postgres_db: str, redis_db: str, prefect_server: S
     return get_settings()
 
 
-@pytest.fixture
-def settings(stack):  # type: ignore[no-untyped-def]
-    return stack
+@contextmanager
+def _on_store(env: dict[str, str]) -> Iterator[None]:
+    """This process on another S3 (endpoint and keys) for a while; settings and clients are
+    made afresh on the way in and out. Subprocess workers started earlier stay on moto."""
+    from dailies.clients import reset_clients
+
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    reset_clients()
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        reset_clients()
+
+
+@pytest.fixture(scope="session")
+def rgw_server(stack):  # type: ignore[no-untyped-def]
+    """A throw-away Ceph RGW (dailies/stack/rgw.py) with the buckets bootstrap makes, started
+    once, only when a test runs on it. Missing packages fail with the install command."""
+    from dailies.settings import get_settings
+    from dailies.stack.bootstrap import create_buckets
+    from dailies.stack.rgw import start_rgw
+
+    gateway = start_rgw(RUN_DIR / "rgw")
+    try:
+        with _on_store(gateway.env):
+            create_buckets(get_settings())
+        yield gateway
+    finally:
+        gateway.stop()
 
 
 @pytest.fixture
-def s3(stack):  # type: ignore[no-untyped-def]
+def store(request: pytest.FixtureRequest, stack) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """The S3 a test runs on: moto, unless parametrised with tests/stores.py's `both_stores`."""
+    name = getattr(request, "param", "moto")
+    if name == "moto":
+        yield name
+        return
+    gateway = request.getfixturevalue("rgw_server")
+    with _on_store(gateway.env):
+        yield name
+
+
+@pytest.fixture
+def settings(stack, store):  # type: ignore[no-untyped-def]
+    from dailies.settings import get_settings
+
+    return stack if store == "moto" else get_settings()
+
+
+@pytest.fixture
+def s3(settings):  # type: ignore[no-untyped-def]
     from dailies.clients import s3_client
 
-    return s3_client(stack)
+    return s3_client(settings)
 
 
 @pytest.fixture

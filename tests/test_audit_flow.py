@@ -1,4 +1,5 @@
-"""The integrity audit against planted faults, on real moto S3, Postgres and Prefect."""
+"""The integrity audit against planted faults, on real S3 (moto, and Ceph RGW where marked),
+Postgres and Prefect."""
 
 from __future__ import annotations
 
@@ -17,10 +18,11 @@ from flows.audit import audit_masters
 from flows.promote import promote_master
 from tests.isolation import isolated_stack
 from tests.staging import random_bytes, stage_bytes
+from tests.stores import both_stores
 
 
 @pytest.fixture
-def audit_stack(stack, monkeypatch):  # type: ignore[no-untyped-def]
+def audit_stack(store, monkeypatch):  # type: ignore[no-untyped-def]
     # GOVERNANCE so the test can shorten a retention behind the manifest's back
     with isolated_stack(monkeypatch, DAILIES_RETENTION_MODE="GOVERNANCE") as s:
         yield s
@@ -52,6 +54,7 @@ def test_clean_bucket_has_zero_findings_and_marks_masters_verified(audit_stack) 
         assert run.status == "clean"
 
 
+@both_stores
 def test_planted_faults_are_each_reported_once_with_their_kind(audit_stack) -> None:  # type: ignore[no-untyped-def]
     settings = audit_stack
     s3 = s3_client(settings)

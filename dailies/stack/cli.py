@@ -267,6 +267,16 @@ PrefectPort = typer.Option(
 )
 S3Port = typer.Option(None, "--s3-port", help="moto S3 port (default: a free one)")
 GpuOption = typer.Option(None, "--gpu/--no-gpu", help="GPU worker (default: when NVENC works)")
+
+
+class Store(enum.StrEnum):
+    MOTO = "moto"
+    RGW = "rgw"
+
+
+StoreOption = typer.Option(
+    Store.MOTO, help="the S3 started when AWS_ENDPOINT_URL_S3 is unset: moto, or a Ceph RGW"
+)
 MasterFile = typer.Argument(None, help="a master to use (default: a generated sample)")
 
 
@@ -277,16 +287,19 @@ def up(
     prefect_port: int | None = PrefectPort,
     s3_port: int | None = S3Port,
     gpu: bool | None = GpuOption,
+    store: Store = StoreOption,
 ) -> None:
     """Run the whole stack in the foreground on embedded defaults (moto S3, Prefect server,
-    SQLite, API, nginx edge, workers); Ctrl-C stops it. State lives under DAILIES_HOME."""
+    SQLite, API, nginx edge, workers); Ctrl-C stops it. State lives under DAILIES_HOME.
+    `--store rgw` runs a throw-away Ceph RGW instead of moto: a real S3 implementation that
+    verifies signatures and enforces Object Lock."""
     from dailies.errors import DailiesError
     from dailies.settings import Settings
     from dailies.stack.up import up as run_up
 
     try:
         ports = _ports(edge_port, api_port, prefect_port, s3_port)
-        run_up(Settings().home, ports, gpu, typer.echo)
+        run_up(Settings().home, ports, gpu, typer.echo, store.value)
     except (DailiesError, TimeoutError, RuntimeError) as exc:
         typer.secho(f"dailies up failed: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from exc

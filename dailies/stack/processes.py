@@ -169,8 +169,9 @@ def start_api(port: int, env: dict[str, str], log_dir: Path, timeout_s: float = 
     return service
 
 
-def start_worker(pool: str, env: dict[str, str], log_dir: Path) -> Service:
-    """A `prefect worker` for one work pool, polling every WORKER_QUERY_S seconds."""
+def start_worker(pool: str, env: dict[str, str], log_dir: Path, nice: int = 0) -> Service:
+    """A `prefect worker` for one work pool, polling every WORKER_QUERY_S seconds, at
+    `nice` (its flow-run processes and their ffmpeg children inherit it)."""
     worker_env = {
         **env,
         "PREFECT_WORKER_QUERY_SECONDS": WORKER_QUERY_S,
@@ -182,7 +183,12 @@ def start_worker(pool: str, env: dict[str, str], log_dir: Path) -> Service:
     args = [str(BIN_DIR / "prefect"), "worker", "start", "--pool", pool,
             "--name", f"dailies-{pool}-worker"]  # fmt: skip
     name = f"{pool}-worker"
-    return spawn(name, args, "", log_dir / f"{name}.log", worker_env, cwd=PROJECT_DIR)
+    service = spawn(name, args, "", log_dir / f"{name}.log", worker_env, cwd=PROJECT_DIR)
+    if nice:
+        # Set from here rather than in the child (no preexec_fn in a threaded parent); the
+        # worker has not forked a flow run yet, so every run starts at this niceness.
+        os.setpriority(os.PRIO_PROCESS, service.proc.pid, nice)
+    return service
 
 
 def start_task_worker(env: dict[str, str], log_dir: Path, timeout_s: float = 60) -> Service:

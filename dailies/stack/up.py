@@ -11,12 +11,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,8 @@ DEFAULT_PORTS = {"edge": 8080, "api": 8000, "prefect": 4200, "s3": 0}
 STATE_FILE = "stack.json"
 # A service that dies more often than this is broken, not unlucky: stop rather than loop.
 MAX_RESTARTS, RESTART_WINDOW_S = 5, 300.0
+# RGW's OSD keeps objects in RAM (memstore) up to this cap, as moto keeps them in memory.
+RGW_MEMSTORE_BYTES = 16 * 1024**3
 
 
 @dataclass
@@ -139,11 +142,16 @@ def adopt(state: dict[str, Any]) -> dict[str, str]:
 
 
 def embedded_environment(
-    home: Path, ports: dict[str, int], base: dict[str, str]
+    home: Path, ports: dict[str, int], base: dict[str, str], store: str = "moto"
 ) -> tuple[dict[str, str], dict[str, bool]]:
-    """What the stack's processes (and this one) get; and which services we must start."""
+    """What the stack's processes (and this one) get; and which services we must start.
+    `store` is the S3 started when none is configured: moto, or a Ceph RGW (stack/rgw.py)."""
     stack_dir = (home / "stack").resolve()
     start = {"s3": not base.get("AWS_ENDPOINT_URL_S3"), "prefect": not base.get("PREFECT_API_URL")}
+    if store != "moto" and not start["s3"]:
+        raise StackError(
+            f"--store {store} starts its own S3, but AWS_ENDPOINT_URL_S3 names one: unset it"
+        )
     env = {
         "DAILIES_HOME": str(home.resolve()),
         "DAILIES_EDGE_URL": f"http://127.0.0.1:{ports['edge']}",
@@ -157,6 +165,10 @@ def embedded_environment(
         env["AWS_ENDPOINT_URL_S3"] = f"http://127.0.0.1:{ports['s3']}"
         env["AWS_ACCESS_KEY_ID"] = base.get("AWS_ACCESS_KEY_ID", "testing")
         env["AWS_SECRET_ACCESS_KEY"] = base.get("AWS_SECRET_ACCESS_KEY", "testing")
+        if store == "rgw":
+            # RGW checks signatures: the user start_rgw makes has exactly these keys.
+            env["AWS_ACCESS_KEY_ID"] = "dailies"
+            env["AWS_SECRET_ACCESS_KEY"] = secrets.token_urlsafe(30)
     env.setdefault("AWS_DEFAULT_REGION", base.get("AWS_DEFAULT_REGION", "us-east-1"))
     if start["prefect"]:
         env["PREFECT_API_URL"] = f"http://127.0.0.1:{ports['prefect']}/api"
@@ -174,6 +186,7 @@ def start_stack(
     ports: dict[str, int | None] | None = None,
     gpu: bool | None = None,
     echo: Echo = print,
+    store: str = "moto",
 ) -> Stack:
     """Start everything and return once a preview request would be served end to end.
     Sets this process's environment to the stack's, as its children see it."""
@@ -184,7 +197,7 @@ def start_stack(
                   os.environ.get("DAILIES_FFPROBE_BIN", "ffprobe"))  # fmt: skip
     ensure_player_assets(echo)
     chosen = {name: pick_port(requested[name], DEFAULT_PORTS[name]) for name in DEFAULT_PORTS}
-    env, starts = embedded_environment(home, chosen, dict(os.environ))
+    env, starts = embedded_environment(home, chosen, dict(os.environ), store)
     stack_dir = home / "stack"
     if starts["s3"]:
         # moto keeps objects in memory: the manifest and Prefect's records of the last run
@@ -209,7 +222,7 @@ def start_stack(
         home=home, env={**env, "DAILIES_DATABASE_URL": os.environ["DAILIES_DATABASE_URL"]}
     )
     try:
-        _start_services(stack, chosen, starts, stack_dir, gpu, echo)
+        _start_services(stack, chosen, starts, stack_dir, gpu, echo, store)
     except BaseException:
         stack.stop()
         raise
@@ -224,6 +237,7 @@ def _start_services(
     stack_dir: Path,
     gpu: bool | None,
     echo: Echo,
+    store: str = "moto",
 ) -> None:
     from dailies.media.encoders import nvenc_works
     from dailies.settings import get_settings
@@ -232,10 +246,12 @@ def _start_services(
     from dailies.stack.processes import start_moto, start_prefect_server
 
     logs = stack_dir / "logs"
-    echo("starting S3 (moto) and the Prefect server…")
+    echo(f"starting S3 ({store}) and the Prefect server…")
     with ThreadPoolExecutor(2) as pool:
-        futures = []
-        if starts["s3"]:
+        futures: list[Future[Service] | Future[list[Service]]] = []
+        if starts["s3"] and store == "rgw":
+            futures.append(pool.submit(_start_rgw, ports["s3"], stack_dir / "rgw"))
+        elif starts["s3"]:
             futures.append(pool.submit(start_moto, ports["s3"], logs))
         if starts["prefect"]:
             prefect_home = stack_dir / "prefect-server"
@@ -243,7 +259,8 @@ def _start_services(
         errors = []
         for future in futures:  # keep every one that started, so that stop() ends it
             try:
-                stack.services.append(future.result())
+                started = future.result()
+                stack.services.extend(started if isinstance(started, list) else [started])
             except Exception as exc:
                 errors.append(exc)
         if errors:
@@ -254,10 +271,13 @@ def _start_services(
     pools = ["cpu"]
     if gpu or (gpu is None and nvenc_works(settings.ffmpeg_bin)):
         pools.append("gpu")
-    workers = [start_worker(pool, {**os.environ}, logs) for pool in pools]
+    nice = settings.worker_nice
+    workers = [start_worker(pool, {**os.environ}, logs, nice) for pool in pools]
     stack.services.extend(workers)
     for pool_name, worker in zip(pools, workers, strict=True):
-        stack.restarters[worker.name] = _starter(start_worker, pool_name, {**os.environ}, logs)
+        stack.restarters[worker.name] = _starter(
+            start_worker, pool_name, {**os.environ}, logs, nice
+        )
     if settings.preview_first_play:
         echo("starting the task worker for first renditions…")
         stack.services.append(start_task_worker({**os.environ}, logs))
@@ -280,6 +300,19 @@ def _start_services(
         "prefect_ui": prefect_api.removesuffix("/api"),
         "logs": str(logs.resolve()),
     }
+
+
+def _start_rgw(port: int, run_dir: Path) -> list[Service]:
+    """Monitor, OSD and gateway (named "s3", as moto is), with the keys the stack's
+    environment already carries."""
+    from dailies.stack.rgw import start_rgw
+
+    gateway = start_rgw(
+        run_dir, port, memstore_bytes=RGW_MEMSTORE_BYTES, gateway_name="s3",
+        access_key=os.environ["AWS_ACCESS_KEY_ID"],
+        secret_key=os.environ["AWS_SECRET_ACCESS_KEY"],
+    )  # fmt: skip
+    return gateway.services
 
 
 def sweep_scratch(scratch: Path, echo: Echo) -> None:
@@ -336,8 +369,14 @@ def wait_until_interrupted(stack: Stack, echo: Echo) -> None:
             signal.signal(sig, handler)
 
 
-def up(home: Path, ports: dict[str, int | None], gpu: bool | None, echo: Echo = print) -> None:
-    stack = start_stack(home, ports, gpu, echo)
+def up(
+    home: Path,
+    ports: dict[str, int | None],
+    gpu: bool | None,
+    echo: Echo = print,
+    store: str = "moto",
+) -> None:
+    stack = start_stack(home, ports, gpu, echo, store)
     try:
         echo("dailies is up:")
         print_urls(stack, echo)

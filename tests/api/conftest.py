@@ -93,6 +93,27 @@ def api_url(api_settings: Any, deployments: None) -> Iterator[str]:
         yield url
 
 
+@pytest.fixture
+def store_api_url(store: str, api_url: str, api_settings: Any) -> Iterator[str]:
+    """The API on the test's store (tests/stores.py): the session's app for moto; for RGW an
+    app of its own for this test, made while this process is on RGW's keys."""
+    if store == "moto":
+        yield api_url
+        return
+    from api.app import create_app
+    from dailies.settings import get_settings
+
+    on_store = api_settings.model_copy(update={"s3_endpoint_url": get_settings().s3_endpoint_url})
+    with serve(create_app(on_store)) as url:
+        yield url
+
+
+@pytest.fixture
+def store_editor(store_api_url: str, tokens: dict[str, str]) -> Iterator[httpx.Client]:
+    with _client(store_api_url, tokens["editor"]) as client:
+        yield client
+
+
 @pytest.fixture(scope="session")
 def tokens(stack: Any) -> dict[str, str]:
     from dailies.clients import session_scope

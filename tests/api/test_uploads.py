@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 
+from tests.stores import both_stores
+
 MiB = 1024**2
 
 
@@ -44,7 +46,9 @@ def upload_file(editor: httpx.Client, data: bytes, filename: str = "A001C003.mov
     return str(upload["key"])
 
 
-def test_presigned_multipart_upload_lands_in_staging(editor: httpx.Client, s3: Any) -> None:
+@both_stores
+def test_presigned_multipart_upload_lands_in_staging(store_editor: httpx.Client, s3: Any) -> None:
+    editor = store_editor
     data = os.urandom(11 * MiB + 123)
     upload = start(editor, len(data), "../../day 1/A001C003.mov")
     assert upload["key"] == f"uploads/{upload['upload_id']}/A001C003.mov"
@@ -64,7 +68,8 @@ def test_presigned_multipart_upload_lands_in_staging(editor: httpx.Client, s3: A
 
 def test_presigned_urls_are_sigv4_bound_to_key_upload_and_part(editor: httpx.Client) -> None:
     # moto does not verify signatures, so check what S3 verifies: a SigV4 query signature
-    # covers the method, the path (bucket and key) and every query parameter.
+    # covers the method, the path (bucket and key) and every query parameter. RGW does verify:
+    # test_an_api_part_url_is_refused_once_expired_or_moved below, and test_store_rules.py.
     upload = start(editor, 11 * MiB)
     for part in upload["parts"]:
         url = httpx.URL(part["url"])
@@ -121,3 +126,25 @@ def test_a_different_size_than_declared_is_refused_and_removed(
     response = editor.post(path, json={"key": upload["key"], "parts": parts})
     assert response.status_code == 422 and "declared" in response.json()["detail"]
     assert s3.list_objects_v2(Bucket="staging", Prefix=upload["key"]).get("KeyCount") == 0
+
+
+@both_stores
+def test_an_api_part_url_is_refused_for_another_part_or_tampered(
+    store: str, store_editor: httpx.Client
+) -> None:
+    """A part URL from POST /api/uploads used for another part, or with its signature
+    altered: RGW answers 403 (as AWS does); moto accepts both, checking no signature.
+    Expired URLs: test_store_rules.py::test_presigned_part_urls_expired_or_tampered."""
+    upload = start(store_editor, 6 * MiB)
+    first, second = upload["parts"]
+    signature = httpx.URL(second["url"]).params["X-Amz-Signature"]
+    flipped = signature[:-1] + ("0" if signature[-1] != "0" else "1")
+    body = b"x" * 1024
+    answers = {
+        "moved": httpx.put(first["url"].replace("partNumber=1", "partNumber=2"), content=body),
+        "tampered": httpx.put(second["url"].replace(signature, flipped), content=body),
+        "as signed": httpx.put(second["url"], content=body),
+    }
+    refused = {"moto": 200, "rgw": 403}[store]
+    codes = {name: response.status_code for name, response in answers.items()}
+    assert codes == {"moved": refused, "tampered": refused, "as signed": 200}

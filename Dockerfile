@@ -12,7 +12,7 @@ ARG UV_VERSION=0.13.9
 # tini reaps the ffmpeg children of a flow run and forwards SIGTERM (a cancelled run, an
 # evicted pod) to the whole process group.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ffmpeg nginx-light tini ca-certificates \
+ && apt-get install -y --no-install-recommends ffmpeg nginx-light libnginx-mod-http-js tini ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && pip install --no-cache-dir "uv==${UV_VERSION}" \
  && useradd --create-home --uid 10001 dailies \

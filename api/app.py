@@ -14,8 +14,9 @@ from api.body_limit import BodyLimit
 from api.deps import PrefectHandle, build_limits
 from api.errors import install_error_handlers
 from api.manifest_watch import ManifestWatch
-from api.routes import health, masters, previews, promotions, uploads
+from api.routes import documents, health, masters, previews, promotions, uploads
 from dailies.clients import async_redis_client, s3_client
+from dailies.grant_secret import grant_secret
 from dailies.media.publish import manifest_key
 from dailies.settings import Settings, get_settings
 from dailies.storage.previews import preview_exists
@@ -41,6 +42,7 @@ def create_app(
         app.state.token_cache = TokenCache(bound.auth_cache_ttl_s)
         app.state.db_limiter = CapacityLimiter(bound.api_db_concurrency)
         app.state.background = set()  # triggers finishing after their answer went out
+        app.state.grant_secret = grant_secret(bound)  # signs preview grants (previews.py)
         app.state.manifest_watch = ManifestWatch(
             lambda sha: preview_exists(s3_client(bound), bound, manifest_key(sha)),
             max_wait_s=bound.preview_wait_s,
@@ -62,7 +64,7 @@ def create_app(
     app.state.settings = bound
     app.add_middleware(BodyLimit)
     install_error_handlers(app)
-    for module in (uploads, promotions, masters, previews, health):
+    for module in (uploads, promotions, masters, previews, documents, health):
         app.include_router(module.router)
     return app
 

@@ -119,6 +119,10 @@ class PreviewTrigger(BaseModel):
 class PreviewReady(BaseModel):
     status: Literal["ready"]
     manifest_url: str
+    # The grant to watch this sha (also set as a cookie for /previews/{sha}/): clients
+    # without cookies add ?grant= to each preview URL. Expires at grant_expires_at (Unix s).
+    grant: str | None = None
+    grant_expires_at: int | None = None
 
 
 class PreviewAccepted(BaseModel):
@@ -128,6 +132,8 @@ class PreviewAccepted(BaseModel):
     error: str | None = None
     playable: bool = False  # a manifest exists (the first rendition): play it now
     manifest_url: str | None = None
+    grant: str | None = None
+    grant_expires_at: int | None = None
 
 
 class PreviewStatus(BaseModel):
@@ -151,3 +157,43 @@ class Readiness(BaseModel):
 class NotReady(BaseModel):
     detail: str
     checks: dict[str, str]
+
+
+# --- documents attached to assets (api/routes/documents.py) ---
+
+
+class DocumentCreate(BaseModel):
+    filename: str = Field(min_length=1, max_length=1024)
+    size_bytes: int = Field(gt=0)
+    content_type: str | None = Field(default=None, max_length=255)
+    # Optional: when given, completing the upload refuses bytes with another digest.
+    sha256: str | None = Field(default=None, max_length=100)
+
+
+class DocumentUpload(BaseModel):
+    document_id: str
+    key: str
+    url: str  # PUT the bytes here with these headers
+    headers: dict[str, str]
+    expires_at: datetime
+    max_bytes: int
+
+
+class DocumentInfo(BaseModel):
+    document_id: str
+    asset_id: str
+    filename: str
+    content_type: str
+    size_bytes: int
+    sha256: str | None
+    state: Literal["pending", "ready"]
+    uploaded_at: datetime | None
+
+
+class DocumentList(BaseModel):
+    documents: list[DocumentInfo]
+
+
+class DocumentLink(DocumentInfo):
+    url: str  # a presigned GET, valid until expires_at
+    expires_at: datetime

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from asyncio import FIRST_COMPLETED
 from collections.abc import Coroutine
 from typing import Annotated, Any
@@ -13,6 +14,7 @@ from fastapi.responses import JSONResponse
 
 from api.auth import Reviewer
 from api.deps import DbRunnerDep, ManifestWatchDep, PrefectDep, SettingsDep, SingleFlightDep
+from api.manifest_watch import ManifestWatch
 from api.preview_trigger import Outcome, PreviewTrigger
 from api.schemas import (
     AUTH_ERRORS,
@@ -25,8 +27,10 @@ from api.schemas import PreviewTrigger as PreviewTriggerBody
 from dailies.db import previews
 from dailies.db.previews import PreviewStatus as Status
 from dailies.errors import DailiesError, UnknownMaster
+from dailies.grant_rules import grant_cookie, issue_grant
 from dailies.hashing import normalize_sha256
 from dailies.preview_rules import manifest_url, snapshot_of
+from dailies.settings import Settings
 
 router = APIRouter(prefix="/api/preview", tags=["previews"])
 logger = logging.getLogger("dailies.api")
@@ -57,11 +61,26 @@ async def trigger_preview(
     watch: ManifestWatchDep,
     settings: SettingsDep,
 ) -> Any:
-    """Make sure a preview of this master exists or is being built (single-flight).
+    """Make sure a preview of this master exists or is being built (single-flight), and
+    grant the caller watching it: a cookie for /previews/{sha}/ (and `grant` in the body
+    for clients without cookies, as ?grant=) that the edge checks for every object.
 
     With `wait_s`, a build in progress is answered once its manifest is playable (the first
     rendition), or after `wait_s` (capped by the server), whichever comes first."""
     sha = normalize_sha256(body.sha)
+    answer, ready = await _trigger(request, sha, body, trigger, watch, settings)
+    return _with_grant(answer, ready, sha, request, settings)
+
+
+async def _trigger(
+    request: Request,
+    sha: str,
+    body: PreviewTriggerBody,
+    trigger: PreviewTrigger,
+    watch: ManifestWatch,
+    settings: Settings,
+) -> tuple[dict[str, Any], bool]:
+    """The answer, and whether it is the 200 (ready) one."""
     # The trigger (claim, row, first rendition, then the deployment launch) and the wait for
     # a playable manifest run side by side: the first rendition is often playable before
     # the ladder's flow run is even created, and the reviewer must not wait for that.
@@ -77,24 +96,35 @@ async def trigger_preview(
             manifest_url=manifest_url(settings.edge_url, sha),
             retry_after_s=settings.preview_retry_after_s,
         )
-        return _accepted(answer)
+        return answer, False
     outcome = await launching  # raises UnknownMaster & co. as before
     if outcome.ready:
         if waiting is not None:
             waiting.cancel()
-        return JSONResponse(outcome.body, status_code=200)
+        return dict(outcome.body), True
     answer = dict(outcome.body)
     if answer["status"] == Status.FAILED:
         if waiting is not None:
             waiting.cancel()
     elif waiting is not None and await waiting:
         answer.update(playable=True, manifest_url=manifest_url(settings.edge_url, sha))
-    return _accepted(answer)
+    return answer, False
 
 
-def _accepted(answer: dict[str, Any]) -> JSONResponse:
-    retry_after = str(answer["retry_after_s"])
-    return JSONResponse(answer, status_code=202, headers={"Retry-After": retry_after})
+def _with_grant(
+    answer: dict[str, Any], ready: bool, sha: str, request: Request, settings: Settings
+) -> JSONResponse:
+    """200 when ready, else 202 with Retry-After; either way with a fresh grant (only a
+    known master gets here: UnknownMaster was raised before)."""
+    ttl_s = settings.preview_grant_ttl_s
+    grant = issue_grant(request.app.state.grant_secret, sha, time.time(), ttl_s)
+    answer = {**answer, "grant": grant.value, "grant_expires_at": grant.expires}
+    secure = settings.edge_url.startswith("https:")
+    headers = {"Set-Cookie": grant_cookie(grant, sha, ttl_s, secure)}
+    if ready:
+        return JSONResponse(answer, status_code=200, headers=headers)
+    headers["Retry-After"] = str(answer["retry_after_s"])
+    return JSONResponse(answer, status_code=202, headers=headers)
 
 
 def _keep_running(request: Request, work: Coroutine[Any, Any, Outcome]) -> asyncio.Task[Outcome]:

@@ -7,8 +7,10 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from botocore.exceptions import ClientError
 
 from dailies.clients import engine, s3_client
+from dailies.grant_secret import grant_secret
 from dailies.settings import Settings
 from dailies.stack import PROJECT_DIR
 from dailies.storage.objects import ensure_bucket
@@ -37,9 +39,40 @@ def create_buckets(settings: Settings) -> dict[str, bool]:
         name: ensure_bucket(s3, bucket, object_lock=(name == "masters"))
         for name, bucket in settings.buckets.items()
     }
-    allow_anonymous_reads(s3, settings.previews_bucket)
+    keep_private(s3, settings.previews_bucket)
     abort_abandoned_uploads(s3, settings.staging_bucket, settings.staging_abort_incomplete_days)
+    documents_bucket(s3, settings.docs_bucket, settings.edge_url)
     return created
+
+
+def documents_bucket(s3: Any, bucket: str, edge_url: str) -> None:
+    """Documents are read only through presigned GETs the API makes for reviewers: nothing
+    public, ever. CORS lets the review page's origin (the edge) PUT an editor's upload and
+    fetch a document from a browser."""
+    s3.put_public_access_block(
+        Bucket=bucket,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": False,  # see keep_private: ignoring them keeps it private
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
+    origin = "/".join(edge_url.rstrip("/").split("/")[:3])
+    s3.put_bucket_cors(
+        Bucket=bucket,
+        CORSConfiguration={
+            "CORSRules": [
+                {
+                    "AllowedOrigins": [origin],
+                    "AllowedMethods": ["GET", "PUT"],
+                    "AllowedHeaders": ["content-type"],
+                    "ExposeHeaders": ["ETag"],
+                    "MaxAgeSeconds": 3600,
+                }
+            ]
+        },
+    )
 
 
 def abort_abandoned_uploads(s3: Any, bucket: str, days: int) -> None:
@@ -60,36 +93,46 @@ def abort_abandoned_uploads(s3: Any, bucket: str, days: int) -> None:
     )
 
 
-def public_read_policy(bucket: str) -> dict[str, Any]:
-    """GetObject for anyone, nothing else: no listing, so S3 answers 403 (not 404) for a
-    missing key, which the edge turns into 404."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "EdgeAnonymousRead",
-                "Effect": "Allow",
-                "Principal": "*",
-                "Action": "s3:GetObject",
-                "Resource": f"arn:aws:s3:::{bucket}/*",
-            }
-        ],
-    }
+# The statement bootstrap once put on the previews bucket (anonymous GetObject for the edge).
+PUBLIC_READ_SID = "EdgeAnonymousRead"
 
 
-def allow_anonymous_reads(s3: Any, bucket: str) -> None:
-    """The edge fetches previews unsigned. New AWS buckets block public policies by default,
-    so lift that for this bucket's policy only (public ACLs stay blocked)."""
+def keep_private(s3: Any, bucket: str) -> None:
+    """The edge signs its reads (SigV4), so nobody else reads previews without a grant:
+    block public policies, ignore public ACLs, and take back the public-read statement an
+    earlier bootstrap put there (any other statement an operator added stays)."""
     s3.put_public_access_block(
         Bucket=bucket,
         PublicAccessBlockConfiguration={
-            "BlockPublicAcls": True,
+            # Public ACLs are ignored, which keeps the bucket private; refusing requests that
+            # carry one would too, but Ceph RGW (16.2) then refuses the publisher's plain
+            # PutObject as well.
+            "BlockPublicAcls": False,
             "IgnorePublicAcls": True,
-            "BlockPublicPolicy": False,
-            "RestrictPublicBuckets": False,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
         },
     )
-    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(public_read_policy(bucket)))
+    try:
+        policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "NoSuchBucketPolicy":
+            return
+        raise
+    kept = without_public_read(policy)
+    if kept == policy:
+        return
+    if kept["Statement"]:
+        s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(kept))
+    else:
+        s3.delete_bucket_policy(Bucket=bucket)
+
+
+def without_public_read(policy: dict[str, Any]) -> dict[str, Any]:
+    statements = policy.get("Statement", [])
+    if isinstance(statements, dict):
+        statements = [statements]
+    return {**policy, "Statement": [s for s in statements if s.get("Sid") != PUBLIC_READ_SID]}
 
 
 def bootstrap(settings: Settings, deploy: bool = False) -> dict[str, object]:
@@ -97,6 +140,7 @@ def bootstrap(settings: Settings, deploy: bool = False) -> dict[str, object]:
     storage block and every deployment in prefect.yaml (needs a Prefect server)."""
     created = create_buckets(settings)
     migrate(settings)
+    grant_secret(settings)  # made now, so the API and the edge started later share it
     report: dict[str, object] = {
         "buckets_created": [n for n, made in created.items() if made],
         "migrated": True,

@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from dailies.errors import EdgeConfigInvalid, EdgeError, NginxMissing
+from dailies.grant_secret import grant_secret
 from dailies.settings import Settings
 from dailies.stack import PROJECT_DIR
 from dailies.stack.processes import Service, spawn, wait_http
@@ -22,7 +23,11 @@ from dailies.stack.processes import Service, spawn, wait_http
 EDGE_DIR = PROJECT_DIR / "edge"
 TEMPLATE = EDGE_DIR / "nginx.conf.template"
 PLAYER_DIR = EDGE_DIR / "player"
+NJS_DIR = EDGE_DIR / "njs"
 NGINX_CANDIDATES = ("/usr/sbin/nginx",)
+# Debian's libnginx-mod-http-js (njs): the grant check and SigV4 signing need it.
+JS_MODULE_CANDIDATES = ("/usr/lib/nginx/modules/ngx_http_js_module.so",)
+EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 HEALTH_PATH = "/_edge/health"
 
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
@@ -42,11 +47,13 @@ def render_edge_config(
     cache_max_size: str = "10g",
     worker_user: str | None = None,
     access_log: Path | None = None,
+    js_module: Path | None = None,
 ) -> str:
     """nginx.conf for the edge. `s3_origin` is the S3 endpoint URL (path-style requests);
     `api_upstream` a URL or host:port of the FastAPI app, None for an edge without API;
     `worker_user` ("user" or "user group") only matters when nginx starts as root;
-    `access_log` defaults to run_dir/access.log."""
+    `access_log` defaults to run_dir/access.log; `js_module` is njs's nginx module (found
+    on this machine when not given). Secrets are not in the text: see `edge_environment`."""
     origin = urlsplit(s3_origin if "://" in s3_origin else f"http://{s3_origin}")
     if origin.scheme not in {"http", "https"} or not origin.hostname:
         raise ValueError(f"S3 origin must be an http(s) URL, got {s3_origin!r}")
@@ -59,6 +66,9 @@ def render_edge_config(
 
     values = {
         "user_directive": f"user {worker_user};" if worker_user else "",
+        "js_module": _path(js_module or find_js_module()),
+        "njs_dir": _path(NJS_DIR),
+        "empty_sha256": EMPTY_SHA256,
         "listen_host": settings.edge_host,
         "listen_port": str(int(listen_port)),
         "run_dir": _path(run_dir),
@@ -119,7 +129,8 @@ def start_edge(
         raise EdgeConfigInvalid(config, check.stdout + check.stderr)
     log_path = log_dir / "edge.log"
     url = f"http://{settings.edge_host}:{port}"
-    service = spawn("edge", [*args, "-g", "daemon off;"], url, log_path, dict(os.environ))
+    environment = {**os.environ, **edge_environment(settings)}
+    service = spawn("edge", [*args, "-g", "daemon off;"], url, log_path, environment)
     try:
         wait_http(url + HEALTH_PATH, 15, service.proc)
     except (RuntimeError, TimeoutError) as exc:
@@ -139,6 +150,40 @@ def s3_origin_for(settings: Settings) -> str:
     if settings.s3_endpoint_url:
         return settings.s3_endpoint_url
     return f"https://s3.{settings.aws_region}.amazonaws.com"
+
+
+def edge_environment(settings: Settings) -> dict[str, str]:
+    """What edge/njs/dailies.js reads: the grant key and the credentials it signs origin
+    requests with (boto3's own chain, so the edge reads the bucket as the stack does).
+    Temporary credentials are read once: restart the edge when they rotate."""
+    import boto3
+
+    environment = {
+        "DAILIES_EDGE_GRANT_SECRET": grant_secret(settings).decode(),
+        "DAILIES_EDGE_S3_REGION": settings.aws_region,
+    }
+    found = boto3.session.Session().get_credentials()
+    if found is None:
+        raise EdgeError(
+            "no S3 credentials for the edge: the previews bucket is private "
+            "(set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a profile)"
+        )
+    credentials = found.get_frozen_credentials()
+    environment["DAILIES_EDGE_S3_ACCESS_KEY_ID"] = credentials.access_key
+    environment["DAILIES_EDGE_S3_SECRET_ACCESS_KEY"] = credentials.secret_key
+    if credentials.token:
+        environment["DAILIES_EDGE_S3_SESSION_TOKEN"] = credentials.token
+    return environment
+
+
+def find_js_module() -> Path:
+    for candidate in JS_MODULE_CANDIDATES:
+        if os.access(candidate, os.R_OK):
+            return Path(candidate)
+    raise EdgeError(
+        "nginx's njs module is missing: apt-get install -y libnginx-mod-http-js "
+        "(or scripts/ensure-system.sh)"
+    )
 
 
 def find_nginx() -> str:

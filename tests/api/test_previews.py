@@ -45,7 +45,12 @@ def test_ready_preview_answers_the_manifest_url(reviewer: httpx.Client, stack: A
     response = reviewer.post("/api/preview", json={"sha": sha.upper()})
     assert response.status_code == 200
     url = f"{stack.edge_url}/previews/{sha}/manifest.m3u8"
-    assert response.json() == {"status": "ready", "manifest_url": url}
+    body = response.json()
+    # With the grant to watch it (tests/security/test_grant_issuing.py checks the grant).
+    assert body == {"status": "ready", "manifest_url": url} | {
+        "grant": body["grant"],
+        "grant_expires_at": body["grant_expires_at"],
+    }
     status = reviewer.get(f"/api/preview/{sha}").json()
     assert status["status"] == "ready" and status["manifest_url"] == url
     assert runs_for_sha(sha) == []

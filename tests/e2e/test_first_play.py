@@ -1,6 +1,6 @@
-"""A reviewer opens the player for a master that has no preview yet: the edge answers 404,
-the page asks the API for a build (long-polling), and plays as soon as the first rendition,
-made by the already-running task worker, exists."""
+"""A reviewer opens the player for a master that has no preview yet: the page asks the API
+for a build (long-polling; the answer grants watching that sha at the edge), and plays as
+soon as the first rendition, made by the already-running task worker, exists."""
 
 from __future__ import annotations
 
@@ -51,7 +51,8 @@ def test_player_builds_missing_preview_then_plays_from_the_start(
     s3: Any, stack: Any, tmp_path: Path, codec: str,
 ) -> None:  # fmt: skip
     sha = _promoted_master(s3, stack, tmp_path, codec)
-    assert httpx.get(f"{edge.url}/previews/{sha}/manifest.m3u8").status_code == 404
+    # Nobody watches without a grant, not even a preview that does not exist yet.
+    assert httpx.get(f"{edge.url}/previews/{sha}/manifest.m3u8").status_code == 403
 
     page, console = _open(browser, f"{edge.url}/watch/{sha}#token={reviewer_token}")
     try:
@@ -61,7 +62,7 @@ def test_player_builds_missing_preview_then_plays_from_the_start(
         raise AssertionError(f"video never advanced: {trace}\nconsole: {console}") from exc
     trace = page.evaluate(PLAYER_TRACE)
     phases = [event["phase"] for event in trace["events"]]
-    assert phases[:2] == ["probing", "requesting"], phases  # the edge's 404, then POST
+    assert phases[0] == "requesting", phases  # POST /api/preview first: it grants watching
     assert "playing" in phases, phases
     assert trace["error"] is None
     # The fast path: the player's first manifest is the task worker's first rendition, not

@@ -19,12 +19,13 @@ from dailies.stack.bootstrap import create_buckets
 from dailies.stack.edge import start_edge
 from dailies.stack.processes import Service, free_port
 from tests.edge.counting_origin import FakeApi, Origin, QuietServer, counting_handler
+from tests.grants import GrantAuth
 
 
 @pytest.fixture(scope="module")
 def edge_base_settings(s3_server: Service) -> Settings:
     """Only S3 is needed here, not the whole `stack` (Postgres, Redis, Prefect): the
-    buckets as bootstrap makes them, previews readable anonymously."""
+    buckets as bootstrap makes them (previews private: the edge signs its reads)."""
     settings = get_settings()
     create_buckets(settings)
     return settings
@@ -120,7 +121,16 @@ def edge(
 
 
 @pytest.fixture
-def client(edge: Service) -> Iterator[httpx.Client]:
+def client(edge: Service, edge_settings: Settings) -> Iterator[httpx.Client]:
+    """A reviewer's client: it holds a grant for every sha it asks for (tests of grants
+    themselves use `bare`)."""
+    with httpx.Client(base_url=edge.url, timeout=30, auth=GrantAuth(edge_settings)) as http:
+        yield http
+
+
+@pytest.fixture
+def bare(edge: Service) -> Iterator[httpx.Client]:
+    """A client without any grant."""
     with httpx.Client(base_url=edge.url, timeout=30) as http:
         yield http
 

@@ -70,7 +70,9 @@ def test_cache_settings_reach_the_config(tmp_path: Path) -> None:
 def test_aws_origin_gets_its_own_host_and_sni(tmp_path: Path) -> None:
     text = _render(tmp_path, s3_origin="https://s3.eu-west-1.amazonaws.com")
     assert "server s3.eu-west-1.amazonaws.com:443;" in text
-    assert 'proxy_set_header Host "s3.eu-west-1.amazonaws.com";' in text
+    # Sent (and signed, edge/njs/dailies.js) through $s3_host.
+    assert 'default "s3.eu-west-1.amazonaws.com";' in text
+    assert "proxy_set_header Host $s3_host;" in text
     assert 'proxy_ssl_name "s3.eu-west-1.amazonaws.com";' in text
     assert "proxy_pass https://s3_origin;" in text
 

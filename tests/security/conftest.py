@@ -16,6 +16,7 @@ from tests.api.conftest import (  # noqa: F401 - fixtures
     tokens,
 )
 from tests.edge.conftest import (  # noqa: F401 - fixtures
+    bare,
     client,
     edge,
     edge_base_settings,

@@ -1,0 +1,88 @@
+// njs for the edge (nginx.conf.template): the preview grant check and the SigV4 signature of
+// origin requests. Secrets come from the environment nginx keeps for its workers (`env`
+// directives), never from the rendered config file.
+
+const crypto = require("crypto");
+
+// ---- preview grants: dailies/grant_rules.py's verify_grant, in the edge ----
+
+const GRANT = /^([0-9]{1,12})\.([0-9a-f]{64})$/;
+const PREVIEW = /^\/previews\/([0-9a-f]{64})\//;
+
+function sameText(a, b) {
+  // Compare every character, so the time taken says nothing about how much matched.
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}
+
+// "ok" or why not (the access log shows it); the caller refuses anything but "ok".
+function grant(r) {
+  const secret = process.env.DAILIES_EDGE_GRANT_SECRET;
+  if (!secret) return "no-secret";
+  // Checked before the location's rewrite: r.uri is still /previews/{sha}/….
+  const path = PREVIEW.exec(r.uri);
+  if (!path) return "no-sha";
+  // The cookie for browsers (the API sets it), ?grant= for clients without cookies.
+  const value = r.variables.cookie_dailies_grant || r.args.grant || "";
+  if (!value) return "missing";
+  const parts = GRANT.exec(value);
+  if (!parts) return "malformed";
+  const now = Number(r.variables.msec);
+  if (Number(parts[1]) <= now) return "expired";
+  const mac = crypto.createHmac("sha256", secret).update(`${path[1]}:${parts[1]}`).digest("hex");
+  return sameText(mac, parts[2]) ? "ok" : "invalid";
+}
+
+// ---- SigV4 for the proxied GET: the previews bucket is private ----
+
+const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+function hmac(key, text) {
+  return crypto.createHmac("sha256", key).update(text).digest();
+}
+
+// nginx's cached time ($msec) is the same for every variable of one upstream request, so
+// the signed date and the x-amz-date header always agree.
+function amzDate(r) {
+  const iso = new Date(Math.floor(Number(r.variables.msec)) * 1000).toISOString();
+  return iso.replace(/[-:]/g, "").replace(/\.\d{3}/, ""); // 20260101T120000Z
+}
+
+// S3 keys of previews are [A-Za-z0-9_./-] (the locations allow nothing else), so the
+// rewritten URI is already its canonical form.
+function authorization(r) {
+  const access = process.env.DAILIES_EDGE_S3_ACCESS_KEY_ID;
+  const secret = process.env.DAILIES_EDGE_S3_SECRET_ACCESS_KEY;
+  if (!access || !secret) return "";
+  const region = process.env.DAILIES_EDGE_S3_REGION || "us-east-1";
+  const token = process.env.DAILIES_EDGE_S3_SESSION_TOKEN || "";
+  const date = amzDate(r);
+  const day = date.slice(0, 8);
+  const names = ["host", "x-amz-content-sha256", "x-amz-date"];
+  const values = [r.variables.s3_host, EMPTY_SHA256, date];
+  if (token) {
+    names.push("x-amz-security-token");
+    values.push(token);
+  }
+  const headers = names.map((name, i) => `${name}:${values[i]}\n`).join("");
+  const signed = names.join(";");
+  const canonical = ["GET", r.uri, "", headers, signed, EMPTY_SHA256].join("\n");
+  const scope = `${day}/${region}/s3/aws4_request`;
+  const toSign = ["AWS4-HMAC-SHA256", date, scope,
+    crypto.createHash("sha256").update(canonical).digest("hex")].join("\n");
+  let key = hmac(`AWS4${secret}`, day);
+  key = hmac(key, region);
+  key = hmac(key, "s3");
+  key = hmac(key, "aws4_request");
+  const signature = crypto.createHmac("sha256", key).update(toSign).digest("hex");
+  return `AWS4-HMAC-SHA256 Credential=${access}/${scope}, SignedHeaders=${signed}, ` +
+    `Signature=${signature}`;
+}
+
+function sessionToken() {
+  return process.env.DAILIES_EDGE_S3_SESSION_TOKEN || "";
+}
+
+export default { grant, amzDate, authorization, sessionToken };

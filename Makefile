@@ -1,5 +1,5 @@
 # The README's commands. `make test` works on a fresh Debian machine: it installs what it needs.
-.PHONY: test faults lint bench demo sync system
+.PHONY: test faults lint bench demo sync system mutants
 
 UV ?= uv
 PYTEST_ARGS ?=
@@ -18,6 +18,11 @@ test: lint
 # Fault injection: real SIGKILLs of flow runs, workers and ffmpeg (tests/faults, minutes).
 faults: sync
 	$(UV) run pytest -m faults tests/faults $(PYTEST_ARGS)
+
+# Mutation testing of the pure cores against the fast pure tests (about 10 min on one core;
+# not part of `make test`): score and survivors go to bench/RESULTS.md, below 85 % fails.
+mutants: sync
+	$(UV) run python bench/mutants.py
 
 lint: sync
 	$(UV) run ruff check .

@@ -31,7 +31,7 @@ def validate_promotion_request(staging_key: str, sha256: str) -> PromotionReques
     normalised = posixpath.normpath(staging_key)
     if (
         not staging_key.startswith(STAGING_PREFIX)
-        or normalised != staging_key.rstrip("/")
+        or normalised != staging_key
         or not normalised.startswith(STAGING_PREFIX)
         or staging_key.endswith("/")
         or any(ord(c) < 32 for c in staging_key)

@@ -10,10 +10,12 @@ import pytest
 
 from dailies.copy_plan import MAX_PARTS, MIN_PART_BYTES, choose_part_size, plan_copy_parts
 from dailies.errors import CopyVerificationFailed, InvalidSha256, InvalidStagingKey
-from dailies.hashing import normalize_sha256, sha256_of_chunks
+from dailies.hashing import is_sha256, normalize_sha256, sha256_of_chunks
 from dailies.promotion_rules import (
+    promotion_summary,
     retain_until_from,
     retention_needs_update,
+    retry_wait_s,
     validate_promotion_request,
     verify_copy,
 )
@@ -147,3 +149,179 @@ def test_verify_copy_refuses_a_different_object(head) -> None:  # type: ignore[n
 def test_now_is_used_for_retention_math() -> None:
     later = retain_until_from(datetime.now(UTC), 1) - datetime.now(UTC)
     assert timedelta(hours=23) < later <= timedelta(days=1)
+
+
+def test_a_staging_key_that_is_not_a_string_is_refused_with_the_reason() -> None:
+    with pytest.raises(InvalidStagingKey, match="^staging_key must be a non-empty string$"):
+        validate_promotion_request(None, SHA)  # type: ignore[arg-type]
+    with pytest.raises(InvalidStagingKey, match="^staging_key must be a non-empty string$"):
+        validate_promotion_request(["uploads/a.mov"], SHA)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "key", ["uploads/a\x1f.mov", "uploads/a/", "uploads//a.mov", "uploads/a/./b.mov"]
+)
+def test_a_refused_staging_key_says_where_keys_come_from_and_echoes_it(key: str) -> None:
+    with pytest.raises(InvalidStagingKey) as refused:
+        validate_promotion_request(key, SHA)
+    assert str(refused.value) == (
+        "staging_key must name an object under 'uploads/' "
+        f"(as returned by POST /api/uploads), got {key!r}"
+    )
+
+
+def test_a_refused_staging_key_is_echoed_at_most_200_characters() -> None:
+    key = "masters/" + "k" * 300
+    with pytest.raises(InvalidStagingKey) as refused:
+        validate_promotion_request(key, SHA)
+    assert str(refused.value).endswith(f"got {key[:200]!r}")
+
+
+@pytest.mark.parametrize(
+    "key", ["uploads/u1/clip with spaces.mov", "uploads/ü.mov", "uploads/u1/trailing space "]
+)
+def test_spaces_and_non_ascii_are_fine_in_a_staging_key(key: str) -> None:
+    assert validate_promotion_request(key, SHA).staging_key == key
+
+
+def test_retain_until_is_counted_in_utc_from_any_timezone() -> None:
+    from datetime import timezone
+
+    now = datetime(2026, 1, 1, 23, 30, 0, 5, tzinfo=timezone(timedelta(hours=-5)))
+    until = retain_until_from(now, 1)
+    assert until.utcoffset() == timedelta(0)
+    assert until == datetime(2026, 1, 3, 4, 30, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("head", "message"),
+    [
+        ({}, f"masters copy of {SHA} has -1 bytes, expected 1"),
+        ({"ContentLength": 2}, f"masters copy of {SHA} has 2 bytes, expected 1"),
+        (
+            {"ContentLength": 1, "ChecksumSHA256": _checksum("0" * 64)},
+            f"masters copy reports sha256 {'0' * 64}, expected {SHA}",
+        ),
+        (
+            {"ContentLength": 1, "Metadata": {"sha256": "1" * 64}},
+            f"masters object carries sha256 {'1' * 64}, expected {SHA}",
+        ),
+    ],
+)
+def test_verify_copy_names_what_differs(head, message) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(CopyVerificationFailed) as refused:
+        verify_copy(head, 1, SHA)
+    assert str(refused.value) == message
+
+
+def test_an_empty_copy_with_no_reported_length_is_refused() -> None:
+    """A HEAD without ContentLength is not taken for a 0-byte (or 1-byte) object."""
+    for size in (0, 1):
+        with pytest.raises(CopyVerificationFailed, match="has -1 bytes"):
+            verify_copy({}, size, SHA)
+
+
+def test_verify_copy_accepts_matching_metadata_and_no_checksum() -> None:
+    verify_copy({"ContentLength": 7, "Metadata": {"sha256": SHA}}, 7, SHA)
+    verify_copy({"ContentLength": 7, "Metadata": None, "ChecksumSHA256": None}, 7, SHA)
+
+
+def test_promotion_summary_is_the_table_ops_read() -> None:
+    result = {
+        "status": "promoted",
+        "sha256": SHA,
+        "size_bytes": 3 * 2**20 + 2**19,
+        "masters_key": SHA,
+        "version_id": "v1",
+        "etag": '"e"',
+        "retention_mode": "COMPLIANCE",
+        "retain_until": "2027-01-01T00:00:00+00:00",
+    }
+    assert promotion_summary("uploads/u1/a.mov", result) == (
+        "### Master promoted\n\n"
+        "| | |\n"
+        "| --- | --- |\n"
+        "| outcome | promoted |\n"
+        f"| sha256 | `{SHA}` |\n"
+        "| size | 3,670,016 bytes (3.5 MiB) |\n"
+        "| from (staging) | `uploads/u1/a.mov` |\n"
+        f"| to (masters) | `{SHA}` |\n"
+        "| version id | `v1` |\n"
+        '| etag | `"e"` |\n'
+        "| retention | COMPLIANCE until 2027-01-01T00:00:00+00:00 |\n"
+    )
+
+
+def test_promotion_summary_of_a_result_without_a_size_says_zero_bytes() -> None:
+    summary = promotion_summary("uploads/u1/a.mov", {"status": "already_promoted"})
+    assert "| outcome | already_promoted |\n" in summary
+    assert "| size | 0 bytes (0.0 MiB) |\n" in summary
+    assert "| version id | `None` |\n" in summary
+
+
+@pytest.mark.parametrize(
+    ("failures", "failed_s_ago", "wait"),
+    [
+        (0, 1, 0),  # never failed
+        (1, None, 0),  # no time of failure known: nothing to wait for
+        (1, 0, 30),
+        (1, 10, 20),
+        (1, 29.5, 1),  # a part of a second left is a whole second to the client
+        (1, 30, 0),
+        (1, 300, 0),  # long past: never negative
+        (2, 10, 50),
+        (3, 0, 120),
+        (9, 0, 600),  # capped
+    ],
+)
+def test_re_posting_a_failed_promotion_backs_off(failures, failed_s_ago, wait) -> None:  # type: ignore[no-untyped-def]
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    failed_at = None if failed_s_ago is None else now - timedelta(seconds=failed_s_ago)
+    assert retry_wait_s(failures, failed_at, now, base_s=30, max_s=600) == wait
+
+
+def test_a_sha256_that_is_not_a_string_is_refused_with_its_type() -> None:
+    with pytest.raises(InvalidSha256) as refused:
+        normalize_sha256(5)  # type: ignore[arg-type]
+    assert str(refused.value) == "sha256 must be a string, got int"
+
+
+def test_a_malformed_sha256_is_echoed_at_most_80_characters() -> None:
+    value = "z" * 100
+    with pytest.raises(InvalidSha256) as refused:
+        normalize_sha256(value)
+    assert str(refused.value) == (
+        f"sha256 must be 64 hexadecimal characters, got 100 characters: {value[:80]!r}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "is_one"),
+    [(SHA, True), (SHA.upper(), False), (f" {SHA}", False), ("abc", False), (None, False)],
+)
+def test_is_sha256_takes_only_the_normal_form(value, is_one) -> None:  # type: ignore[no-untyped-def]
+    assert is_sha256(value) is is_one
+
+
+@pytest.mark.parametrize(
+    ("size", "preferred", "part"),
+    [
+        (10_000 * 5 * MiB, 5 * MiB, 5 * MiB),  # exactly 10,000 parts: no need to grow
+        (10_000 * 5 * MiB + 1, 5 * MiB, 10 * MiB),  # one byte more: parts double
+        (10_000 * 5 * GiB, 5 * MiB, 5 * GiB),  # S3's largest object in its largest parts
+        (1, 6 * GiB, 5 * GiB),  # preferred above S3's 5 GiB part limit is lowered
+    ],
+)
+def test_part_size_at_s3s_limits(size: int, preferred: int, part: int) -> None:
+    assert choose_part_size(size, preferred) == part
+
+
+def test_impossible_copies_say_why() -> None:
+    with pytest.raises(ValueError) as negative:
+        choose_part_size(-1, 8 * MiB)
+    assert str(negative.value) == "size must not be negative"
+    with pytest.raises(ValueError) as too_big:
+        choose_part_size(10_000 * 5 * GiB + 1, 5 * MiB)
+    assert str(too_big.value) == (
+        f"{10_000 * 5 * GiB + 1} bytes exceed S3's largest object (10,000 x 5 GiB)"
+    )

@@ -113,3 +113,26 @@ def test_encode_argv_is_fast_small_x264_with_aac():
 def test_encode_without_audio_maps_video_only():
     args = _args("/s/master.mov", audio_channels=None, **{**PRORES, "audio_codec": "aac"})
     assert args.count("-map") == 1 and "-c:a" not in args
+
+
+def test_a_remux_promises_one_and_a_half_times_the_masters_own_rate() -> None:
+    from dailies.media.probe import parse_probe
+    from tests.media.conftest import ffprobe_doc
+
+    doc = ffprobe_doc()
+    doc["format"]["bit_rate"] = "8000000"
+    assert plan_first_rendition(parse_probe(doc), 1).peak_bps == 12_000_000  # ffprobe's rate
+    # Without one, the size over the duration (half a second here: not rounded up to 1 s).
+    plan = plan_first_rendition(probe_of(duration="0.5"), 1_000_000)
+    assert plan.peak_bps == 24_000_000 and plan.duration_s == 0.5
+
+
+def test_an_encode_promises_its_rungs_cap_plus_the_audio() -> None:
+    plan = plan_first_rendition(probe_of(**PRORES), 10_000_000)
+    assert plan.peak_bps == plan.rung.maxrate + 128_000 == 2_753_000
+    silent = plan_first_rendition(probe_of(audio_channels=None, **PRORES), 10_000_000)
+    assert not silent.has_audio
+
+
+def test_a_slideshow_first_rendition_has_a_keyframe_on_every_frame() -> None:
+    assert plan_first_rendition(probe_of(rate="1/2", **PRORES), 10_000_000).gop_frames == 1

@@ -60,6 +60,9 @@ def test_single_variant_for_the_stream_copy():
         ("s/720p/index.m3u8", False, BUILDING_PLAYLIST, "application/vnd.apple.mpegurl"),
         ("s/manifest.m3u8", False, BUILDING_PLAYLIST, "application/vnd.apple.mpegurl"),
         ("s/manifest.m3u8", True, FINAL_PLAYLIST, "application/vnd.apple.mpegurl"),
+        # the first rendition's timing.json is replaced by the ladder's
+        ("s/timing.json", False, BUILDING_PLAYLIST, "application/json"),
+        ("s/timing.json", True, FINAL_PLAYLIST, "application/json"),
     ],
 )
 def test_cache_headers(key, final, cache, ctype):

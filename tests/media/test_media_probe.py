@@ -98,3 +98,39 @@ def test_audio_is_optional():
 def test_unusable_masters_say_why(doc, reason):
     with pytest.raises(UnplayableMaster, match=reason.replace("(", r"\(").replace(")", r"\)")):
         parse_probe(doc)
+
+
+@pytest.mark.parametrize(
+    ("rate", "timecode", "suffix", "start", "label_at_30"),
+    [
+        ("24000/1001", "01:00:00:00", ".mov", "01:00:00:00", "01:00:01:06"),
+        ("30000/1001", "00:00:59;28", ".mp4", "00:00:59;28", "00:01:01;00"),
+        ("25", None, ".mp4", "00:00:00:00", "00:00:01:05"),
+    ],
+)
+def test_start_timecode_is_read_from_a_real_master(
+    tmp_path, rate, timecode, suffix, start, label_at_30
+):
+    """ffmpeg -timecode writes a tmcd track (what cameras and NLEs write); ffprobe shows it as
+    a data stream. No timecode: the page counts from 00:00:00:00."""
+    import subprocess
+
+    from dailies.media.commands.probe import ffprobe_args
+    from dailies.media.runner import run_ffprobe
+
+    master = tmp_path / f"master{suffix}"
+    subprocess.run(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-f", "lavfi",
+         "-i", f"testsrc2=s=160x90:r={rate}:d=0.5", "-c:v", "libx264", "-preset", "ultrafast",
+         *(["-timecode", timecode] if timecode else []), str(master)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    probe = parse_probe(run_ffprobe(ffprobe_args("ffprobe", str(master))))
+    assert probe.frame_rate == Fraction(rate)
+    assert (probe.timecode, probe.timecode_source) == (
+        (timecode, "tmcd") if timecode else (None, "none")
+    )
+    timing = probe.timing
+    assert timing.start_timecode == start
+    assert timing.rate.drop_frame == bool(timecode and ";" in timecode)
+    assert timing.label_at(30) == label_at_30

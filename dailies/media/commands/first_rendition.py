@@ -121,11 +121,7 @@ def build_first_rendition_args(
 def _small_video(src: Any, probe: MasterProbe, plan: FirstRenditionPlan) -> Any:
     video = src["v:0"]
     if probe.hdr:  # tone-mapping wants the full frame: the ladder's chain, then scale
-        ladder_like = LadderPlan(
-            (plan.rung,), plan.frame_rate, plan.gop_frames, SEGMENT_S, plan.has_audio,
-            plan.duration_s,
-        )  # fmt: skip
-        for name, args, kwargs in cpu_video_filters(probe, ladder_like):
+        for name, args, kwargs in cpu_video_filters(probe, plan.frame_rate):
             video = video.filter(name, *args, **kwargs)
         return video.filter("scale", plan.rung.width, plan.rung.height).filter("setsar", 1)
     if probe.interlaced:

@@ -8,6 +8,7 @@ is most of the speed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,7 @@ def full_gpu(probe: MasterProbe) -> bool:
     )
 
 
-def cpu_video_filters(probe: MasterProbe, plan: LadderPlan) -> list[tuple[str, tuple, dict]]:
+def cpu_video_filters(probe: MasterProbe, frame_rate: Fraction) -> list[tuple[str, tuple, dict]]:
     """Normalising filters before the split, as (name, args, kwargs); rotation is not here
     because ffmpeg's autorotate already applies the display matrix when decoding."""
     filters: list[tuple[str, tuple, dict]] = []
@@ -71,7 +72,7 @@ def cpu_video_filters(probe: MasterProbe, plan: LadderPlan) -> list[tuple[str, t
             ("zscale", (), {"t": "bt709", "m": "bt709", "r": "tv"}),
         ]
     # Constant output rate even for VFR masters: segment and keyframe maths need it.
-    filters.append(("fps", (), {"fps": format_rate(plan.frame_rate)}))
+    filters.append(("fps", (), {"fps": format_rate(frame_rate)}))
     filters.append(("format", ("yuv420p",), {}))
     return filters
 
@@ -83,7 +84,7 @@ def _video_streams(source: Any, probe: MasterProbe, plan: LadderPlan, gpu: bool)
             video = video.filter("yadif_cuda", mode="send_frame", deint="interlaced")
         video = video.filter("fps", fps=format_rate(plan.frame_rate))
     else:
-        for name, args, kwargs in cpu_video_filters(probe, plan):
+        for name, args, kwargs in cpu_video_filters(probe, plan.frame_rate):
             video = video.filter(name, *args, **kwargs)
     split = video.filter_multi_output("split", len(plan.rungs))
     outputs = []

@@ -86,6 +86,22 @@ async def pool_has_live_worker(client: PrefectClient, pool: str) -> bool:
     return any(worker_is_live(w, now) for w in workers)
 
 
+async def lost_worker_of(client: PrefectClient, run: FlowRun) -> str | None:
+    """The worker that took `run` (it labels the run with its name), if that worker has
+    stopped heartbeating: a lost host reports nothing else. None while it lives, or when no
+    worker has taken the run yet."""
+    labels = run.labels or {}
+    name, pool = labels.get("prefect.worker.name"), labels.get("prefect.work-pool.name")
+    if not isinstance(name, str) or not isinstance(pool, str):
+        return None
+    try:
+        workers = await client.read_workers_for_work_pool(pool)
+    except ObjectNotFound:
+        return name
+    now = datetime.now(UTC)
+    return None if any(w.name == name and worker_is_live(w, now) for w in workers) else name
+
+
 async def read_run(client: PrefectClient, flow_run_id: UUID) -> FlowRun | None:
     try:
         return await client.read_flow_run(flow_run_id)

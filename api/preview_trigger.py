@@ -175,12 +175,16 @@ class PreviewTrigger:
         flow_run_id = str(snapshot.flow_run_id)
         run = await launcher.read_run(self.prefect, UUID(flow_run_id))
         state = run.state if run is not None else None
+        lost_worker = None
+        if run is not None and state is not None and not state.is_final():
+            lost_worker = await launcher.lost_worker_of(self.prefect, run)
         now = datetime.now(UTC)
         liveness = judge_run(
             state.type.value if state is not None else None,
             age_s(snapshot.updated_at, now),
             self.settings.preview_stall_s,
             age_s(state.timestamp, now) if state is not None else math.inf,
+            worker_lost=lost_worker is not None,
         )
         if liveness == Liveness.ALIVE:
             return liveness
@@ -189,7 +193,9 @@ class PreviewTrigger:
             message = f"flow run {flow_run_id} no longer exists"
         elif not state.is_final():
             message = (
-                f"flow run {flow_run_id} made no progress for "
+                f"flow run {flow_run_id}: its worker {lost_worker} stopped heartbeating; retrying"
+                if lost_worker is not None
+                else f"flow run {flow_run_id} made no progress for "
                 f"{self.settings.preview_stall_s:.0f} s (its worker is gone?); retrying"
             )
             await launcher.mark_crashed(self.prefect, run.id, message)

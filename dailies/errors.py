@@ -67,6 +67,11 @@ class EncodeTimedOut(EncodeFailed):
     """ffmpeg ran past the time allowed for a master of this length and was killed."""
 
 
+class BuildInProgress(DailiesError):
+    """Another live run is building this preview (its lock was lost, e.g. Redis restarted):
+    this run stands down rather than build it twice; retrying cannot help."""
+
+
 class Transient(DailiesError):
     """Trouble that passes: the one kind of our own errors that a retry may get past."""
 
@@ -89,6 +94,14 @@ class UploadTooLarge(InvalidRequest):
 
 class UploadNotFound(NotFound):
     """No multipart upload in progress for that upload id and key."""
+
+
+class UnknownAsset(NotFound):
+    """No asset with that id: documents attach to assets a promotion created."""
+
+
+class DocumentNotFound(NotFound):
+    """No document with that id, or one whose upload was never completed."""
 
 
 class Unauthenticated(DailiesError):

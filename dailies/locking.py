@@ -23,6 +23,7 @@ from prefect.locking.filesystem import FileSystemLockManager
 from prefect.locking.protocol import LockManager
 from prefect.types._datetime import now
 from prefect_redis.locking import RedisLockManager
+from redis.exceptions import LockNotOwnedError
 from redis.lock import Lock
 
 from dailies.settings import Settings
@@ -64,7 +65,12 @@ class _Leases:
 
     def release_lock(self, key: str, holder: str) -> None:
         self._stop_heartbeat(key)
-        super().release_lock(key, holder)  # type: ignore[misc]
+        try:
+            super().release_lock(key, holder)  # type: ignore[misc]
+        except ValueError:
+            # Another holder has the key: our lease lapsed (Redis restarted and forgot it).
+            # Nothing of ours is left to release, and the work done under it stands.
+            return
 
     def _renewer(self, key: str, holder: str) -> Callable[[], bool]:
         """Pushes the lease of `key` forward; False once it is no longer `holder`'s."""
@@ -81,7 +87,7 @@ class _Leases:
                     if not renew():
                         return  # lost or released: nothing left to renew
                 except Exception:
-                    return
+                    continue  # the store is unreachable (restarting?): try again next beat
 
         threading.Thread(target=beat, name=f"lease:{key}", daemon=True).start()
 
@@ -105,11 +111,20 @@ class LeasedRedisLockManager(_Leases, RedisLockManager):
         self._heartbeats = {}
 
     def _renewer(self, key: str, holder: str) -> Callable[[], bool]:
-        lease = Lock(
-            self.client, self._lock_name_for_key(key), timeout=self.lease_s, thread_local=False
-        )
+        name = self._lock_name_for_key(key)
+        lease = Lock(self.client, name, timeout=self.lease_s, thread_local=False)
         lease.local.token = holder.encode()
-        return lambda: bool(lease.reacquire())
+
+        def renew() -> bool:
+            try:
+                return bool(lease.reacquire())
+            except LockNotOwnedError:
+                # A restarted Redis forgot the lease: take it back unless another holder
+                # got there first (then the previews row fences the build, db/previews.py).
+                ms = int(self.lease_s * 1000)
+                return bool(self.client.set(name, holder, nx=True, px=ms))
+
+        return renew
 
 
 class LeasedFileLockManager(_Leases, FileSystemLockManager):

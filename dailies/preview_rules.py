@@ -95,7 +95,11 @@ class Liveness(enum.Enum):
 
 
 def judge_run(
-    state_type: str | None, row_age_s: float, stall_s: float, state_age_s: float = math.inf
+    state_type: str | None,
+    row_age_s: float,
+    stall_s: float,
+    state_age_s: float = math.inf,
+    worker_lost: bool = False,
 ) -> Liveness:
     """Is the run a previews row points at still building it?
 
@@ -105,7 +109,9 @@ def judge_run(
     A Pending run is a process being started, which does not touch the row: it is judged
     by how long it has been Pending (`state_age_s`), not by the row's age, which includes
     the time it waited for a worker. A Scheduled run is waiting its turn (a worker, a
-    concurrency slot): launching another would only queue behind it.
+    concurrency slot): launching another would only queue behind it. A run whose worker
+    has stopped heartbeating (`worker_lost`: the host is gone) is dead without waiting out
+    the stall window.
     """
     if state_type is None or state_type == "CRASHED":
         return Liveness.DIED
@@ -113,6 +119,8 @@ def judge_run(
         return Liveness.ENDED
     if state_type in {"SCHEDULED", "PAUSED"}:
         return Liveness.ALIVE
+    if worker_lost:
+        return Liveness.DIED
     age = min(row_age_s, state_age_s) if state_type == "PENDING" else row_age_s
     return Liveness.DIED if age >= stall_s else Liveness.ALIVE
 

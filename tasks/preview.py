@@ -29,7 +29,12 @@ from dailies.preview_rules import PreviewRequest, public_reason
 from dailies.scratch import make_scratch
 from dailies.settings import Settings, get_settings
 from dailies.storage import previews as preview_store
-from tasks.preview_outputs import publish_mp4, publish_poster, publish_storyboard
+from tasks.preview_outputs import (
+    publish_mp4,
+    publish_poster,
+    publish_storyboard,
+    publish_timing,
+)
 from tasks.preview_steps import (
     choose_encoder,
     encode_ladder,
@@ -42,8 +47,9 @@ from tasks.preview_steps import (
 from tasks.retry import RETRY_DELAYS, retry_transient
 from tasks.run_context import current_flow_run_id, run_logger
 
-# Bumped when the cached result's shape changes (3: BuiltPreview records, not dicts).
-RESULT_VERSION = "3"
+# Bumped when the cached result's shape changes (3: BuiltPreview records, not dicts;
+# 4: with the master's timing and timing.json).
+RESULT_VERSION = "4"
 
 
 def preview_cache_policy() -> CachePolicy:
@@ -103,7 +109,9 @@ def missing_preview_objects(built: BuiltPreview) -> list[str]:
     return missing
 
 
-@task(cache_policy=NO_CACHE)
+# The row writes are idempotent: a dropped database connection is retried, not a failed build.
+@task(cache_policy=NO_CACHE, retries=3, retry_delay_seconds=RETRY_DELAYS,
+      retry_condition_fn=retry_transient)  # fmt: skip
 def queue_preview(request: PreviewRequest) -> str:
     with session_scope() as session:
         return previews.mark_queued(session, request.sha256, LADDER_VERSION, current_flow_run_id())
@@ -112,7 +120,10 @@ def queue_preview(request: PreviewRequest) -> str:
 @task(cache_policy=NO_CACHE)
 def start_building(sha256: str, encoder: str) -> None:
     with session_scope() as session:
-        previews.mark_building(session, sha256, LADDER_VERSION, encoder, current_flow_run_id())
+        previews.mark_building(
+            session, sha256, LADDER_VERSION, encoder, current_flow_run_id(),
+            stall_s=get_settings().preview_stall_s,
+        )  # fmt: skip
 
 
 @task(persist_result=True, retries=2, retry_delay_seconds=RETRY_DELAYS,
@@ -142,6 +153,7 @@ def build_preview_files(request: PreviewRequest, master: MasterRecord) -> BuiltP
             source, probe, plan, encoder, request.sha256, scratch, early_manifest=early
         )
         plan = dataclasses.replace(plan, duration_s=measured_duration_s(outputs, plan.duration_s))
+        timing, timing_key = publish_timing(probe, request.sha256, scratch, outputs)
         mp4_key = publish_mp4(plan, request.sha256, scratch)
         poster_key = publish_poster(plan, request.sha256, scratch)
         storyboard_key = publish_storyboard(plan, request.sha256, scratch)
@@ -164,10 +176,13 @@ def build_preview_files(request: PreviewRequest, master: MasterRecord) -> BuiltP
             interlaced=probe.interlaced,
             audio_channels=probe.audio.channels if probe.audio else 0,
         ),
+        timing=timing,
+        timing_key=timing_key,
     )
 
 
-@task(cache_policy=NO_CACHE)
+@task(cache_policy=NO_CACHE, retries=3, retry_delay_seconds=RETRY_DELAYS,
+      retry_condition_fn=retry_transient)  # fmt: skip
 def record_ready(built: BuiltPreview, cache_hit: bool) -> dict[str, Any]:
     with session_scope() as session:
         row = previews.mark_ready(session, built)

@@ -69,3 +69,32 @@ def test_without_redis_the_cache_uses_lock_files_under_dailies_home(tmp_path: Pa
     manager = lock_manager(Settings(redis_url=None, home=tmp_path))
     assert isinstance(manager, LeasedFileLockManager)
     assert manager.lock_files_directory == (tmp_path / "locks").resolve()
+
+
+def test_a_redis_lease_forgotten_by_a_restart_is_taken_back_and_a_lost_one_released_quietly(
+    redis_db: str,
+) -> None:
+    """A Redis restart (here: the lease's key deleted) loses no build lock while its holder
+    lives: the next heartbeat takes it back. A lease someone else took in the gap is theirs:
+    releasing ours then neither raises nor frees theirs."""
+    import redis
+
+    client = redis.Redis.from_url(redis_db)
+    # a 3 s lease, renewed every second: the gaps below are microseconds long
+    holder, other = LeasedRedisLockManager(redis_db, lease_s=3), _manager("redis", redis_db)
+    key = f"test-{uuid.uuid4()}"
+    assert holder.acquire_lock(key, holder="process-a")
+    name = holder._lock_name_for_key(key)
+    client.delete(name)  # what a restart without persistence does
+    deadline = time.monotonic() + 5
+    while client.get(name) != b"process-a":
+        assert time.monotonic() < deadline, "the holder never took its lease back"
+        time.sleep(0.05)
+    assert not other.acquire_lock(key, holder="process-b", acquire_timeout=1.5)
+
+    client.delete(name)
+    assert other.acquire_lock(key, holder="process-b", acquire_timeout=1)  # won the gap
+    holder.release_lock(key, holder="process-a")  # lost: a no-op, not an error
+    assert client.get(name) == b"process-b"
+    other.release_lock(key, holder="process-b")
+    assert not other.is_locked(key)

@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from dailies.db.models import Preview
 from dailies.db.previews import PreviewStatus as S
-from dailies.db.previews import parse_status
+from dailies.db.previews import building_elsewhere, parse_status
 from dailies.preview_rules import (
     Action,
     Liveness,
@@ -81,6 +82,41 @@ def test_a_run_whose_process_is_starting_is_judged_by_how_long_it_has_been_pendi
     assert judge_run("PENDING", 400, stall_s=300, state_age_s=2) == Liveness.ALIVE
     assert judge_run("PENDING", 400, stall_s=300, state_age_s=300) == Liveness.DIED
     assert judge_run("RUNNING", 400, stall_s=300, state_age_s=2) == Liveness.DIED
+
+
+@pytest.mark.parametrize(
+    ("state", "liveness"),
+    [
+        ("RUNNING", Liveness.DIED),  # the host is gone: no need to wait out the stall window
+        ("PENDING", Liveness.DIED),
+        ("SCHEDULED", Liveness.ALIVE),  # not taken by any worker yet
+        ("COMPLETED", Liveness.ENDED),
+    ],
+)
+def test_a_run_whose_worker_stopped_heartbeating_is_dead_at_once(
+    state: str, liveness: Liveness
+) -> None:
+    assert judge_run(state, 1, stall_s=300, state_age_s=1, worker_lost=True) == liveness
+
+
+@pytest.mark.parametrize(
+    ("status", "owner", "age_s", "elsewhere"),
+    [
+        (S.BUILDING, "other", 10, True),  # a live build of another run: stand down
+        (S.BUILDING, "other", 301, False),  # stalled: that run is dead, take over
+        (S.BUILDING, "me", 10, False),  # this run's own retry
+        (S.BUILDING, None, 10, False),
+        (S.QUEUED, "other", 10, False),  # the API queued a new attempt
+        (S.FAILED, "other", 10, False),
+    ],
+)
+def test_building_elsewhere(status: S, owner: str | None, age_s: float, elsewhere: bool) -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    row = Preview(
+        sha256="a" * 64, status=status.value, flow_run_id=owner,
+        updated_at=now - timedelta(seconds=age_s),
+    )  # fmt: skip
+    assert building_elsewhere(row, "me", now, stall_s=300) is elsewhere
 
 
 @pytest.mark.parametrize(

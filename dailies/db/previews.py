@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from dailies.db.dialect import upsert_insert
 from dailies.db.models import Master, Preview
+from dailies.errors import BuildInProgress
 from dailies.handoffs import BuiltPreview
 
 
@@ -96,13 +97,39 @@ def mark_queued(
 
 
 def mark_building(
-    session: Session, sha256: str, ladder_version: str, encoder: str, flow_run_id: str | None
+    session: Session,
+    sha256: str,
+    ladder_version: str,
+    encoder: str,
+    flow_run_id: str | None,
+    stall_s: float = 300,
 ) -> None:
-    """Called by the run holding the build lock: only one at a time per sha."""
+    """Called by the run holding the build lock: only one at a time per sha. The lock lives
+    in Redis and a Redis restart forgets it, so the row is the fence: a row another run is
+    building, and has moved within `stall_s`, raises BuildInProgress instead."""
     row = _locked_row(session, sha256)
+    other = row.flow_run_id
+    if building_elsewhere(row, flow_run_id, datetime.now(UTC), stall_s):
+        progress = f"{row.progress:.0%}" if row.progress is not None else "starting"
+        raise BuildInProgress(
+            f"flow run {other} is building the preview of {sha256[:12]} ({progress}); this "
+            "run stands down rather than build it twice (the build lock was lost)"
+        )
     row.status, row.error, row.progress = PreviewStatus.BUILDING.value, None, 0.0
     row.ladder_version, row.encoder, row.flow_run_id = ladder_version, encoder, flow_run_id
     row.started_at, row.finished_at = datetime.now(UTC), None
+
+
+def building_elsewhere(
+    row: Preview, flow_run_id: str | None, now: datetime, stall_s: float
+) -> bool:
+    """Whether another run is building the row and has moved it within `stall_s` (one
+    that has not is dead: the API's stall guard would relaunch it too)."""
+    if row.status != PreviewStatus.BUILDING or flow_run_id is None or row.flow_run_id is None:
+        return False
+    if row.flow_run_id == flow_run_id or row.updated_at is None:
+        return False
+    return (now - row.updated_at).total_seconds() < stall_s
 
 
 def set_progress(session: Session, sha256: str, fraction: float) -> None:
@@ -121,6 +148,9 @@ def mark_ready(session: Session, built: BuiltPreview) -> Preview:
     row.renditions = list(built.renditions)
     row.duration_s = built.duration_s
     row.manifest_key = built.manifest_key
+    if built.timing:
+        row.start_timecode = built.timing["start_timecode"]
+        row.frame_rate = built.timing["frame_rate"]
     if row.finished_at is None or row.started_at is None or row.finished_at < row.started_at:
         row.finished_at = datetime.now(UTC)
     return row
@@ -221,4 +251,6 @@ def preview_as_dict(row: Preview) -> dict[str, Any]:
         "error": row.error,
         "attempts": row.attempts,
         "flow_run_id": row.flow_run_id,
+        "start_timecode": row.start_timecode,
+        "frame_rate": row.frame_rate,
     }

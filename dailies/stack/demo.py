@@ -137,7 +137,7 @@ def _demo_steps(
             _, result = promote(api, keys["editor"], key, sha, timeout_s)
         echo(f"promoted: {result.get('status', 'promoted')} as masters/{sha}")
         with (
-            timings.stage("preview: first 404 → playable at the edge"),
+            timings.stage("preview: asked → playable at the edge"),
             console.status("asking the edge for the preview…") as spinner,
         ):
             wait = wait_playable(

@@ -139,7 +139,7 @@ def playable(edge: httpx.Client, sha256: str) -> bool:
 class PreviewWait:
     """How the wait for a playable preview went (monotonic seconds)."""
 
-    first_miss: float | None = None  # the edge's first 404 for the manifest
+    asked: float | None = None  # the first POST /api/preview sent
     requested: float | None = None  # POST /api/preview answered
     playable: float | None = None
     flow_run_id: str | None = None
@@ -149,7 +149,7 @@ class PreviewWait:
     def seconds(self) -> float | None:
         if self.playable is None:
             return None
-        return self.playable - (self.first_miss if self.first_miss is not None else self.playable)
+        return self.playable - (self.asked if self.asked is not None else self.playable)
 
 
 def wait_playable(
@@ -160,16 +160,10 @@ def wait_playable(
     poll_s: float = 0.1,
     on_status: Callable[[str, float | None], None] = lambda *_: None,
 ) -> PreviewWait:
-    """The player's path through the edge, checking playability every `poll_s` and the
-    API's status at the pace it asks for (retry_after_s)."""
-    wait = PreviewWait()
-    manifest = edge.get(f"/previews/{sha256}/manifest.m3u8")
-    if manifest.status_code == 200 and playable(edge, sha256):
-        wait.playable = time.monotonic()
-        return wait
-    if manifest.status_code not in (403, 404):
-        raise _fail("reading the manifest from the edge", manifest)
-    wait.first_miss = time.monotonic()
+    """The player's path through the edge: ask the API first (its answer carries the grant
+    the edge wants for every preview object, kept by `edge`'s cookie jar), then check
+    playability every `poll_s` and the API's status at the pace it asks for (retry_after_s)."""
+    wait = PreviewWait(asked=time.monotonic())
     answer = edge.post("/api/preview", json={"sha": sha256}, headers=_bearer(token))
     wait.requested = time.monotonic()
     if answer.status_code not in (200, 202):

@@ -171,7 +171,8 @@ def worker(fault_worker: FaultWorker) -> FaultWorker:
 def fault_api(stack: Any, fault_worker: FaultWorker) -> Iterator[httpx.Client]:
     """The API, as deployed, with windows short enough for a test: a started run whose row
     and state have not moved for 60 s is dead (a flow-run process takes up to ~40 s to start
-    on a busy 2-core box), rows are rechecked after 3 s, failures back off 1 s."""
+    on a busy 2-core box), as is one whose worker stopped heartbeating; rows are rechecked
+    after 3 s, failures back off 1 s."""
     from api.app import create_app
     from dailies.clients import session_scope
     from dailies.db import api_keys

@@ -1,9 +1,11 @@
-"""An HTTP proxy in front of moto that the fault tests steer: it answers 503 SlowDown for a
-number of requests or a stretch of time (the store throttling or failing over), and can
+"""An HTTP proxy in front of moto that the fault tests steer: it answers 503 SlowDown (or 500
+InternalError) for a number of requests or a stretch of time (the store throttling or
+failing over), starting at once or at the first request of a kind, and can
 hold one request, or one response part-way through its body, until told to go on (a moment
 a test can kill a process at: "hashing in progress" is "32 MiB of the GET streamed").
 
-Every S3 call of the suite's run processes goes through it (AWS_ENDPOINT_URL_S3)."""
+Every S3 call of the suite's run processes goes through it (AWS_ENDPOINT_URL_S3). Nothing in
+it is S3-specific but the error bodies: test_api_kill.py puts one in front of Prefect's API."""
 
 from __future__ import annotations
 
@@ -19,6 +21,11 @@ SLOW_DOWN = (
     b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>'
     b"<Message>Please reduce your request rate.</Message><RequestId>flaky-s3</RequestId></Error>"
 )
+INTERNAL_ERROR = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InternalError</Code>'
+    b"<Message>We encountered an internal error. Please try again.</Message>"
+    b"<RequestId>flaky-s3</RequestId></Error>"
+)
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "te"}
 CHUNK = 256 * 1024
 
@@ -27,11 +34,14 @@ Match = Callable[[str, str, dict[str, str]], bool]
 
 @dataclass
 class Hold:
-    """Stop the first request `match` accepts: before it is forwarded (after_bytes=0) or
-    once `after_bytes` of its response body have gone out."""
+    """Stop the first request `match` accepts: before it is forwarded (after_bytes=0), once
+    upstream has answered it but before the client has the answer (answered=True: the
+    work is done, the caller does not know), or once `after_bytes` of its response body
+    have gone out."""
 
     match: Match
     after_bytes: int = 0
+    answered: bool = False  # hold once upstream has answered, before relaying the answer
     reached: threading.Event = field(default_factory=threading.Event)
     released: threading.Event = field(default_factory=threading.Event)
 
@@ -43,22 +53,50 @@ class Hold:
 
 
 @dataclass
+class Outage:
+    """503 for the next `times` requests `match` accepts, and for every request during
+    `window_s` from the first of them (a store failing over answers everyone 503)."""
+
+    match: Match
+    times: int
+    window_s: float = 0.0
+    status: int = 503  # 503 SlowDown or 500 InternalError
+    failed: int = 0
+    started: float | None = None
+
+
+@dataclass
 class Faults:
     failures_left: int = 0
     fail_until: float = 0.0
     failed: int = 0
     forwarded: int = 0
     holds: list[Hold] = field(default_factory=list)
+    outages: list[Outage] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def should_fail(self) -> bool:
+    def should_fail(self, method: str, path: str, headers: dict[str, str]) -> int:
+        """The error status to answer with, or 0 to forward the request."""
         with self.lock:
+            status = self._outage(method, path, headers)
             if self.failures_left > 0 or time.monotonic() < self.fail_until:
+                status = 503
+            if status:
                 self.failures_left = max(0, self.failures_left - 1)
                 self.failed += 1
-                return True
+                return status
             self.forwarded += 1
-            return False
+            return 0
+
+    def _outage(self, method: str, path: str, headers: dict[str, str]) -> int:
+        for outage in self.outages:
+            if outage.failed < outage.times and outage.match(method, path, headers):
+                outage.failed += 1
+                outage.started = outage.started or time.monotonic()
+                return outage.status
+            if outage.started is not None and time.monotonic() < outage.started + outage.window_s:
+                return outage.status
+        return 0
 
     def take_hold(self, method: str, path: str, headers: dict[str, str]) -> Hold | None:
         with self.lock:
@@ -88,8 +126,14 @@ class FlakyS3:
         with self.faults.lock:
             self.faults.fail_until = time.monotonic() + seconds
 
-    def hold(self, match: Match, after_bytes: int = 0) -> Hold:
-        hold = Hold(match, after_bytes)
+    def outage(self, match: Match, times: int, window_s: float = 0.0, status: int = 503) -> Outage:
+        outage = Outage(match, times, window_s, status)
+        with self.faults.lock:
+            self.faults.outages.append(outage)
+        return outage
+
+    def hold(self, match: Match, after_bytes: int = 0, answered: bool = False) -> Hold:
+        hold = Hold(match, after_bytes, answered)
         with self.faults.lock:
             self.faults.holds.append(hold)
         return hold
@@ -100,6 +144,7 @@ class FlakyS3:
             for hold in self.faults.holds:
                 hold.release()
             self.faults.holds.clear()
+            self.faults.outages.clear()
 
     def close(self) -> None:
         self.reset()
@@ -127,11 +172,12 @@ def _handler(proxy: FlakyS3) -> type[BaseHTTPRequestHandler]:
         def _proxy(self) -> None:
             body = self._body()
             headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
-            if proxy.faults.should_fail():
-                self._send(503, {"Content-Type": "application/xml"}, SLOW_DOWN)
+            if status := proxy.faults.should_fail(self.command, self.path, headers):
+                body = SLOW_DOWN if status == 503 else INTERNAL_ERROR
+                self._send(status, {"Content-Type": "application/xml"}, body)
                 return
             hold = proxy.faults.take_hold(self.command, self.path, headers)
-            if hold is not None and hold.after_bytes == 0:
+            if hold is not None and hold.after_bytes == 0 and not hold.answered:
                 hold.reached.set()
                 hold.released.wait(120)
             if body or "Content-Length" in self.headers:
@@ -140,6 +186,9 @@ def _handler(proxy: FlakyS3) -> type[BaseHTTPRequestHandler]:
             try:
                 upstream.request(self.command, self.path, body=body, headers=headers)
                 response = upstream.getresponse()
+                if hold is not None and hold.answered:
+                    hold.reached.set()
+                    hold.released.wait(120)
                 self._relay(response, hold if hold and hold.after_bytes else None)
             finally:
                 upstream.close()

@@ -10,10 +10,19 @@ import httpx
 
 from dailies.clients import s3_client
 from tests import preview_fixtures as media
-from tests.faults.conftest import SCRATCH
-from tests.faults.outcome import leftovers, preview_problems, published_problems
+from tests.api.prefect_helpers import runs_for_sha
+from tests.faults.conftest import SCRATCH, FaultWorker
+from tests.faults.outcome import leftovers, preview_problems, published_problems, wait_for
+from tests.faults.procs import ffmpeg_children, flow_run_process
 
 LADDER = "var_stream_map"  # only the ladder's ffmpeg has it
+
+
+def encoding(worker: FaultWorker, run_id: str) -> tuple[int, list[int]] | None:
+    """(flow-run pid, its ladder ffmpeg pids) once the run's ladder ffmpeg runs."""
+    pid = flow_run_process(worker.pid, run_id)
+    ffmpeg = ffmpeg_children(pid, LADDER) if pid else []
+    return (pid, ffmpeg) if pid and ffmpeg else None
 
 
 def promoted_clip(stack: Any, tmp_path: Path, name: str, seconds: float = 8) -> str:
@@ -38,6 +47,18 @@ def until_ready(api: httpx.Client, sha: str, timeout_s: float = 120) -> float:
             return time.monotonic()
         assert time.monotonic() < deadline, f"not ready within {timeout_s} s: {body}"
         time.sleep(min(float(body.get("retry_after_s") or 1), 1.0))
+
+
+def final_states(sha: str, timeout_s: float = 60) -> list[str]:
+    """The state types of the master's preview runs once none is still going: a run marks
+    its row ready a moment before Prefect hears it has completed."""
+
+    def settled() -> list[str] | None:
+        states = [r.state for r in runs_for_sha(sha)]
+        final = all(s is not None and s.is_final() for s in states)
+        return sorted(s.type.value for s in states if s is not None) if final else None
+
+    return wait_for(f"every preview run of {sha[:12]} final", settled, timeout_s, 0.2)
 
 
 def assert_recovered(stack: Any, sha: str) -> list[str]:

@@ -64,4 +64,4 @@ class FaultTable:
             text = pattern.sub(lambda _: section + "\n", text, count=1)
         else:
             text = text.rstrip("\n") + "\n\n" + section
-        path.write_text(text)
+        path.write_text(text.rstrip("\n") + "\n")

@@ -16,24 +16,18 @@ from tests.faults.conftest import FaultWorker
 from tests.faults.flaky_s3 import FlakyS3
 from tests.faults.outcome import wait_for
 from tests.faults.previewing import (
-    LADDER,
     assert_nothing_half_published,
     assert_recovered,
+    encoding,
+    final_states,
     promoted_clip,
     trigger,
     until_ready,
 )
-from tests.faults.procs import ffmpeg_children, flow_run_process, kill_tree, sigkill, wait_gone
+from tests.faults.procs import kill_tree, sigkill, wait_gone
 from tests.faults.report import FaultTable
 
 pytestmark = [pytest.mark.slow, pytest.mark.faults]
-
-
-def _encoding(worker: FaultWorker, run_id: str) -> tuple[int, list[int]] | None:
-    """(flow-run pid, its ladder ffmpeg pids) once the run's ladder ffmpeg runs."""
-    pid = flow_run_process(worker.pid, run_id)
-    ffmpeg = ffmpeg_children(pid, LADDER) if pid else []
-    return (pid, ffmpeg) if pid and ffmpeg else None
 
 
 def _states(sha: str) -> list[str]:
@@ -47,7 +41,7 @@ def _recovered(
     assert_nothing_half_published(stack, sha)
     recovery_s = until_ready(api, sha, within_s) - killed_at
     left = assert_recovered(stack, sha)
-    assert _states(sha) == ["COMPLETED", "CRASHED"]
+    assert final_states(sha) == ["COMPLETED", "CRASHED"]
     return recovery_s, left
 
 
@@ -57,7 +51,7 @@ def test_flow_run_killed_mid_encode_is_rebuilt_on_the_next_trigger(
 ) -> None:  # fmt: skip
     sha = promoted_clip(stack, tmp_path, "encode.mp4", seconds=8)
     run_id = trigger(fault_api, sha)["flow_run_id"]
-    pid, ffmpeg = wait_for("the ladder's ffmpeg", lambda: _encoding(worker, run_id), 120, 0.02)
+    pid, ffmpeg = wait_for("the ladder's ffmpeg", lambda: encoding(worker, run_id), 120, 0.02)
 
     sigkill(pid)
     killed_at = time.monotonic()
@@ -92,15 +86,16 @@ def test_flow_run_killed_mid_publish_is_rebuilt_on_the_next_trigger(
     )  # fmt: skip
 
 
-def test_worker_lost_with_its_run_and_ffmpeg_is_recovered_by_the_stall_guard(
+def test_worker_lost_with_its_run_and_ffmpeg_is_replaced_within_two_minutes(
     worker: FaultWorker, fault_api: httpx.Client, stack: Any, tmp_path: Path,
     fault_table: FaultTable,
 ) -> None:  # fmt: skip
-    """Nothing reports the run's end: it stays Running until a trigger finds its row has not
-    moved for preview_stall_s, marks it Crashed and launches again."""
+    """Nothing reports the run's end: it stays Running until a trigger finds its row still
+    and the worker that took it no longer heartbeating (or, failing that, the row still for
+    preview_stall_s), marks it Crashed and launches again: ready within two minutes."""
     sha = promoted_clip(stack, tmp_path, "host.mp4", seconds=9)
     run_id = trigger(fault_api, sha)["flow_run_id"]
-    wait_for("the ladder's ffmpeg runs", lambda: _encoding(worker, run_id), 120, 0.02)
+    wait_for("the ladder's ffmpeg runs", lambda: encoding(worker, run_id), 120, 0.02)
 
     killed = kill_tree(worker.pid)
     killed_at = time.monotonic()
@@ -108,10 +103,13 @@ def test_worker_lost_with_its_run_and_ffmpeg_is_recovered_by_the_stall_guard(
     worker.ensure()  # the supervisor starts a new worker (or another host has one)
     assert _states(sha) == ["RUNNING"]  # a lost host reports nothing
 
-    # 60 s of stall window, a new worker and a new flow-run process (~40 s to start on a
-    # busy 2-core box), then the build.
-    recovery_s, left = _recovered(fault_api, stack, sha, killed_at, within_s=180)
+    # ~15 s until the worker's heartbeats are missed (3 intervals of 5 s), a new flow-run
+    # process (up to ~40 s to start on a busy 2-core box), then the build.
+    recovery_s, left = _recovered(fault_api, stack, sha, killed_at, within_s=120)
+    assert recovery_s <= 120
+    crashed = [r for r in runs_for_sha(sha) if r.state and r.state.type.value == "CRASHED"]
+    assert "stopped heartbeating" in str(crashed[0].state.message), crashed[0].state
     fault_table.add(
         "3c host", "SIGKILL worker + flow-run process + ffmpeg (every process group)",
-        recovery_s, "ready (stall guard relaunched)", left,
+        recovery_s, "ready (lost worker seen, relaunched)", left,
     )  # fmt: skip

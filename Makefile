@@ -1,5 +1,5 @@
 # The README's commands. `make test` works on a fresh Debian machine: it installs what it needs.
-.PHONY: test faults lint bench demo sync system mutants
+.PHONY: test faults lint bench demo sync system system-tests mutants
 
 UV ?= uv
 PYTEST_ARGS ?=
@@ -7,16 +7,20 @@ PYTEST_ARGS ?=
 system:
 	bash scripts/ensure-system.sh
 
+# What only the tests and benches use on top (Ceph RGW, a spare redis-server).
+system-tests:
+	bash scripts/ensure-system.sh --tests
+
 sync: system
 	$(UV) sync --frozen --compile-bytecode
 	test -f edge/player/vendor/hls.min.js || bash scripts/vendor-hlsjs.sh
 
 # Lint and types first (seconds), then the suite against the real services.
-test: lint
+test: system-tests lint
 	$(UV) run pytest $(PYTEST_ARGS)
 
 # Fault injection: real SIGKILLs of flow runs, workers and ffmpeg (tests/faults, minutes).
-faults: sync
+faults: system-tests sync
 	$(UV) run pytest -m faults tests/faults $(PYTEST_ARGS)
 
 # Mutation testing of the pure cores against the fast pure tests (about 10 min on one core;
@@ -28,7 +32,7 @@ lint: sync
 	$(UV) run ruff check .
 	$(UV) run mypy
 
-bench: sync
+bench: system-tests sync
 	$(UV) run python bench/promote.py
 	$(UV) run python bench/audit.py
 	$(UV) run python bench/preview.py

@@ -15,10 +15,14 @@ command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-li
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v npm >/dev/null 2>&1 || missing+=(npm)  # fetches the pinned hls.js for the player
 # Ceph RGW: the second, real S3 of the tests and of `dailies up --store rgw` (dailies/stack/rgw.py).
-command -v radosgw >/dev/null 2>&1 || missing+=(radosgw)
-command -v ceph-mon >/dev/null 2>&1 || missing+=(ceph-mon)
-command -v ceph-osd >/dev/null 2>&1 || missing+=(ceph-osd)
-command -v radosgw-admin >/dev/null 2>&1 || missing+=(ceph-common)
+# Only with --tests: the demo runs on moto and need not pull in Ceph.
+if [ "${1:-}" = "--tests" ]; then
+  command -v radosgw >/dev/null 2>&1 || missing+=(radosgw)
+  command -v ceph-mon >/dev/null 2>&1 || missing+=(ceph-mon)
+  command -v ceph-osd >/dev/null 2>&1 || missing+=(ceph-osd)
+  command -v radosgw-admin >/dev/null 2>&1 || missing+=(ceph-common)
+  command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)  # tests/faults restart one
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing system packages: ${missing[*]}"
   $SUDO apt-get update -qq

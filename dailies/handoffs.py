@@ -84,10 +84,15 @@ class BuiltPreview:
     storyboard_key: str | None
     source: SourceTraits
     extra_keys: tuple[str, ...] = field(default=())
+    # The master's start timecode and frame rate (dailies.timecode.SourceTiming.as_json)
+    # and the timing.json that carries them to the player.
+    timing: dict[str, Any] | None = None
+    timing_key: str | None = None
 
     def object_keys(self) -> list[str]:
         """The objects that must exist for this result to be true (cache validation)."""
         keys = [self.manifest_key, self.mp4_key, self.poster_key, *self.extra_keys]
+        keys += [self.timing_key] if self.timing_key else []
         return keys + ([self.storyboard_key] if self.storyboard_key else [])
 
     def as_dict(self) -> dict[str, Any]:

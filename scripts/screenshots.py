@@ -3,7 +3,8 @@ Chromium (never by hand): `uv run python scripts/screenshots.py` → docs/screen
 
 It runs `dailies demo --keep` on free ports (a generated master through upload, promotion and
 the preview), then photographs the Prefect UI (deployments, the preview run with its logs,
-the run form) and the review page while it plays.
+the run form) and the review page: while it plays, and paused on a frame with its source
+timecode, the rendition picker and two documents an editor attached (review-page-controls.png).
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ def main() -> None:
     ui = run.split("/runs/")[0]
     try:
         wait_until_done(ui, run)
+        attach_documents(home, player)
         deployment = httpx.get(f"{ui}/api/deployments/name/build-preview/preview-cpu").json()
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
@@ -87,11 +89,61 @@ def main() -> None:
             )
             time.sleep(2)  # a few frames in, past the first one
             page.screenshot(path=str(OUT / "review-page.png"))
+            shoot_controls(page)
             browser.close()
     finally:
         os.killpg(demo.pid, signal.SIGTERM)
         demo.wait(60)
     print(f"screenshots in {OUT}")
+
+
+def attach_documents(home: Path, player: str) -> None:
+    """An asset for the demo's master and two documents on it, attached as an editor does:
+    presigned PUT, then complete (the API records the sha256)."""
+    from dailies.clients import session_scope
+    from dailies.db import api_keys, masters
+    from dailies.settings import Settings
+    from dailies.stack.up import running_stack
+
+    state = running_stack(home)
+    assert state is not None, "the demo's stack is not running"
+    settings = Settings(home=home, database_url=state["env"]["DAILIES_DATABASE_URL"])
+    sha = player.split("/watch/")[1].split("#")[0]
+    with session_scope(settings) as session:
+        masters.link_asset(session, "A001_C003_SHOT_010", sha, {"scene": "12", "take": "3"})
+        token = api_keys.create_key(session, "editor", "screenshots")[1]
+    edge = player.split("/watch/")[0]
+    files = {
+        "call-sheet-day-12.pdf": ("application/pdf", b"%PDF-1.4\n% call sheet\n" * 40),
+        "show-lut-v3.cube": ("application/octet-stream", b"LUT_3D_SIZE 2\n" + b"0 0 0\n" * 8),
+    }
+    with httpx.Client(base_url=edge, headers={"Authorization": f"Bearer {token}"}) as api:
+        for name, (kind, data) in files.items():
+            body = {"filename": name, "size_bytes": len(data), "content_type": kind}
+            upload = api.post("/api/assets/A001_C003_SHOT_010/documents", json=body).json()
+            httpx.put(upload["url"], content=data, headers=upload["headers"]).raise_for_status()
+            api.post(f"/api/documents/{upload['document_id']}/complete").raise_for_status()
+
+
+def shoot_controls(page: Any) -> None:
+    """Paused on a frame: source timecode, the picker open on a rung, documents listed, a
+    storyboard thumbnail under the pointer."""
+    page.reload()
+    page.wait_for_function(
+        "() => window.dailiesPlayer.playingAt && window.dailiesPlayer.timing", timeout=60_000
+    )
+    page.locator("#documents li").first.wait_for(timeout=15_000)
+    page.keyboard.press("k")
+    page.evaluate("() => window.dailiesPlayer.controls.seekFrame(100)")
+    page.wait_for_function("() => !document.querySelector('video').seeking")
+    box = page.locator("#scrub").bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] / 2)
+    time.sleep(1)
+    page.screenshot(path=str(OUT / "review-page-controls.png"))
+    page.keyboard.press("?")
+    time.sleep(0.5)
+    page.screenshot(path=str(OUT / "review-page-keyboard.png"))
+    print("  review-page-controls.png, review-page-keyboard.png")
 
 
 def wait_until_done(ui: str, run_url: str, timeout_s: float = 300) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -13,15 +14,45 @@ from dailies.clients import s3_client
 from dailies.media.commands.common import AUDIO_NAME, PLAYLIST_NAME
 from dailies.media.commands.mp4 import build_mp4_args
 from dailies.media.commands.poster import build_poster_args
+from dailies.media.commands.probe import first_frame_args
 from dailies.media.commands.storyboard import build_storyboard_args
 from dailies.media.ladder import LADDER_VERSION, LadderPlan
+from dailies.media.outputs import RenditionOutput
 from dailies.media.playlists import parse_media_playlist, rendition_files
+from dailies.media.probe import MasterProbe, first_frame_time
 from dailies.media.publish import MP4_NAME, POSTER_NAME, STORYBOARD_VTT, storyboard_sprite_name
-from dailies.media.runner import run_ffmpeg
+from dailies.media.runner import run_ffmpeg, run_ffprobe
 from dailies.media.storyboard import has_cues, plan_storyboard, render_storyboard_vtt
 from dailies.settings import get_settings
 from dailies.storage import previews as preview_store
 from tasks.preview_steps import time_limit
+
+
+@task(cache_policy=NO_CACHE, persist_result=False)
+def publish_timing(
+    probe: MasterProbe, sha256: str, scratch: Path, outputs: list[RenditionOutput]
+) -> tuple[dict[str, Any], str]:
+    """timing.json: the master's start timecode and frame rate, and where each rendition's
+    first picture sits on the preview's clock, so the page names the frame on screen."""
+    settings = get_settings()
+    starts = {}
+    for output in outputs:
+        if output.kind == "video":
+            starts[output.name] = first_frame_s(scratch, output.name, settings.ffprobe_bin)
+    timing = {**probe.timing.as_json(), "video_start_s": starts}
+    return timing, preview_store.upload_timing(s3_client(settings), settings, sha256, timing)
+
+
+def first_frame_s(scratch: Path, name: str, ffprobe_bin: str) -> float:
+    """The first video frame's time in a finished rendition (init + first segment only)."""
+    folder = scratch / "hls" / name
+    files = rendition_files(parse_media_playlist((folder / PLAYLIST_NAME).read_text()))[:2]
+    head = scratch / f"first-frame-{name}.mp4"
+    head.write_bytes(b"".join((folder / f).read_bytes() for f in files))
+    try:
+        return first_frame_time(run_ffprobe(first_frame_args(ffprobe_bin, str(head)))) or 0.0
+    finally:
+        head.unlink(missing_ok=True)
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)

@@ -21,3 +21,13 @@ def test_masters_are_versioned_and_object_locked(stack: Any, s3: Any) -> None:
     lock = s3.get_object_lock_configuration(Bucket=stack.masters_bucket)
     assert lock["ObjectLockConfiguration"]["ObjectLockEnabled"] == "Enabled"
     assert s3.get_bucket_versioning(Bucket=stack.masters_bucket)["Status"] == "Enabled"
+
+
+def test_documents_are_private_and_writable_from_the_review_page(stack: Any, s3: Any) -> None:
+    block = s3.get_public_access_block(Bucket=stack.docs_bucket)["PublicAccessBlockConfiguration"]
+    assert (
+        block["BlockPublicPolicy"] and block["RestrictPublicBuckets"] and block["IgnorePublicAcls"]
+    )
+    (rule,) = s3.get_bucket_cors(Bucket=stack.docs_bucket)["CORSRules"]
+    assert rule["AllowedOrigins"] == ["/".join(stack.edge_url.split("/")[:3])]
+    assert sorted(rule["AllowedMethods"]) == ["GET", "PUT"]

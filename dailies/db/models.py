@@ -132,6 +132,29 @@ class Preview(Base):
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    # The master's start timecode and frame rate ("24000/1001"), as the review page labels
+    # frames; also in {sha}/timing.json beside the playlists.
+    start_timecode: Mapped[str | None] = mapped_column(String(16))
+    frame_rate: Mapped[str | None] = mapped_column(String(24))
+
+
+class Document(Base):
+    """A file an editor attached to an asset (call sheet, script, LUT, camera report), kept
+    in the docs bucket. `pending` until its upload is checked (size, type, sha256)."""
+
+    __tablename__ = "documents"
+
+    document_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    asset_id: Mapped[str] = mapped_column(ForeignKey("assets.asset_id"), index=True)
+    key: Mapped[str] = mapped_column(String(1024), unique=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(127))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))  # pending/ready
+    owner_key_id: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    completed_at: Mapped[datetime | None]
 
 
 class ApiKey(Base):

@@ -8,6 +8,7 @@ from fractions import Fraction
 from typing import Any
 
 from dailies.errors import UnplayableMaster
+from dailies.timecode import SourceTiming, source_timing
 
 HDR_TRANSFERS = frozenset({"smpte2084", "arib-std-b67"})
 INTERLACED_FIELD_ORDERS = frozenset({"tt", "bb", "tb", "bt"})
@@ -42,10 +43,17 @@ class MasterProbe:
     color_transfer: str | None
     bit_rate: int | None
     audio: AudioInfo | None
+    # The start timecode as the master carries it (a tmcd track, else a tag), if it does.
+    timecode: str | None = None
+    timecode_source: str = "none"
 
     @property
     def portrait(self) -> bool:
         return self.height > self.width
+
+    @property
+    def timing(self) -> SourceTiming:
+        return source_timing(self.timecode, self.frame_rate, self.timecode_source)
 
 
 def parse_probe(data: dict[str, Any]) -> MasterProbe:
@@ -83,6 +91,7 @@ def parse_probe(data: dict[str, Any]) -> MasterProbe:
     transfer = video.get("color_transfer")
     audio = _first_audio(streams)
     bit_rate = fmt.get("bit_rate")
+    timecode, timecode_source = _start_timecode(streams, video, fmt)
     return MasterProbe(
         duration_s=duration,
         container=str(fmt.get("format_name") or ""),
@@ -103,7 +112,26 @@ def parse_probe(data: dict[str, Any]) -> MasterProbe:
         color_transfer=str(transfer) if transfer else None,
         bit_rate=int(bit_rate) if bit_rate and str(bit_rate).isdigit() else None,
         audio=audio,
+        timecode=timecode,
+        timecode_source=timecode_source,
     )
+
+
+def _start_timecode(
+    streams: list[dict[str, Any]], video: dict[str, Any], fmt: dict[str, Any]
+) -> tuple[str | None, str]:
+    """The start timecode and where it was found: a QuickTime/MP4 tmcd track is what cameras
+    and NLEs write; MXF and some muxers put it in the video stream's or the file's tags."""
+    for stream in streams:
+        if stream.get("codec_tag_string") == "tmcd" or stream.get("codec_name") == "tmcd":
+            found = (stream.get("tags") or {}).get("timecode")
+            if found:
+                return str(found), "tmcd"
+    for where, tags in (("video", video.get("tags")), ("format", fmt.get("tags"))):
+        found = (tags or {}).get("timecode")
+        if found:
+            return str(found), where
+    return None, "none"
 
 
 def _first_video(streams: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -173,3 +201,14 @@ def _bit_depth(pix_fmt: str, bits_per_raw_sample: Any) -> int:
         return int(bits_per_raw_sample) if bits_per_raw_sample else 8
     except (TypeError, ValueError):
         return 8
+
+
+def first_frame_time(data: dict[str, Any]) -> float | None:
+    """The first video frame's time from `first_frame_args`' JSON, or None if it has none."""
+    for frame in data.get("frames") or []:
+        for name in ("pts_time", "best_effort_timestamp_time"):
+            try:
+                return round(float(frame[name]), 6)
+            except (KeyError, TypeError, ValueError):
+                continue
+    return None

@@ -17,12 +17,15 @@ CONTENT_TYPES = {
     ".mp4": "video/mp4",
     ".jpg": "image/jpeg",
     ".vtt": "text/vtt",
+    ".json": "application/json",
 }
 
 MANIFEST_NAME = "manifest.m3u8"
 MP4_NAME = "preview.mp4"
 POSTER_NAME = "poster.jpg"
 STORYBOARD_VTT = "storyboard.vtt"
+# The master's start timecode and frame rate, for the review page (dailies.timecode).
+TIMING_NAME = "timing.json"
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,10 @@ class UploadSpec:
 
 def manifest_key(sha256: str) -> str:
     return f"{sha256}/{MANIFEST_NAME}"
+
+
+def timing_key(sha256: str) -> str:
+    return f"{sha256}/{TIMING_NAME}"
 
 
 def rendition_key(sha256: str, rendition: str, name: str) -> str:
@@ -50,7 +57,8 @@ def content_type_for(name: str) -> str:
 
 def cache_control_for(name: str, *, final: bool) -> str:
     """Playlists are short-lived while building; everything else never changes once written."""
-    if name.endswith(".m3u8"):
+    # timing.json too: the first rendition writes it, the finished ladder rewrites it.
+    if name.endswith((".m3u8", ".json")):
         return FINAL_PLAYLIST if final else BUILDING_PLAYLIST
     return IMMUTABLE
 

@@ -3,6 +3,7 @@ Content-Type and Cache-Control. The rules for keys and headers are in dailies.me
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
 from dailies.handoffs import MasterRecord
-from dailies.media.publish import upload_spec
+from dailies.media.publish import timing_key, upload_spec
 from dailies.settings import MiB, Settings
 from dailies.storage.objects import error_code, head, is_missing
 
@@ -37,6 +38,17 @@ def upload_preview_text(s3: Any, settings: Settings, key: str, text: str, final:
         ContentType=spec.content_type,
         CacheControl=spec.cache_control,
     )
+
+
+def upload_timing(
+    s3: Any, settings: Settings, sha256: str, timing: dict[str, Any], final: bool = True
+) -> str:
+    """{sha}/timing.json: the master's start timecode and frame rate for the review page.
+    The first rendition writes it early (not final: short-lived in caches); the finished
+    ladder rewrites it with where each rendition's first picture sits."""
+    key = timing_key(sha256)
+    upload_preview_text(s3, settings, key, json.dumps(timing, sort_keys=True), final=final)
+    return key
 
 
 def upload_preview_text_if_absent(s3: Any, settings: Settings, key: str, text: str) -> bool:

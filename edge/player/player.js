@@ -5,9 +5,6 @@
 (() => {
   const video = document.getElementById("video");
   const statusEl = document.getElementById("status");
-  const scrub = document.getElementById("scrub");
-  const played = document.getElementById("scrub-played");
-  const thumb = document.getElementById("thumb");
 
   const sha = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop() || "")
     .trim().toLowerCase();
@@ -46,7 +43,8 @@
   async function manifestExists() {
     const response = await fetch(manifestUrl, { cache: "no-store" });
     if (response.ok) return true;
-    if (response.status === 404) return false;
+    // 403: our grant lapsed (or never came); the caller's next POST /api/preview renews it.
+    if (response.status === 404 || response.status === 403) return false;
     throw new Failure(`The edge answered ${response.status} for the playlist.`);
   }
 
@@ -84,15 +82,14 @@
     }
   }
 
-  // 404 on the edge → POST /api/preview, which answers once a playlist exists (long poll).
+  // POST /api/preview first: its answer carries the grant (a cookie for /previews/{sha}/)
+  // that the edge wants for every object, and it long-polls until a playlist exists.
   async function waitForPlaylist() {
-    say("Looking for the preview…", "probing");
-    if (await manifestExists()) return;
     if (!token) {
-      throw new Failure("There is no preview yet, and this link carries no reviewer token " +
-        "(#token=…) to request one.");
+      throw new Failure("This link carries no reviewer token (#token=…), and watching needs " +
+        "one: ask whoever shared it for the full review link.");
     }
-    say("No preview yet: requesting one…", "requesting");
+    say("Asking for the preview…", "requesting");
     for (;;) {
       const asked = performance.now();
       const res = await api("POST", "/preview", { sha, wait_s: LONG_POLL_S });
@@ -116,39 +113,66 @@
     }
   }
 
-  // After playback starts the build may still run: keep showing its progress in words.
+  // After playback starts the build may still run: say which rendition plays and how far
+  // the full build is, polling often enough that the words are never long out of date.
+  const FOLLOW_S = 2;
+  const onFastRendition = () => Boolean(trace.hls && trace.hls.levels.length &&
+    trace.hls.levels.every((level) => /\/first\//.test(level.uri || level.url || "")));
+
   async function followBuild() {
     if (!token) return loadStoryboard();
-    let retryAfter = DEFAULT_RETRY_S;
     for (;;) {
       const res = await api("GET", `/preview/${sha}`);
       if (res.status !== 200) return;
       const { status, error } = res.data;
       if (status === "ready" || status === "missing") {
-        if (status === "ready") say("Playing. The preview is complete.", "playing");
-        return loadStoryboard();
+        await loadStoryboard();
+        controls.showPoster();
+        // Playback goes on where it is if the switch fails: it is an upgrade, not a need.
+        if (onFastRendition()) await upgradeToLadder().catch(() => {});
+        controls.loadTiming().catch(() => {}); // the ladder's, with its renditions' clocks
+        say(status === "ready" ? "Preview complete: every rendition, poster and storyboard."
+          : "Playing.", "playing");
+        return;
       }
       if (status === "failed") {
-        say(`Playing what exists; the rest of the build failed: ${error || "no reason given"}`,
+        say(`Showing what exists; the rest of the build failed: ${error || "no reason given"}`,
           "failed", true);
         return;
       }
-      say(`Playing while the preview builds. ${describe(res.data)}`, "playing");
-      retryAfter = res.retryAfter || retryAfter;
-      await sleep(retryAfter);
+      const pct = typeof res.data.progress === "number" ? `: ${Math.round(res.data.progress * 100)} %` : "";
+      say(onFastRendition()
+        ? `Fast rendition while the full preview builds${pct}.`
+        : `The full preview is still building${pct}.`, "playing");
+      await sleep(Math.min(res.retryAfter || FOLLOW_S, FOLLOW_S));
     }
   }
 
-  function attach() {
+  // The fast first rendition was playing when the ladder finished: switch to the ladder's
+  // manifest (every rung, for the rendition picker) where the reviewer is.
+  async function upgradeToLadder() {
+    const at = video.currentTime;
+    const paused = video.paused;
+    trace.hls.destroy();
+    await attach(at);
+    controls.setHls(trace.hls);
+    if (!paused) autoplay();
+    trace.upgraded = true;
+  }
+
+  function attach(startPosition = 0) {
     if (window.Hls && window.Hls.isSupported()) {
       // startPosition 0: an EVENT playlist (still being built) would otherwise start at its
       // live edge, i.e. the end of what exists so far.
-      const hls = new window.Hls({ startPosition: 0, enableWorker: true, lowLatencyMode: false });
+      const hls = new window.Hls({ startPosition, enableWorker: true, lowLatencyMode: false });
       let networkRetries = 0;
       hls.on(window.Hls.Events.ERROR, (_event, data) => {
         if (!data.fatal) return;
         if (data.type === window.Hls.ErrorTypes.NETWORK_ERROR && networkRetries++ < 10) {
-          setTimeout(() => hls.startLoad(video.currentTime || 0), 1000);
+          // A 403 from the edge: the grant expired while watching; ask for a new one.
+          const renewed = data.response && data.response.code === 403
+            ? api("POST", "/preview", { sha }).catch(() => null) : null;
+          setTimeout(async () => { await renewed; hls.startLoad(video.currentTime || 0); }, 1000);
         } else if (data.type === window.Hls.ErrorTypes.MEDIA_ERROR) {
           hls.recoverMediaError();
         } else {
@@ -181,69 +205,10 @@
     }
   }
 
-  // ---- storyboard thumbnails on the scrub bar (storyboard.vtt: cues of sprite#xywh=) ----
-  let cues = [];
-
-  function seconds(stamp) {
-    return stamp.split(":").reduce((total, part) => total * 60 + Number(part), 0);
-  }
-
-  function parseStoryboard(text, url) {
-    const parsed = [];
-    for (const block of text.split(/\r?\n\r?\n/)) {
-      const lines = block.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
-      const at = lines.findIndex((l) => l.includes("-->"));
-      if (at < 0 || !lines[at + 1] || !lines[at + 1].includes("#xywh=")) continue;
-      const [start, end] = lines[at].split("-->").map((s) => seconds(s.trim().split(" ")[0]));
-      const [uri, box] = lines[at + 1].split("#xywh=");
-      const [x, y, w, h] = box.split(",").map(Number);
-      parsed.push({ start, end, src: new URL(uri, url).href, x, y, w, h });
-    }
-    return parsed;
-  }
-
-  async function loadStoryboard() {
-    const url = new URL(`${base}storyboard.vtt`, location.href).href;
-    const response = await fetch(url, { cache: "no-store" }).catch(() => null);
-    if (!response || !response.ok) return;
-    cues = parseStoryboard(await response.text(), url);
-    trace.storyboardCues = cues.length;
-  }
-
-  function total() {
-    if (Number.isFinite(video.duration)) return video.duration;
-    const ranges = video.seekable;
-    return ranges.length ? ranges.end(ranges.length - 1) : 0;
-  }
-
-  function fractionAt(event) {
-    const box = scrub.getBoundingClientRect();
-    return Math.min(1, Math.max(0, (event.clientX - box.left) / box.width));
-  }
-
-  video.addEventListener("timeupdate", () => {
-    const length = total();
-    played.style.width = length ? `${(100 * video.currentTime) / length}%` : "0";
-  });
-  scrub.addEventListener("click", (event) => {
-    const length = total();
-    if (length) video.currentTime = fractionAt(event) * length;
-  });
-  scrub.addEventListener("mousemove", (event) => {
-    const at = fractionAt(event) * total();
-    const cue = cues.find((c) => at >= c.start && at < c.end);
-    if (!cue) { thumb.style.display = "none"; return; }
-    Object.assign(thumb.style, {
-      display: "block",
-      width: `${cue.w}px`,
-      height: `${cue.h}px`,
-      left: `${fractionAt(event) * 100}%`,
-      backgroundImage: `url("${cue.src}")`,
-      backgroundPosition: `-${cue.x}px -${cue.y}px`,
-    });
-    thumb.firstElementChild.textContent = new Date(at * 1000).toISOString().slice(14, 19);
-  });
-  scrub.addEventListener("mouseleave", () => { thumb.style.display = "none"; });
+  // Timecode, frame steps, shuttle, renditions, scrub bar, poster: edge/player/controls.js.
+  const controls = window.DailiesControls.create({ video, base, trace });
+  trace.controls = controls; // tests seek to exact frames through it
+  const loadStoryboard = () => controls.loadStoryboard();
 
   // ---- main ----
   function fail(err) {
@@ -258,6 +223,7 @@
 
   video.addEventListener("playing", () => {
     trace.startedAt = video.currentTime; // 0 unless a player jumped to a live edge
+    trace.playingAt = Math.round(performance.now());
     if (trace.phase !== "playing") say("Playing.", "playing");
   }, { once: true });
 
@@ -265,10 +231,14 @@
     document.getElementById("sha").textContent = sha;
     try {
       if (!/^[0-9a-f]{64}$/.test(sha)) throw new Failure(`This is not a valid sha256: ${sha}`);
+      if (token) window.DailiesDocuments.show({ sha, api, trace }).catch(() => {});
       await waitForPlaylist();
+      controls.showPoster(); // the grant came with the answer: the poster shows before play
       say("Starting playback…", "loading");
       await hlsLoaded;
       await attach();
+      controls.setHls(trace.hls || null);
+      controls.loadTiming().catch(() => {});
       autoplay();
       followBuild().catch(() => {}); // progress is a courtesy; playback does not depend on it
     } catch (err) {

@@ -16,3 +16,18 @@ def ffprobe_args(ffprobe_bin: str, source: str) -> list[str]:
         "-protocol_whitelist", input_protocols(source),
         source,
     ]  # fmt: skip
+
+
+def first_frame_args(ffprobe_bin: str, source: str) -> list[str]:
+    """The presentation time of a file's first video frame. A B-frame encode starts its
+    pictures a few frames after zero (libx264 with 2 B-frames: 2 frames) and browsers play
+    fMP4 with those times, so the review page needs it to name the frame on screen."""
+    return [
+        ffprobe_bin,
+        "-v", "error",
+        "-select_streams", "v:0",
+        "-read_intervals", "%+#1",
+        "-show_entries", "frame=pts_time,best_effort_timestamp_time",
+        "-print_format", "json",
+        source,
+    ]  # fmt: skip

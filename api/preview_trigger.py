@@ -206,9 +206,7 @@ class PreviewTrigger:
             )
             message = f"flow run {flow_run_id} {described['state']}: {reason}"
             failed_at = state.timestamp or now
-        await self._db(
-            lambda s: previews.mark_run_failed(s, sha, flow_run_id, message, failed_at)
-        )
+        await self._db(lambda s: previews.mark_run_failed(s, sha, flow_run_id, message, failed_at))
         return liveness
 
     def _answer(self, sha: str, snapshot: PreviewSnapshot, verdict: Verdict) -> Outcome:

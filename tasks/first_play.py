@@ -134,4 +134,3 @@ def publish_first_rendition(sha256: str) -> dict[str, Any]:
         "playlist_key": f"{sha}/{FIRST_RENDITION}/{PLAYLIST_NAME}",
         "manifest_written": bool(published.get("manifest")),
     }
-

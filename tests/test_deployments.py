@@ -80,9 +80,7 @@ def test_worker_runs_preview_cpu_by_deployment_name(cpu_worker, stack, s3, tmp_p
     key, sha = stage_bytes(s3, stack, master.read_bytes(), name="master.mkv")
     promote_master(key, sha)
 
-    run = run_deployment(
-        "build-preview/preview-cpu", parameters={"sha256": sha}, timeout=240
-    )
+    run = run_deployment("build-preview/preview-cpu", parameters={"sha256": sha}, timeout=240)
 
     assert run.state.is_completed(), run.state.message
     listed = s3.list_objects_v2(Bucket=stack.previews_bucket, Prefix=f"{sha}/")

@@ -138,7 +138,5 @@ def test_building_elsewhere(status: S, owner: str | None, age_s: float, elsewher
         ("no video stream", "no video stream"),
     ],
 )
-def test_failure_messages_shown_to_reviewers_keep_no_worker_paths(
-    message: str, shown: str
-) -> None:
+def test_failure_messages_shown_to_reviewers_keep_no_worker_paths(message: str, shown: str) -> None:
     assert public_reason(message) == shown

@@ -39,9 +39,11 @@ def test_the_ladder_never_upscales_keeps_even_sides_and_aspect_and_caps_at_the_s
         assert rung.width % 2 == 0 and rung.height % 2 == 0
         assert rung.width <= max(width, 2) and rung.height <= max(height, 2)  # never upscaled
         # Aspect kept within what rounding both sides down to even numbers can cost.
-        assert abs(rung.width / rung.height - width / height) <= (
-            2 / rung.height + 2 * rung.width / rung.height**2 + 1e-9
-        ) or min(rung.width, rung.height) == 2
+        assert (
+            abs(rung.width / rung.height - width / height)
+            <= (2 / rung.height + 2 * rung.width / rung.height**2 + 1e-9)
+            or min(rung.width, rung.height) == 2
+        )
         assert rung.maxrate > rung.video_bitrate > 0
     shorts = [min(r.width, r.height) for r in plan.rungs]
     assert shorts == sorted(shorts, reverse=True) and len(set(shorts)) == len(shorts)

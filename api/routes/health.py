@@ -47,9 +47,7 @@ async def _prefect_health(handle: PrefectHandle) -> None:
     response_model=Readiness,
     responses={503: {"model": NotReady, "description": "names the dependencies that are down"}},
 )
-async def readyz(
-    settings: SettingsDep, redis: RedisDep, prefect: PrefectHandleDep
-) -> Any:
+async def readyz(settings: SettingsDep, redis: RedisDep, prefect: PrefectHandleDep) -> Any:
     """Database, Redis, S3 and the Prefect API, probed concurrently with short timeouts."""
 
     def database() -> None:

@@ -107,9 +107,7 @@ def asset_owner(session: Session, asset_id: str) -> tuple[bool, int | None]:
     return (row is not None, row.owner_key_id if row is not None else None)
 
 
-def failed_attempts(
-    session: Session, staging_key: str, sha256: str
-) -> tuple[int, datetime | None]:
+def failed_attempts(session: Session, staging_key: str, sha256: str) -> tuple[int, datetime | None]:
     """How often promoting this key as this sha failed since it last succeeded, and when
     it last failed."""
     last_success = session.scalar(

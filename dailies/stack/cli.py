@@ -15,6 +15,7 @@ import typer
 
 app = typer.Typer(help="dailies: masters in, previews out.", no_args_is_help=True)
 
+
 class Encoder(enum.StrEnum):
     """Typer shows these as the option's choices and refuses anything else."""
 

@@ -201,4 +201,3 @@ def fault_api(stack: Any, fault_worker: FaultWorker) -> Iterator[httpx.Client]:
         ) as client,
     ):
         yield client
-

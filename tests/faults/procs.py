@@ -71,7 +71,6 @@ def flow_run_process(worker_pid: int, run_id: str | None = None) -> int | None:
     return None
 
 
-
 def ffmpeg_children(pid: int, marker: str = "") -> list[int]:
     return [
         p

@@ -116,8 +116,8 @@ def test_connection_dropped_mid_ready_row_transaction_ends_ready(
     # The MP4's upload comes after the ladder's last progress write: from there on, the
     # ready-row transaction is the only writer of the row.
     mp4 = store.hold(
-        lambda method, path, _: method == "PUT" and path.split("?")[0].endswith(
-            f"/{sha}/preview.mp4"
+        lambda method, path, _: (
+            method == "PUT" and path.split("?")[0].endswith(f"/{sha}/preview.mp4")
         )
     )
     run_id = trigger(fault_api, sha)["flow_run_id"]

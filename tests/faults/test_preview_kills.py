@@ -72,8 +72,11 @@ def test_flow_run_killed_mid_publish_is_rebuilt_on_the_next_trigger(
     sha = promoted_clip(stack, tmp_path, "publish.mp4", seconds=8.5)
 
     def ladder_segment(method: str, path: str, _: dict[str, str]) -> bool:
-        return method == "PUT" and f"/{sha}/" in path and path.endswith(".m4s") and (
-            "/source/" not in path
+        return (
+            method == "PUT"
+            and f"/{sha}/" in path
+            and path.endswith(".m4s")
+            and ("/source/" not in path)
         )
 
     hold = store.hold(ladder_segment)  # the first ladder segment's upload, held

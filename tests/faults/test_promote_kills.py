@@ -30,9 +30,7 @@ def _launch(key: str, sha: str) -> str:
     return launch(DEPLOYMENT, params, promotion_key_base(sha, key), ["promote", sha_tag(sha)])
 
 
-def _kill_then_promote(
-    worker: FaultWorker, key: str, sha: str, hold: Hold, settings: Any
-) -> float:
+def _kill_then_promote(worker: FaultWorker, key: str, sha: str, hold: Hold, settings: Any) -> float:
     """Launch, SIGKILL the flow-run process while `hold` keeps it mid-step, check the killed
     run left no masters object, launch again; return seconds from the kill to promoted."""
     first = _launch(key, sha)

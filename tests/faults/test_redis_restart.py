@@ -137,8 +137,11 @@ def test_redis_restarted_mid_lock_builds_the_preview_once(
 
     def ladder_segment(method: str, path: str, _: dict[str, str]) -> bool:
         key = path.split("?")[0]
-        return method == "PUT" and f"/{sha}/" in key and key.endswith(".m4s") and (
-            "/source/" not in key
+        return (
+            method == "PUT"
+            and f"/{sha}/" in key
+            and key.endswith(".m4s")
+            and ("/source/" not in key)
         )
 
     # A brake: the holder stops at its first ladder segment until the restart is over, so

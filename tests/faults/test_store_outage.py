@@ -76,8 +76,11 @@ def test_store_failing_during_the_preview_publish_is_retried_and_ends_ready(
     def ladder_segment(method: str, path: str, _: dict[str, str]) -> bool:
         # not the stream copy's (`source/`): that head start gives up on failure by design
         key = path.split("?")[0]
-        return method == "PUT" and f"/{sha}/" in key and key.endswith(".m4s") and (
-            "/source/" not in key
+        return (
+            method == "PUT"
+            and f"/{sha}/" in key
+            and key.endswith(".m4s")
+            and ("/source/" not in key)
         )
 
     outage = store.outage(ladder_segment, times=BOTO_ATTEMPTS + 1, window_s=2, status=500)

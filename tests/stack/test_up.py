@@ -91,9 +91,7 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningUp]:
             env=running.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     try:
-        _wait(
-            (home / "stack.json").exists, 240, "the stack to start", running.log, running.proc
-        )
+        _wait((home / "stack.json").exists, 240, "the stack to start", running.log, running.proc)
         yield running
     finally:
         running.proc.send_signal(signal.SIGTERM)

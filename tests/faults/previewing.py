@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,18 @@ def promoted_clip(stack: Any, tmp_path: Path, name: str, seconds: float = 8) -> 
     """A 640x360 H.264/AAC master of `seconds`, staged and promoted (in this process)."""
     clip = media.make_small(tmp_path / name, seconds)
     return media.stage_and_promote(s3_client(stack), stack, clip)
+
+
+def ladder_segment_put(sha: str) -> Callable[[str, str, dict[str, str]], bool]:
+    """A FlakyS3 matcher: PUTs of the ladder's segments for `sha`, not the stream copy's
+    (`source/`), whose head start gives up on failure by design."""
+
+    def matches(method: str, path: str, _: dict[str, str]) -> bool:
+        key = path.split("?")[0]
+        ladder = f"/{sha}/" in key and "/source/" not in key
+        return method == "PUT" and ladder and key.endswith(".m4s")
+
+    return matches
 
 
 def trigger(api: httpx.Client, sha: str) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from tests.faults.previewing import (
     assert_recovered,
     encoding,
     final_states,
+    ladder_segment_put,
     promoted_clip,
     trigger,
     until_ready,
@@ -71,13 +72,7 @@ def test_flow_run_killed_mid_publish_is_rebuilt_on_the_next_trigger(
 ) -> None:  # fmt: skip
     sha = promoted_clip(stack, tmp_path, "publish.mp4", seconds=8.5)
 
-    def ladder_segment(method: str, path: str, _: dict[str, str]) -> bool:
-        return (
-            method == "PUT"
-            and f"/{sha}/" in path
-            and path.endswith(".m4s")
-            and ("/source/" not in path)
-        )
+    ladder_segment = ladder_segment_put(sha)
 
     hold = store.hold(ladder_segment)  # the first ladder segment's upload, held
     killed_at = worker.kill_flow_run_at(trigger(fault_api, sha)["flow_run_id"], hold)

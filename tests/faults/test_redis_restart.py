@@ -27,7 +27,7 @@ from dailies.stack.processes import free_port
 from tests.faults.conftest import PREVIEW, RUN_DIR, FaultWorker
 from tests.faults.flaky_s3 import FlakyS3
 from tests.faults.outcome import wait_for
-from tests.faults.previewing import assert_recovered, promoted_clip
+from tests.faults.previewing import assert_recovered, ladder_segment_put, promoted_clip
 from tests.faults.procs import sigkill, wait_gone
 from tests.faults.report import FaultTable
 from tests.faults.runs import read_run, wait_final
@@ -135,14 +135,7 @@ def test_redis_restarted_mid_lock_builds_the_preview_once(
 ) -> None:  # fmt: skip
     sha = promoted_clip(stack, tmp_path, "redis.mp4", seconds=6)
 
-    def ladder_segment(method: str, path: str, _: dict[str, str]) -> bool:
-        key = path.split("?")[0]
-        return (
-            method == "PUT"
-            and f"/{sha}/" in key
-            and key.endswith(".m4s")
-            and ("/source/" not in key)
-        )
+    ladder_segment = ladder_segment_put(sha)
 
     # A brake: the holder stops at its first ladder segment until the restart is over, so
     # it is still building whatever the waiter does meanwhile.

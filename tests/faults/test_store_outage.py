@@ -20,6 +20,7 @@ from tests.faults.outcome import leftovers, master_problems
 from tests.faults.previewing import (
     assert_recovered,
     final_states,
+    ladder_segment_put,
     promoted_clip,
     trigger,
     until_ready,
@@ -73,15 +74,7 @@ def test_store_failing_during_the_preview_publish_is_retried_and_ends_ready(
 ) -> None:  # fmt: skip
     sha = promoted_clip(stack, tmp_path, "outage.mp4", seconds=6)
 
-    def ladder_segment(method: str, path: str, _: dict[str, str]) -> bool:
-        # not the stream copy's (`source/`): that head start gives up on failure by design
-        key = path.split("?")[0]
-        return (
-            method == "PUT"
-            and f"/{sha}/" in key
-            and key.endswith(".m4s")
-            and ("/source/" not in key)
-        )
+    ladder_segment = ladder_segment_put(sha)
 
     outage = store.outage(ladder_segment, times=BOTO_ATTEMPTS + 1, window_s=2, status=500)
     run_id = trigger(fault_api, sha)["flow_run_id"]

@@ -255,3 +255,14 @@ def task_worker(stack) -> Iterator[TaskWorker]:  # type: ignore[no-untyped-def]
     worker = TaskWorker()
     yield worker
     worker.service.stop()
+
+
+@pytest.fixture(scope="session")
+def previews_url(stack) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """Base URL of the previews bucket for ffprobe and friends. The bucket refuses anonymous
+    reads (the edge signs its own), so a small local reader signs for the tests."""
+    from dailies.clients import s3_client
+    from tests.serving import bucket_reader
+
+    with bucket_reader(s3_client(stack), stack.previews_bucket) as url:
+        yield url

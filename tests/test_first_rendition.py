@@ -69,7 +69,7 @@ def _streams(probed: dict[str, Any], kind: str) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("master", ["h264", "prores", "moov_at_end"])
 def test_first_rendition_is_published_complete_and_decodes(
-    master: str, request: pytest.FixtureRequest, stack: Any
+    master: str, request: pytest.FixtureRequest, stack: Any, previews_url: str
 ) -> None:
     built = request.getfixturevalue(master)
     sha, result = built["sha"], built["result"]
@@ -90,9 +90,9 @@ def test_first_rendition_is_published_complete_and_decodes(
     assert f"{sha}/first/{playlist.map_uri}" in listed
 
     master_probe = media.ffprobe_json(str(built["path"]), "-show_streams", "-show_format")
-    # Through the public manifest, as a player reads it; -count_frames decodes every frame.
-    public = f"{stack.s3_endpoint_url}/{stack.previews_bucket}/{sha}/manifest.m3u8"
-    probed = media.ffprobe_json(public, "-count_frames", "-show_streams", "-show_format")
+    # Through the manifest, as a player reads it; -count_frames decodes every frame.
+    manifest = f"{previews_url}/{sha}/manifest.m3u8"
+    probed = media.ffprobe_json(manifest, "-count_frames", "-show_streams", "-show_format")
     (video,) = _streams(probed, "video")
     (audio,) = _streams(probed, "audio")
     assert video["codec_name"] == "h264" and audio["codec_name"] == "aac"

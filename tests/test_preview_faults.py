@@ -34,12 +34,6 @@ def clips(tmp_path: Path) -> Path:
     return tmp_path
 
 
-@pytest.fixture
-def public_previews(stack) -> str:  # type: ignore[no-untyped-def]
-    """The previews bucket read anonymously, as the edge and ffprobe-by-URL read it."""
-    return f"{stack.s3_endpoint_url}/{stack.previews_bucket}"
-
-
 def _promote(stack: Any, path: Path) -> str:
     return media.stage_and_promote(s3_client(stack), stack, path)
 
@@ -81,17 +75,17 @@ def _assert_complete(stack: Any, result: dict[str, Any], public: str) -> None:
 # --- caches are checked against the bucket ---
 
 
-def test_ready_row_whose_objects_are_gone_is_rebuilt(stack, clips, public_previews):
+def test_ready_row_whose_objects_are_gone_is_rebuilt(stack, clips, previews_url):
     sha = _promote(stack, media.make_small(clips / "deleted.mp4"))
     assert build_preview(sha)["status"] == "ready"
     _delete_all(stack, sha)
 
     again = build_preview(sha)
     assert again["status"] == "ready" and again["cache_hit"] is False
-    _assert_complete(stack, again, public_previews)
+    _assert_complete(stack, again, previews_url)
 
 
-def test_cached_result_whose_objects_are_gone_is_rebuilt(stack, clips, public_previews):
+def test_cached_result_whose_objects_are_gone_is_rebuilt(stack, clips, previews_url):
     """The row no longer says ready (a failed later attempt), so the flow reaches the cached
     build task: its result names objects the bucket lost, and must not be trusted."""
     sha = _promote(stack, media.make_small(clips / "expired.mp4"))
@@ -102,7 +96,7 @@ def test_cached_result_whose_objects_are_gone_is_rebuilt(stack, clips, public_pr
 
     again = build_preview(sha)
     assert again["status"] == "ready" and again["cache_hit"] is False
-    _assert_complete(stack, again, public_previews)
+    _assert_complete(stack, again, previews_url)
 
 
 def test_cached_result_whose_objects_exist_is_still_a_cache_hit(stack, clips):
@@ -117,23 +111,23 @@ def test_cached_result_whose_objects_exist_is_still_a_cache_hit(stack, clips):
 # --- masters that break the usual assumptions ---
 
 
-def test_a_third_of_a_second_master_gets_a_one_tile_storyboard(stack, clips, public_previews):
+def test_a_third_of_a_second_master_gets_a_one_tile_storyboard(stack, clips, previews_url):
     sha = _promote(stack, media.make_small(clips / "blink.mp4", seconds=0.3))
     state = build_preview(sha, return_state=True)
     result = state.result()
     assert result["status"] == "ready" and result["duration_s"] == pytest.approx(0.3, abs=0.05)
-    _assert_complete(stack, result, public_previews)
+    _assert_complete(stack, result, previews_url)
     vtt = s3_client(stack).get_object(Bucket=stack.previews_bucket, Key=result["storyboard_key"])
     text = vtt["Body"].read().decode()
     assert text.count("#xywh=") == 1 and "00:00:00.000 --> 00:00:00.3" in text
     sprite = text.split("#xywh=")[0].split()[-1]
-    sheet = media.ffprobe_json(f"{public_previews}/{sha}/{sprite}", "-show_streams")
+    sheet = media.ffprobe_json(f"{previews_url}/{sha}/{sprite}", "-show_streams")
     assert (sheet["streams"][0]["width"], sheet["streams"][0]["height"]) == (160, 90)
     assert sum(task_retries(state.state_details.flow_run_id, "build_preview_files").values()) == 0
 
 
 def test_master_claiming_twenty_times_its_length_builds_at_its_real_length(
-    stack, clips, public_previews
+    stack, clips, previews_url
 ):
     path = media.make_misstated_duration(clips / "claims-60s.mp4", seconds=3, claims=20)
     assert float(media.ffprobe_json(str(path), "-show_format")["format"]["duration"]) == 60
@@ -141,16 +135,16 @@ def test_master_claiming_twenty_times_its_length_builds_at_its_real_length(
     state = build_preview(sha, return_state=True)
     result = state.result()
     assert result["status"] == "ready" and result["duration_s"] == pytest.approx(3.0, abs=0.1)
-    _assert_complete(stack, result, public_previews)
-    poster = media.ffprobe_json(f"{public_previews}/{result['poster_key']}", "-show_streams")
+    _assert_complete(stack, result, previews_url)
+    poster = media.ffprobe_json(f"{previews_url}/{result['poster_key']}", "-show_streams")
     assert poster["streams"][0]["width"] == 640
-    mp4 = media.ffprobe_json(f"{public_previews}/{result['mp4_key']}", "-show_format")
+    mp4 = media.ffprobe_json(f"{previews_url}/{result['mp4_key']}", "-show_format")
     assert float(mp4["format"]["duration"]) == pytest.approx(3.0, abs=0.1)
     assert sum(task_retries(state.state_details.flow_run_id, "build_preview_files").values()) == 0
 
 
 def test_master_without_a_keyframe_in_its_first_seconds_builds_from_the_first_one(
-    stack, clips, public_previews
+    stack, clips, previews_url
 ):
     path = media.make_late_keyframe(clips / "joined-late.ts", seconds=6, cut_s=1)
     assert media.keyframe_times(str(path))[0] > 5  # 4 s of undecodable frames first
@@ -158,7 +152,7 @@ def test_master_without_a_keyframe_in_its_first_seconds_builds_from_the_first_on
     state = build_preview(sha, return_state=True)
     result = state.result()
     assert result["status"] == "ready"
-    _assert_complete(stack, result, public_previews)
+    _assert_complete(stack, result, previews_url)
     assert sum(task_retries(state.state_details.flow_run_id, "build_preview_files").values()) == 0
 
 

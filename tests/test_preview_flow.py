@@ -35,13 +35,6 @@ def fast_encodes(stack):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="module")
-def public_previews(stack) -> str:  # type: ignore[no-untyped-def]
-    """Base URL of the previews bucket, read anonymously as the edge reads it (bootstrap
-    gives the bucket its public-read policy)."""
-    return f"{stack.s3_endpoint_url}/{stack.previews_bucket}"
-
-
-@pytest.fixture(scope="module")
 def clips(tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
     return tmp_path_factory.mktemp("masters")
 
@@ -78,14 +71,14 @@ def _duration(source: str) -> float:
     return float(media.ffprobe_json(source, "-show_format")["format"]["duration"])
 
 
-def test_1080p_master_gets_a_full_ladder_ffprobe_can_read(stack, hd, public_previews):
+def test_1080p_master_gets_a_full_ladder_ffprobe_can_read(stack, hd, previews_url):
     result, sha = hd["result"], hd["sha"]
     assert result["status"] == "ready" and result["encoder"] == "libx264"
     assert result["manifest_key"] == f"{sha}/manifest.m3u8"
     assert [r["name"] for r in result["renditions"]] == ["1080p", "720p", "540p", "360p", "audio"]
     source_s = _duration(str(hd["path"]))
 
-    probed = media.ffprobe_json(f"{public_previews}/{sha}/manifest.m3u8", "-show_streams",
+    probed = media.ffprobe_json(f"{previews_url}/{sha}/manifest.m3u8", "-show_streams",
                                 "-show_format")  # fmt: skip
     heights = sorted({s["height"] for s in probed["streams"] if s["codec_type"] == "video"})
     assert heights == [360, 540, 720, 1080]
@@ -93,7 +86,7 @@ def test_1080p_master_gets_a_full_ladder_ffprobe_can_read(stack, hd, public_prev
     assert abs(float(probed["format"]["duration"]) - source_s) <= 0.1
 
     for rendition in result["renditions"]:
-        url = f"{public_previews}/{sha}/{rendition['name']}/index.m3u8"
+        url = f"{previews_url}/{sha}/{rendition['name']}/index.m3u8"
         assert abs(_duration(url) - source_s) <= 0.1, rendition["name"]
 
 
@@ -118,10 +111,10 @@ def test_manifest_attributes_are_measured_and_playlists_are_vod(stack, hd):
         assert playlist.independent_segments and playlist.map_uri
 
 
-def test_keyframes_align_across_renditions(hd, public_previews):
+def test_keyframes_align_across_renditions(hd, previews_url):
     sha = hd["sha"]
     times = {
-        r["name"]: media.keyframe_times(f"{public_previews}/{sha}/{r['name']}/index.m3u8")
+        r["name"]: media.keyframe_times(f"{previews_url}/{sha}/{r['name']}/index.m3u8")
         for r in _video_renditions(hd["result"])
     }
     # A 3 s clip at 30 fps with a 2 s GOP: two keyframes 2 s apart, at the same instants in
@@ -150,7 +143,7 @@ def test_uploads_carry_cache_headers(stack, hd):
     assert BUILDING_PLAYLIST != FINAL_PLAYLIST
 
 
-def test_mp4_poster_and_storyboard(stack, hd, public_previews, tmp_path):
+def test_mp4_poster_and_storyboard(stack, hd, previews_url, tmp_path):
     sha = hd["sha"]
     s3 = s3_client(stack)
     mp4 = tmp_path / "preview.mp4"
@@ -163,12 +156,12 @@ def test_mp4_poster_and_storyboard(stack, hd, public_previews, tmp_path):
     assert any(s["codec_type"] == "audio" for s in probed["streams"])
     assert abs(float(probed["format"]["duration"]) - 3.0) <= 0.1
 
-    poster = media.ffprobe_json(f"{public_previews}/{sha}/poster.jpg", "-show_streams")
+    poster = media.ffprobe_json(f"{previews_url}/{sha}/poster.jpg", "-show_streams")
     assert (poster["streams"][0]["width"], poster["streams"][0]["height"]) == (1920, 1080)
     vtt = _text(stack, f"{sha}/storyboard.vtt")
     assert vtt.startswith("WEBVTT") and vtt.count("#xywh=") == 3
     sprite = vtt.split("#xywh=")[0].split()[-1]
-    sheet = media.ffprobe_json(f"{public_previews}/{sha}/{sprite}", "-show_streams")
+    sheet = media.ffprobe_json(f"{previews_url}/{sha}/{sprite}", "-show_streams")
     assert (sheet["streams"][0]["width"], sheet["streams"][0]["height"]) == (480, 90)
 
 
@@ -190,42 +183,42 @@ def test_second_run_is_a_cache_hit(stack, hd):
     assert s3.head_object(Bucket=stack.previews_bucket, Key=key)["LastModified"] == before
 
 
-def test_portrait_master_stays_portrait(stack, clips, public_previews):
+def test_portrait_master_stays_portrait(stack, clips, previews_url):
     built = _build(stack, media.make_portrait_rotated(clips / "portrait.mp4"))
     sha = built["sha"]
     assert [r["name"] for r in _video_renditions(built["result"])] == ["360p"]
     for rendition in _video_renditions(built["result"]):
-        url = f"{public_previews}/{sha}/{rendition['name']}/index.m3u8"
+        url = f"{previews_url}/{sha}/{rendition['name']}/index.m3u8"
         stream = media.ffprobe_json(url, "-show_streams")["streams"][0]
         assert stream["height"] > stream["width"], stream
         assert not stream.get("side_data_list"), "rotation applied, not carried as metadata"
-    poster = media.ffprobe_json(f"{public_previews}/{sha}/poster.jpg", "-show_streams")
+    poster = media.ffprobe_json(f"{previews_url}/{sha}/poster.jpg", "-show_streams")
     assert poster["streams"][0]["height"] > poster["streams"][0]["width"]
 
 
-def test_master_without_audio_gets_a_video_only_ladder(stack, clips, public_previews):
+def test_master_without_audio_gets_a_video_only_ladder(stack, clips, previews_url):
     built = _build(stack, media.make_no_audio(clips / "silent.mkv"))
     sha, result = built["sha"], built["result"]
     assert [r["name"] for r in result["renditions"]] == ["478p", "360p"]  # odd 853x479 source
     manifest = _text(stack, f"{sha}/manifest.m3u8")
     assert "EXT-X-MEDIA" not in manifest and "mp4a" not in manifest
-    probed = media.ffprobe_json(f"{public_previews}/{sha}/manifest.m3u8", "-show_streams",
+    probed = media.ffprobe_json(f"{previews_url}/{sha}/manifest.m3u8", "-show_streams",
                                 "-show_format")  # fmt: skip
     assert {s["codec_type"] for s in probed["streams"]} == {"video"}
     assert abs(float(probed["format"]["duration"]) - 2.0) <= 0.1
     assert {(s["width"], s["height"]) for s in probed["streams"]} == {(852, 478), (640, 360)}
 
 
-def test_ten_bit_hdr_master_becomes_8bit_sdr_with_stereo(stack, clips, public_previews):
+def test_ten_bit_hdr_master_becomes_8bit_sdr_with_stereo(stack, clips, previews_url):
     built = _build(stack, media.make_ten_bit_hdr(clips / "hdr10.mov"))
     sha = built["sha"]
     assert built["result"]["source"]["hdr"] is True
     for rendition in _video_renditions(built["result"]):
-        url = f"{public_previews}/{sha}/{rendition['name']}/index.m3u8"
+        url = f"{previews_url}/{sha}/{rendition['name']}/index.m3u8"
         stream = media.ffprobe_json(url, "-show_streams")["streams"][0]
         assert stream["pix_fmt"] == "yuv420p" and stream["profile"] == "High"
         assert stream.get("color_transfer") != "smpte2084"
-    audio = media.ffprobe_json(f"{public_previews}/{sha}/audio/index.m3u8", "-show_streams")
+    audio = media.ffprobe_json(f"{previews_url}/{sha}/audio/index.m3u8", "-show_streams")
     assert audio["streams"][0]["channels"] == 2  # 5.1 downmixed
 
 

@@ -26,7 +26,7 @@ from dailies.hashing import sha256_of_chunks
 from dailies.settings import get_settings
 from dailies.storage.masters import retention_from_head
 from dailies.storage.objects import head, iter_object
-from tasks.retry import RETRY_DELAYS, retry_transient
+from tasks.retry import transient_retries
 from tasks.run_context import current_flow_run_id
 
 
@@ -36,7 +36,7 @@ def load_manifest() -> list[ManifestEntry]:
         return audits.manifest_entries(session)
 
 
-@task(retries=3, retry_delay_seconds=RETRY_DELAYS, retry_condition_fn=retry_transient)
+@task(**transient_retries(3))
 def list_masters_bucket() -> dict[str, BucketObject]:
     """Every key's latest version or delete marker (ListObjectVersions, paginated)."""
     settings = get_settings()
@@ -44,7 +44,7 @@ def list_masters_bucket() -> dict[str, BucketObject]:
     return latest_versions(paginator.paginate(Bucket=settings.masters_bucket))
 
 
-@task(retries=3, retry_delay_seconds=RETRY_DELAYS, retry_condition_fn=retry_transient)
+@task(**transient_retries(3))
 def check_retention_batch(entries: list[ManifestEntry]) -> list[Finding]:
     """HEAD each current version (threads within the batch) and judge its Object Lock."""
     settings = get_settings()
@@ -68,7 +68,7 @@ def check_retention_batch(entries: list[ManifestEntry]) -> list[Finding]:
         return [f for f in pool.map(judge, entries) if f is not None]
 
 
-@task(retries=2, retry_delay_seconds=RETRY_DELAYS, retry_condition_fn=retry_transient)
+@task(**transient_retries(2))
 def rehash_batch(entries: list[ManifestEntry]) -> dict[str, Any]:
     """Stream each current version and compare its sha256 with its content address.
 

@@ -44,7 +44,7 @@ from tasks.preview_steps import (
     publish_manifest,
     publish_stream_copy,
 )
-from tasks.retry import RETRY_DELAYS, retry_transient
+from tasks.retry import transient_retries
 from tasks.run_context import current_flow_run_id, run_logger
 
 # Bumped when the cached result's shape changes (3: BuiltPreview records, not dicts;
@@ -86,8 +86,7 @@ def find_current_preview(sha256: str) -> dict[str, Any] | None:
     return current
 
 
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=RETRY_DELAYS,
-      retry_condition_fn=retry_transient)  # fmt: skip
+@task(cache_policy=NO_CACHE, **transient_retries(2))  # fmt: skip
 def missing_preview_objects(built: BuiltPreview) -> list[str]:
     """What a (cached) build result names that the bucket lacks: its files, each rendition's
     playlist and the init segment that playlist maps. Empty when the result is still true."""
@@ -110,8 +109,7 @@ def missing_preview_objects(built: BuiltPreview) -> list[str]:
 
 
 # The row writes are idempotent: a dropped database connection is retried, not a failed build.
-@task(cache_policy=NO_CACHE, retries=3, retry_delay_seconds=RETRY_DELAYS,
-      retry_condition_fn=retry_transient)  # fmt: skip
+@task(cache_policy=NO_CACHE, **transient_retries(3))  # fmt: skip
 def queue_preview(request: PreviewRequest) -> str:
     with session_scope() as session:
         return previews.mark_queued(session, request.sha256, LADDER_VERSION, current_flow_run_id())
@@ -126,9 +124,8 @@ def start_building(sha256: str, encoder: str) -> None:
         )  # fmt: skip
 
 
-@task(persist_result=True, retries=2, retry_delay_seconds=RETRY_DELAYS,
-      task_run_name="build-{request.sha256:.12}-{request.encoder}",
-      retry_condition_fn=retry_transient)  # fmt: skip
+@task(persist_result=True, task_run_name="build-{request.sha256:.12}-{request.encoder}",
+      **transient_retries(2))  # fmt: skip
 def build_preview_files(request: PreviewRequest, master: MasterRecord) -> BuiltPreview:
     """Everything that ends up in the previews bucket, as one cacheable, locked unit.
 
@@ -181,8 +178,7 @@ def build_preview_files(request: PreviewRequest, master: MasterRecord) -> BuiltP
     )
 
 
-@task(cache_policy=NO_CACHE, retries=3, retry_delay_seconds=RETRY_DELAYS,
-      retry_condition_fn=retry_transient)  # fmt: skip
+@task(cache_policy=NO_CACHE, **transient_retries(3))  # fmt: skip
 def record_ready(built: BuiltPreview, cache_hit: bool) -> dict[str, Any]:
     with session_scope() as session:
         row = previews.mark_ready(session, built)

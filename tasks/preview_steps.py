@@ -46,7 +46,7 @@ from dailies.media.publish import (
 from dailies.media.runner import ffmpeg_timeout_s, run_ffmpeg, run_ffprobe
 from dailies.settings import MiB, get_settings
 from dailies.storage import previews as preview_store
-from tasks.retry import RETRY_DELAYS, retry_transient
+from tasks.retry import transient_retries
 from tasks.run_context import run_logger
 
 
@@ -62,9 +62,7 @@ def choose_encoder(requested: str) -> str:
 @task(
     cache_policy=NO_CACHE,
     persist_result=False,
-    retries=3,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=retry_transient,
+    **transient_retries(3),
 )
 def fetch_master(master: MasterRecord, scratch: Path) -> str:
     """A local copy in scratch (robust for long encodes) or a presigned URL (no copy)."""

@@ -33,7 +33,7 @@ from dailies.settings import MiB, get_settings
 from dailies.storage import masters as masters_bucket
 from dailies.storage.objects import head, iter_object, tag_object
 from dailies.storage.staging import head_staging
-from tasks.retry import RETRY_DELAYS, retry_transient
+from tasks.retry import transient_retries
 from tasks.run_context import current_flow_run_id, run_logger
 
 # 2: results are CopiedMaster records, not dicts.
@@ -48,9 +48,7 @@ def master_copy_cache_policy() -> CachePolicy:
 
 @task(
     task_run_name="hash-{request.sha256:.12}",
-    retries=4,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=retry_transient,
+    **transient_retries(4),
 )
 def hash_staging_object(request: PromotionRequest) -> StagedObject:
     """Stream the staged object once and hash it; constant memory whatever its size."""
@@ -118,9 +116,7 @@ def find_master(sha256: str) -> MasterRecord | None:
 
 
 @task(
-    retries=4,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=retry_transient,
+    **transient_retries(4),
     persist_result=True,
 )
 def copy_to_masters(request: PromotionRequest, staged: StagedObject) -> CopiedMaster:
@@ -173,7 +169,7 @@ def copy_to_masters(request: PromotionRequest, staged: StagedObject) -> CopiedMa
     )
 
 
-@task(retries=4, retry_delay_seconds=RETRY_DELAYS, retry_condition_fn=retry_transient)
+@task(**transient_retries(4))
 def secure_master(copied: CopiedMaster) -> CopiedMaster | None:
     """Verify the new version and make sure its retention is in force.
 
@@ -205,7 +201,7 @@ def secure_master(copied: CopiedMaster) -> CopiedMaster | None:
     )
 
 
-@task(retries=3, retry_delay_seconds=RETRY_DELAYS, retry_condition_fn=retry_transient)
+@task(**transient_retries(3))
 def record_promotion(
     request: PromotionRequest, secured: CopiedMaster, asset: dict[str, Any] | None
 ) -> dict[str, Any]:
@@ -218,7 +214,7 @@ def record_promotion(
     return result
 
 
-@task(retries=3, retry_delay_seconds=RETRY_DELAYS, retry_condition_fn=retry_transient)
+@task(**transient_retries(3))
 def record_already_promoted(
     request: PromotionRequest, asset: dict[str, Any] | None
 ) -> dict[str, Any]:

@@ -17,6 +17,17 @@ from dailies.errors import DailiesError, Transient
 
 RETRY_DELAYS = exponential_backoff(backoff_factor=2)
 
+
+def transient_retries(retries: int) -> dict[str, Any]:
+    """A task's retry options: up to `retries` more attempts, backing off, for transient
+    trouble only (`@task(**transient_retries(3))`)."""
+    return {
+        "retries": retries,
+        "retry_delay_seconds": RETRY_DELAYS,
+        "retry_condition_fn": retry_transient,
+    }
+
+
 # Each of these means "the other side did not answer this time", never "the request is bad".
 _TRANSIENT: tuple[type[BaseException], ...] = (
     BotoConnectionError,  # endpoint unreachable, connect timeout, proxy

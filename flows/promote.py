@@ -13,6 +13,7 @@ from tasks.promotion import (
     find_master,
     hash_staging_object,
     master_copy_cache_policy,
+    probe_master,
     quarantine_mismatch,
     record_already_promoted,
     record_failed_attempt,
@@ -55,4 +56,4 @@ def promote_master(
         secured = secure_master(copy.with_options(refresh_cache=True)(request, staged))
     if secured is None:
         raise RuntimeError(f"masters object for {request.sha256} vanished right after copy")
-    return record_promotion(request, secured, asset)
+    return record_promotion(request, secured, asset, probe_master(secured))

@@ -63,16 +63,22 @@ def publish_first_rendition(sha256: str) -> dict[str, Any]:
         return {"sha256": sha, "status": "exists"}
     with session_scope(settings) as session:
         master = masters.get_master(session, sha)
+        stored_probe = masters.get_probe(session, sha)
     if master is None:
         raise UnknownMaster(f"no promoted master with sha256 {sha}; promote it first")
     url = preview_store.presigned_master_url(s3, settings, master, URL_EXPIRY_S)
-    probe = parse_probe(run_ffprobe(ffprobe_args(settings.ffprobe_bin, url)))
+    # Promotion probed it already (an ffprobe process and its reads, spared here); a master
+    # promoted before that, or one ffprobe could not read then, is probed now.
+    probe = parse_probe(stored_probe or run_ffprobe(ffprobe_args(settings.ffprobe_bin, url)))
     probed_s = time.monotonic() - started
     plan = plan_first_rendition(probe, master.size_bytes)
     # One small PUT: the page labels frames with the master's timecode from the first frame.
     preview_store.upload_timing(s3, settings, sha, probe.timing.as_json(), final=False)
     how = "remux" if plan.copy else f"libx264 ultrafast {plan.rung.width}x{plan.rung.height}"
-    logger.info("first rendition of %s: %s, %.1f s", sha[:12], how, probe.duration_s)
+    logger.info(
+        "first rendition of %s: %s, %.1f s (probe %s)", sha[:12], how, probe.duration_s,
+        "from promotion" if stored_probe else "taken now",
+    )  # fmt: skip
 
     scratch = make_scratch(settings.scratch_dir, "dailies-first-", sha)
     try:

@@ -22,6 +22,8 @@ from dailies.db.masters import PromotionOutcome
 from dailies.errors import ChecksumMismatch
 from dailies.handoffs import CopiedMaster, MasterRecord, StagedObject
 from dailies.hashing import sha256_of_chunks
+from dailies.media.commands.probe import ffprobe_args
+from dailies.media.runner import run_ffprobe
 from dailies.promotion_rules import (
     PromotionRequest,
     promotion_summary,
@@ -31,10 +33,14 @@ from dailies.promotion_rules import (
 )
 from dailies.settings import MiB, get_settings
 from dailies.storage import masters as masters_bucket
+from dailies.storage import previews as preview_store
 from dailies.storage.objects import head, iter_object, tag_object
 from dailies.storage.staging import head_staging
 from tasks.retry import transient_retries
 from tasks.run_context import current_flow_run_id, run_logger
+
+# A probe reads a few ranges; a store that cannot serve them in this long gets no probe.
+PROBE_TIMEOUT_S = 60.0
 
 # 2: results are CopiedMaster records, not dicts.
 PROMOTION_CACHE_VERSION = "2"
@@ -201,13 +207,33 @@ def secure_master(copied: CopiedMaster) -> CopiedMaster | None:
     )
 
 
+@task
+def probe_master(secured: CopiedMaster) -> dict[str, Any] | None:
+    """ffprobe's description of the new master, read where it lies (ranged GETs through a
+    short-lived URL), for the manifest row: a reviewer's first play then starts without a
+    probe over the network. Never fails the promotion: a master ffprobe cannot read is still
+    kept, and previews probe it themselves (and say why they cannot build it)."""
+    settings = get_settings()
+    url = preview_store.presigned_master_url(s3_client(settings), settings, secured, 600)
+    try:
+        return run_ffprobe(ffprobe_args(settings.ffprobe_bin, url), PROBE_TIMEOUT_S)
+    except Exception as exc:  # UnplayableMaster, a timeout, the store blinking: all optional
+        run_logger("dailies.promotion").warning(
+            "%s kept without a probe (previews will probe it): %s", secured.sha256[:12], exc
+        )
+        return None
+
+
 @task(**transient_retries(3))
 def record_promotion(
-    request: PromotionRequest, secured: CopiedMaster, asset: dict[str, Any] | None
+    request: PromotionRequest,
+    secured: CopiedMaster,
+    asset: dict[str, Any] | None,
+    probe: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Masters row, asset link and attempt in one transaction; one row per sha, ever."""
     with session_scope() as session:
-        inserted = masters.insert_master(session, secured, request.staging_key)
+        inserted = masters.insert_master(session, secured, request.staging_key, probe)
         outcome = PromotionOutcome.PROMOTED if inserted else PromotionOutcome.ALREADY_PROMOTED
         result = _finish(session, request, outcome, asset)
     _summarise(request, result)

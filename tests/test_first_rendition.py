@@ -199,3 +199,30 @@ def test_a_large_master_is_read_in_ranges_not_downloaded(stack: Any, s3: Any, cl
     assert read_at_manifest is not None, "ffmpeg had already exited when the manifest appeared"
     assert read_at_manifest < size // 8, (read_at_manifest, size)
     assert most_read < size // 2, (most_read, size)  # the padding is never read
+
+
+def test_the_promotions_probe_spares_one_and_its_absence_costs_one(
+    stack: Any, s3: Any, clips: Path, db_session: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no ffprobe at all, a master promoted with its probe still gets its first
+    rendition; one whose row has no probe (promoted before migration 0006) is probed now."""
+    from sqlalchemy import update
+
+    from dailies.db.models import Master
+    from dailies.settings import get_settings
+
+    probed = media.stage_and_promote(s3, stack, media.make_small(clips / "probed.mp4"))
+    unprobed = media.stage_and_promote(s3, stack, media.make_no_audio(clips / "unprobed.mp4"))
+    db_session.execute(update(Master).where(Master.sha256 == unprobed).values(probe=None))
+    db_session.commit()
+
+    monkeypatch.setenv("DAILIES_FFPROBE_BIN", str(clips / "no-such-ffprobe"))
+    get_settings.cache_clear()
+    try:
+        assert publish_first_rendition(probed)["status"] == "published"
+        with pytest.raises(FileNotFoundError, match="no-such-ffprobe"):
+            publish_first_rendition(unprobed)
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert publish_first_rendition(unprobed)["status"] == "published"

@@ -12,9 +12,11 @@ from botocore.exceptions import ClientError
 from sqlalchemy import func, select
 
 from dailies.db.models import Asset, Master, PromotionAttempt
+from dailies.media.probe import parse_probe
 from dailies.storage.masters import masters_key_for
 from dailies.storage.objects import error_code, object_tags
 from flows.promote import promote_master
+from tests import preview_fixtures as media
 from tests.staging import random_bytes, stage_bytes
 from tests.stores import both_stores
 
@@ -49,6 +51,7 @@ def test_happy_path_promotes_into_locked_masters(settings, s3, db_session) -> No
     row = db_session.get(Master, sha)
     assert row is not None and row.version_id == result["version_id"]
     assert row.source_staging_key == key
+    assert row.probe is None  # random bytes: kept all the same, with nothing to describe
     asset = db_session.get(Asset, f"asset-{sha[:8]}")
     assert asset.master_sha256 == sha and asset.attributes == {"project": "p1"}
     assert [a.outcome for a in _attempts(db_session, sha)] == ["promoted"]
@@ -174,3 +177,18 @@ def test_staging_object_overwritten_after_hashing_is_not_promoted(settings, s3, 
     with pytest.raises(StagingObjectChanged, match="changed after it was hashed"):
         copy_to_masters.fn(request, staged)
     assert _versions(s3, settings, sha) == []
+
+
+def test_a_video_master_is_probed_once_at_promotion(settings, s3, db_session, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The manifest row carries ffprobe's description, read through the masters bucket, so
+    the first rendition need not probe over the network while a reviewer waits."""
+    path = media.make_prores_hq(tmp_path / "probe-me.mov", seconds=1, size="640x360")
+    sha = media.stage_and_promote(s3, settings, path)
+
+    db_session.expire_all()
+    row = db_session.get(Master, sha)
+    assert row is not None and row.probe is not None
+    probe = parse_probe(row.probe)
+    assert (probe.width, probe.height, probe.video_codec) == (640, 360, "prores")
+    assert probe.audio is not None
+    assert probe.duration_s == pytest.approx(1.0, abs=0.1)

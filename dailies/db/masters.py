@@ -31,11 +31,21 @@ def get_master(session: Session, sha256: str) -> MasterRecord | None:
     return as_record(row) if row is not None else None
 
 
-def insert_master(session: Session, secured: CopiedMaster, staging_key: str) -> bool:
+def get_probe(session: Session, sha256: str) -> dict[str, Any] | None:
+    """The ffprobe JSON promotion stored for this master, if it could take one."""
+    return session.execute(select(Master.probe).where(Master.sha256 == sha256)).scalar()
+
+
+def insert_master(
+    session: Session,
+    secured: CopiedMaster,
+    staging_key: str,
+    probe: dict[str, Any] | None = None,
+) -> bool:
     """Insert unless the sha is already there; True when this call created the row."""
     stmt = (
         upsert_insert(session, Master)
-        .values(**dataclasses.asdict(secured), source_staging_key=staging_key)
+        .values(**dataclasses.asdict(secured), source_staging_key=staging_key, probe=probe)
         .on_conflict_do_nothing(index_elements=["sha256"])
         # RETURNING, not rowcount: an ORM-enabled INSERT may report rowcount -1.
         .returning(Master.sha256)

@@ -64,6 +64,9 @@ class Master(Base):
     promoted_at: Mapped[datetime] = mapped_column(server_default=func.now())
     last_verified_at: Mapped[datetime | None]
     last_verified_ok: Mapped[bool | None]
+    # ffprobe's JSON, taken at promotion, so a reviewer's first play does not wait on a probe
+    # over the network; None when ffprobe could not read it (or it predates migration 0006).
+    probe: Mapped[dict[str, Any] | None]
 
 
 class Asset(Base):

@@ -10,7 +10,7 @@ from typing import Any
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
-from dailies.handoffs import MasterRecord
+from dailies.handoffs import CopiedMaster, MasterRecord
 from dailies.media.publish import timing_key, upload_spec
 from dailies.settings import MiB, Settings
 from dailies.storage.objects import error_code, head, is_missing
@@ -101,7 +101,7 @@ def download_master(s3: Any, settings: Settings, master: MasterRecord, dest: Pat
 
 
 def presigned_master_url(
-    s3: Any, settings: Settings, master: MasterRecord, expires_s: int = 6 * 3600
+    s3: Any, settings: Settings, master: MasterRecord | CopiedMaster, expires_s: int = 6 * 3600
 ) -> str:
     params = {"Bucket": settings.masters_bucket, "Key": master.masters_key}
     if master.version_id:

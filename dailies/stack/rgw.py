@@ -1,9 +1,13 @@
 """A throw-away Ceph RADOS Gateway: a real S3 implementation beside moto, for the tests and
 `dailies up --store rgw`.
 
-One monitor, one OSD on memstore (objects in RAM, like moto), no cephx, pools of size 1, the
-beast frontend on 127.0.0.1; everything under one directory, every daemon in the foreground
-under `spawn` so it is ended by its PID. Debian's packages (bookworm: 16.2.15) run it.
+One monitor, one OSD, no cephx, pools of size 1, the beast frontend on 127.0.0.1; everything
+under one directory, every daemon in the foreground under `spawn` so it is ended by its PID.
+Debian's packages (bookworm: 16.2.15) run it.
+
+The OSD is memstore (objects in RAM, like moto: the tests' small objects, a quick start) or
+bluestore on a sparse file under the run directory (`dailies up --store rgw`: masters of any
+size, bounded by the disk rather than by RAM).
 """
 
 from __future__ import annotations
@@ -48,10 +52,21 @@ def require_packages() -> None:
         )
 
 
+OBJECTSTORES = ("memstore", "bluestore")
+
+
 def render_config(
-    run_dir: Path, fsid: str, mon_port: int, rgw_port: int, memstore_bytes: int
+    run_dir: Path,
+    fsid: str,
+    mon_port: int,
+    rgw_port: int,
+    store_bytes: int,
+    objectstore: str = "memstore",
 ) -> str:
-    """ceph.conf for a one-node, no-auth, in-memory cluster serving S3 on rgw_port."""
+    """ceph.conf for a one-node, no-auth cluster serving S3 on rgw_port, its OSD in RAM
+    (memstore) or on a sparse file of store_bytes (bluestore)."""
+    if objectstore not in OBJECTSTORES:
+        raise ValueError(f"objectstore must be one of {', '.join(OBJECTSTORES)}")
     d = run_dir.resolve()
     return f"""[global]
 fsid = {fsid}
@@ -74,11 +89,10 @@ mon allow pool delete = true
 run dir = {d}/run
 admin socket = {d}/run/$name.asok
 log file = {d}/log/$name.log
-osd objectstore = memstore
-memstore device bytes = {memstore_bytes}
+osd objectstore = {objectstore}
+{_objectstore_options(d, objectstore, store_bytes)}
 # A small temp disk must not stop a throw-away cluster.
 mon data avail crit = 0
-osd max object size = {5 * GiB}
 
 [mon.a]
 mon data = {d}/mon/mon.a
@@ -91,6 +105,20 @@ osd data = {d}/osd/osd.0
 rgw frontends = beast endpoint=127.0.0.1:{rgw_port}
 rgw data = {d}/rgw
 rgw enable usage log = false
+"""
+
+
+def _objectstore_options(d: Path, objectstore: str, store_bytes: int) -> str:
+    if objectstore == "memstore":
+        return f"memstore device bytes = {store_bytes}\nosd max object size = {5 * GiB}\n"
+    return f"""bluestore block path = {d}/osd/osd.0.block
+bluestore block create = true
+# Sparse: the file takes the disk space its objects take, up to this size.
+bluestore block size = {store_bytes}
+bluestore fsck on mkfs = false
+bluestore fsck on mount = false
+# One OSD on a shared machine: the default (4 GiB of cache target) is for a storage host.
+osd memory target = {1 * GiB}
 """
 
 
@@ -138,11 +166,12 @@ def _run(args: list[str], what: str, timeout_s: float = 60) -> None:
 def start_rgw(
     run_dir: Path,
     port: int = 0,
-    memstore_bytes: int = 4 * GiB,
+    store_bytes: int = 4 * GiB,
     timeout_s: float = 90,
     gateway_name: str = "rgw",
     access_key: str | None = None,
     secret_key: str | None = None,
+    objectstore: str = "memstore",
 ) -> RGW:
     """Start monitor, OSD and gateway under run_dir (made fresh) and create the S3 user.
     Returns once the gateway answers S3 requests. `gateway_name` names the gateway's Service
@@ -153,7 +182,7 @@ def start_rgw(
         (run_dir / sub).mkdir(parents=True)
     fsid, mon_port, rgw_port = str(uuid.uuid4()), free_port(), port or free_port()
     conf = run_dir / "ceph.conf"
-    conf.write_text(render_config(run_dir, fsid, mon_port, rgw_port, memstore_bytes))
+    conf.write_text(render_config(run_dir, fsid, mon_port, rgw_port, store_bytes, objectstore))
     logs = run_dir / "log"
     gateway = RGW(
         url=f"http://127.0.0.1:{rgw_port}",

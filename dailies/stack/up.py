@@ -38,8 +38,11 @@ DEFAULT_PORTS = {"edge": 8080, "api": 8000, "prefect": 4200, "s3": 0}
 STATE_FILE = "stack.json"
 # A service that dies more often than this is broken, not unlucky: stop rather than loop.
 MAX_RESTARTS, RESTART_WINDOW_S = 5, 300.0
-# RGW's OSD keeps objects in RAM (memstore) up to this cap, as moto keeps them in memory.
-RGW_MEMSTORE_BYTES = 16 * 1024**3
+# RGW's OSD keeps the stack's objects on disk (bluestore on a sparse file in the stack's home),
+# camera masters outgrow RAM: up to this size, or most of the free disk, whichever is smaller
+# (bluestore aborts on a disk that fills under it, so its file must not promise more).
+RGW_STORE_BYTES = 256 * 1024**3
+RGW_DISK_SHARE = 0.8
 
 
 @dataclass
@@ -307,8 +310,11 @@ def _start_rgw(port: int, run_dir: Path) -> list[Service]:
     environment already carries."""
     from dailies.stack.rgw import start_rgw
 
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(run_dir.parent).free
     gateway = start_rgw(
-        run_dir, port, memstore_bytes=RGW_MEMSTORE_BYTES, gateway_name="s3",
+        run_dir, port, store_bytes=min(RGW_STORE_BYTES, int(free * RGW_DISK_SHARE)),
+        objectstore="bluestore", gateway_name="s3",
         access_key=os.environ["AWS_ACCESS_KEY_ID"],
         secret_key=os.environ["AWS_SECRET_ACCESS_KEY"],
     )  # fmt: skip

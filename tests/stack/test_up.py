@@ -3,6 +3,7 @@ stack's port, one-line errors, supervision (dead workers come back, stopping end
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -77,10 +78,9 @@ def _clean_env(home: Path) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="module")
-def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningUp]:
+@contextlib.contextmanager
+def _running_up(tmp: Path) -> Iterator[RunningUp]:
     """`dailies up` as ops run it, on non-default ports, the Prefect UI on."""
-    tmp = tmp_path_factory.mktemp("up")
     home = tmp / "home"
     running = RunningUp(None, home, tmp / "up.log", _clean_env(home))  # type: ignore[arg-type]
     ports = {name: str(free_port()) for name in ("edge", "api", "prefect")}
@@ -94,8 +94,24 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningUp]:
         _wait((home / "stack.json").exists, 240, "the stack to start", running.log, running.proc)
         yield running
     finally:
-        running.proc.send_signal(signal.SIGTERM)
-        running.proc.wait(90)
+        if running.proc.poll() is None:
+            running.proc.send_signal(signal.SIGTERM)
+            running.proc.wait(90)
+
+
+@pytest.fixture(scope="module")
+def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningUp]:
+    """One stack that this module's tests share; none of them stops it."""
+    with _running_up(tmp_path_factory.mktemp("up")) as running:
+        yield running
+
+
+@pytest.fixture
+def own_up(tmp_path: Path) -> Iterator[RunningUp]:
+    """A stack of the test's own, for a test that kills parts of it and stops it (tests run
+    in random order: the shared one must outlive every test that uses it)."""
+    with _running_up(tmp_path) as running:
+        yield running
 
 
 def test_the_prefect_ui_calls_the_api_on_the_port_the_stack_uses(up: RunningUp) -> None:
@@ -172,8 +188,8 @@ def test_work_pool_workers_yield_the_cpu_to_first_play(up: RunningUp) -> None:
         assert os.getpriority(os.PRIO_PROCESS, services[name]) == 0
 
 
-def test_killed_workers_are_restarted_and_stopping_ends_every_process(up: RunningUp) -> None:
-    """Last in this module: it kills workers and stops the stack."""
+def test_killed_workers_are_restarted_and_stopping_ends_every_process(own_up: RunningUp) -> None:
+    up = own_up
     first = up.state["services"]
     assert {"cpu-worker", "task-worker", "api", "s3", "prefect"} <= set(first)
     # A host losing its workers: SIGKILL, whole process groups.

@@ -19,7 +19,7 @@ logger = logging.getLogger("dailies.api")
 
 class ManifestWatch:
     def __init__(
-        self, exists: Callable[[str], bool], interval_s: float = 0.1, max_wait_s: float = 8.0
+        self, exists: Callable[[str], bool], interval_s: float = 0.05, max_wait_s: float = 8.0
     ) -> None:
         self._exists = exists  # blocking (an S3 HEAD): run in a worker thread
         self.interval_s, self.max_wait_s = interval_s, max_wait_s

@@ -82,7 +82,9 @@ class Settings(BaseSettings):
     # The first rendition (tasks/first_play.py) by a running task worker on a 404 trigger;
     # off = the deployment alone (what bench/first_play.py compares against).
     preview_first_play: bool = True
-    first_play_publish_interval_s: float = Field(default=0.1, gt=0)
+    # How often the first rendition looks for finished segments (a local directory listing):
+    # each poll's wait is added to a reviewer's first frame.
+    first_play_publish_interval_s: float = Field(default=0.05, gt=0)
     # Niceness of the work-pool workers `dailies up` starts (their flow runs and ffmpeg
     # inherit it): on a shared host the ladder is batch work and yields the CPU to the
     # first rendition and the API, which a reviewer is waiting on. 0 = no preference.

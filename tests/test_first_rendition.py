@@ -14,7 +14,11 @@ from typing import Any
 import pytest
 
 from dailies.clients import s3_client
-from dailies.media.commands.first_rendition import FIRST_SHORT_SIDE, SEGMENT_S
+from dailies.media.commands.first_rendition import (
+    FIRST_SHORT_SIDE,
+    OPENING_SEGMENT_S,
+    SEGMENT_S,
+)
 from dailies.media.playlists import parse_media_playlist
 from tasks.first_play import publish_first_rendition
 from tests import preview_fixtures as media
@@ -85,6 +89,8 @@ def test_first_rendition_is_published_complete_and_decodes(
     if not result["copy"]:  # a remux can only cut at the master's own keyframes
         assert all(s.duration <= SEGMENT_S + 0.05 for s in playlist.segments)
         assert len(playlist.segments) >= 3
+        # the player can start once half a second is encoded
+        assert playlist.segments[0].duration == pytest.approx(OPENING_SEGMENT_S, abs=0.05)
     listed = _keys(stack, f"{sha}/first/")
     assert {f"{sha}/first/{s.uri}" for s in playlist.segments} <= listed
     assert f"{sha}/first/{playlist.map_uri}" in listed

@@ -77,7 +77,7 @@ def _common(args: list[str]) -> None:
     whitelist = args.index("-protocol_whitelist")
     assert whitelist < args.index("-i")
     assert set(args[whitelist + 1].split(",")) <= {"file", "http", "https", "tcp", "tls", "crypto"}
-    assert opt(args, "-f") == "hls" and opt(args, "-hls_time") == "1"
+    assert opt(args, "-f") == "hls"
     assert opt(args, "-hls_playlist_type") == "event" and opt(args, "-hls_list_size") == "0"
     assert opt(args, "-hls_segment_type") == "fmp4"
     assert "temp_file" in opt(args, "-hls_flags")
@@ -88,6 +88,8 @@ def _common(args: list[str]) -> None:
 def test_copy_argv_is_a_remux_of_video_and_audio_over_http():
     args = _args("http://127.0.0.1:9000/masters/abc?X-Amz-Signature=1")
     _common(args)
+    assert opt(args, "-hls_time") == "1"  # cut at the master's own keyframes
+    assert "-force_key_frames" not in args
     assert opt(args, "-c") == "copy"
     assert args.count("-map") == 2
     assert opt(args, "-reconnect") == "1"  # a dropped connection resumes with a Range request
@@ -102,8 +104,10 @@ def test_encode_argv_is_fast_small_x264_with_aac():
     assert opt(args, "-c:v") == "libx264"
     assert opt(args, "-preset") == "ultrafast" and opt(args, "-tune") == "zerolatency"
     assert opt(args, "-pix_fmt") == "yuv420p" and opt(args, "-profile:v") == "high"
-    # one keyframe per 1 s segment, at the same frames whatever the content
+    # a keyframe at 0.5 s, then one a second, at the same frames whatever the content: a
+    # half-second opening segment, then 1 s ones
     assert opt(args, "-g") == opt(args, "-keyint_min") == "30"
+    assert opt(args, "-force_key_frames") == "0.5" and opt(args, "-hls_time") == "0.5"
     assert opt(args, "-sc_threshold") == "0"
     assert "scale=960:540" in opt(args, "-filter_complex")
     assert opt(args, "-c:a") == "aac" and opt(args, "-ac") == "2"

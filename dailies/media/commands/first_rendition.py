@@ -27,6 +27,9 @@ from dailies.media.probe import MasterProbe
 
 FIRST_RENDITION = "first"
 SEGMENT_S = 1  # short first segments: the player starts after one of them
+# An encode opens with a half-second segment (a keyframe forced there, then one a second): the
+# player starts once half a second is encoded, and the segments after it stay 1 s long.
+OPENING_SEGMENT_S = 0.5
 FIRST_SHORT_SIDE = 540  # small enough to encode faster than real time on two cores
 X264_PRESET = "ultrafast"
 
@@ -95,7 +98,9 @@ def build_first_rendition_args(
         "map_metadata": -1,
         "map_chapters": -1,
         "f": "hls",
-        "hls_time": SEGMENT_S,
+        # A remux cuts at the master's own keyframes; an encode at the ones it forces and
+        # sets (the muxer cuts at the first keyframe once this long has passed).
+        "hls_time": SEGMENT_S if plan.copy else OPENING_SEGMENT_S,
         "hls_list_size": 0,
         "hls_playlist_type": "event",
         "hls_segment_type": "fmp4",
@@ -143,6 +148,7 @@ def _fast_x264_options(plan: FirstRenditionPlan) -> dict[str, Any]:
         "pix_fmt": "yuv420p",
         "g": plan.gop_frames,
         "keyint_min": plan.gop_frames,
+        "force_key_frames": OPENING_SEGMENT_S,
         "sc_threshold": 0,
         "b:v": plan.rung.video_bitrate,
         "maxrate": plan.rung.maxrate,

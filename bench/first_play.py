@@ -422,8 +422,8 @@ def report(results: dict[str, dict], cases: list[Case], runs: int, store: str = 
         "each a new master. **new** = task worker's first rendition + ladder deployment; "
         "**old** = `DAILIES_PREVIEW_FIRST_PLAY=false` (deployment only). Both paths measured "
         f"in the same bench run, one stack after the other, {STORES[store]}, "
-        f"on one {os.cpu_count()}-core {platform.machine()} machine "
-        f"shared with other work (1-min load average at run start: median "
+        f"on one {os.cpu_count()}-core {platform.machine()} machine that also runs the stack, "
+        f"the browser and the untimed promotions (1-min load average at run start: median "
         f"{statistics.median(loads):.1f}, max {max(loads):.1f}).",
         "",
         f"Not counted: the first run on each fresh stack (case {cases[0].key}, a task worker "

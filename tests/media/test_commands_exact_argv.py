@@ -221,6 +221,7 @@ FAST_X264 = {
     "pix_fmt": "yuv420p",
     "g": "30",
     "keyint_min": "30",
+    "force_key_frames": "0.5",
     "sc_threshold": "0",
     "b:v": "1750000",
     "maxrate": "2625000",
@@ -230,7 +231,7 @@ FAST_X264 = {
 
 def first_rendition(source: str, **kwargs: Any) -> dict[str, Any]:
     probe = probe_of(**kwargs)
-    plan = plan_first_rendition(probe, 10_000_000)
+    plan = plan_first_rendition(probe, 4_000_000)  # 10.7 Mbit/s: a rate a remux may keep
     return parse(build_first_rendition_args(source, OUT, probe, plan, "2"))
 
 
@@ -263,7 +264,7 @@ def test_first_rendition_of_interlaced_prores_deinterlaces_scales_then_converts(
         + AUDIO_CHAIN.format(a="s5")
         + "[s6]",
         "maps": ["[s4]", "[s6]"],
-        "output": {**FIRST_HLS, **FAST_X264, **AAC},
+        "output": {**FIRST_HLS, **FAST_X264, **AAC, "hls_time": "0.5"},
         "to": "/o/first/index.m3u8",
     }
 
@@ -279,7 +280,7 @@ def test_first_rendition_of_a_silent_hdr_master_tone_maps_like_the_ladder_then_s
         "graph": f"[0:v:0]{TONEMAP};[s4]fps=fps=24000/1001[s5];[s5]format=yuv420p[s6];"
         "[s6]scale=960:540[s7];[s7]setsar=1[s8]",
         "maps": ["[s8]"],
-        "output": {**FIRST_HLS, **FAST_X264, "g": "24", "keyint_min": "24"},
+        "output": {**FIRST_HLS, **FAST_X264, "g": "24", "keyint_min": "24", "hls_time": "0.5"},
         "to": "/o/first/index.m3u8",
     }
 

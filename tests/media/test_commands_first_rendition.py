@@ -30,7 +30,30 @@ PRORES = {"codec": "prores", "pix_fmt": "yuv422p10le", "audio_codec": "pcm_s24le
     ],
 )
 def test_browser_ready_masters_are_remuxed_and_the_rest_encoded(kwargs, copy):
-    assert plan_first_rendition(probe_of(**kwargs), 10_000_000).copy is copy
+    # 4 MB over 3 s: 10.7 Mbit/s, a rate a remux may keep
+    assert plan_first_rendition(probe_of(**kwargs), 4_000_000).copy is copy
+
+
+@pytest.mark.parametrize(
+    ("size_bytes", "bit_rate", "copy"),
+    [
+        (9_375_000, None, True),  # 25 Mbit/s over 3 s: the most a remux keeps
+        (9_375_400, None, False),  # just above
+        (90_000_000, None, False),  # a 240 Mbit/s camera master: encoded, small and fast
+        (90_000_000, "8000000", True),  # ffprobe's own rate wins over size / duration
+        (1_000_000, "30000000", False),
+    ],
+)
+def test_browser_ready_masters_above_25_mbits_are_encoded(size_bytes, bit_rate, copy):
+    from dailies.media.probe import parse_probe
+    from tests.media.conftest import ffprobe_doc
+
+    doc = ffprobe_doc()
+    if bit_rate:
+        doc["format"]["bit_rate"] = bit_rate
+    plan = plan_first_rendition(parse_probe(doc), size_bytes)
+    assert plan.copy is copy
+    assert (plan.width, plan.height) == ((1920, 1080) if copy else (960, 540))
 
 
 @pytest.mark.parametrize(
@@ -68,7 +91,7 @@ def test_copy_keeps_the_masters_size_and_estimates_its_rate():
 
 def _args(source: str, **kwargs) -> list[str]:
     probe = probe_of(**kwargs)
-    plan = plan_first_rendition(probe, 10_000_000)
+    plan = plan_first_rendition(probe, 4_000_000)
     return build_first_rendition_args(source, Path("/s/out"), probe, plan, "1")
 
 

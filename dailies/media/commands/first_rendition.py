@@ -31,6 +31,10 @@ SEGMENT_S = 1  # short first segments: the player starts after one of them
 # player starts once half a second is encoded, and the segments after it stay 1 s long.
 OPENING_SEGMENT_S = 0.5
 FIRST_SHORT_SIDE = 540  # small enough to encode faster than real time on two cores
+# Above this average rate a remux is no fast start: its first segment (the master's own GOP) is
+# tens of MB to read, publish, fetch and decode (a 250 Mbit/s camera master's 2 s GOP: 62 MB),
+# and more than a reviewer's connection can be trusted to carry. Those masters are encoded.
+COPY_MAX_BPS = 25_000_000
 X264_PRESET = "ultrafast"
 
 
@@ -49,14 +53,11 @@ class FirstRenditionPlan:
 
 def plan_first_rendition(probe: MasterProbe, master_size_bytes: int) -> FirstRenditionPlan:
     ladder = plan_ladder(probe)
-    copy = browser_friendly(probe)
+    source_bps = probe.bit_rate or int(master_size_bytes * 8 / max(probe.duration_s, 0.001))
+    copy = browser_friendly(probe) and source_bps <= COPY_MAX_BPS
     rung = _encode_rung(ladder)
-    if copy:
-        duration = max(probe.duration_s, 0.001)
-        source_bps = probe.bit_rate or int(master_size_bytes * 8 / duration)
-        peak = int(source_bps * 1.5)  # a remux keeps the master's own (variable) rate
-    else:
-        peak = rung.maxrate + AUDIO_BITRATE
+    # A remux keeps the master's own (variable) rate; an encode is capped like its rung.
+    peak = int(source_bps * 1.5) if copy else rung.maxrate + AUDIO_BITRATE
     gop = max(1, round(ladder.frame_rate * SEGMENT_S))
     return FirstRenditionPlan(
         copy=copy,

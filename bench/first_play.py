@@ -9,7 +9,8 @@ deployment alone), on two stacks one after the other in the same bench run.
 
   a  H.264/AAC 1080p 6 s (browser-ready: remuxed)
   b  ProRes 422 HQ 10-bit 1080p + PCM, 6 s .mov (encoded: libx264 ultrafast 540p)
-  c  2 GiB H.264/AAC 1080p ~250 Mbit/s .mp4, moov at the end (remuxed over ranged reads)
+  c  2 GiB H.264/AAC 1080p ~250 Mbit/s .mp4, moov at the end (encoded over ranged reads:
+     above 25 Mbit/s a remux's first GOP is too big to be a fast start)
 
 Untimed, before each run: a never-built variant of the case's base master (a stream copy
 with a new metadata tag), uploaded through presigned multipart and promoted through the API.
@@ -92,7 +93,7 @@ class Case:
 CASES = {
     "a": Case("a", "H.264/AAC 1080p 6 s (remux)", ".mp4", 2.0, True),
     "b": Case("b", "ProRes 422 HQ 10-bit 1080p + PCM 6 s (540p encode)", ".mov", 3.0, False),
-    "c": Case("c", "2 GiB H.264/AAC 1080p ~250 Mbit/s, moov at end (remux)", ".mp4", 2.0, False),
+    "c": Case("c", "2 GiB H.264/AAC 1080p ~250 Mbit/s, moov at end (540p encode: above 25 Mbit/s)", ".mp4", 2.0, False),
 }  # fmt: skip
 
 

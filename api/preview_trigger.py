@@ -141,11 +141,11 @@ class PreviewTrigger:
         return self._accepted(PreviewStatus.QUEUED, run_id)
 
     async def _launch(self, sha: str) -> str:
-        # The first rendition first: a reviewer waits on it, and it needs no row (the attempt
-        # below is the ladder's).
+        # The attempt row before the first rendition: submitted first, an API killed between
+        # launch and record left a preview queued for good (tests/faults/test_api_kill.py).
+        attempt = await self._db(lambda s: previews.queue_attempt(s, sha), priority=True)
         if self.settings.preview_first_play:
             await self._start_first_rendition(sha)
-        attempt = await self._db(lambda s: previews.queue_attempt(s, sha), priority=True)
         if await launcher.pool_has_live_worker(self.prefect, self.settings.gpu_work_pool):
             # "auto" lets the flow fall back to libx264 if NVENC fails on that worker.
             deployment, encoder = self.settings.preview_gpu_deployment, "auto"

@@ -32,8 +32,10 @@ def get_master(session: Session, sha256: str) -> MasterRecord | None:
 
 
 def get_probe(session: Session, sha256: str) -> dict[str, Any] | None:
-    """The ffprobe JSON promotion stored for this master, if it could take one."""
-    return session.execute(select(Master.probe).where(Master.sha256 == sha256)).scalar()
+    """The ffprobe JSON promotion stored for this master, if it could take one. After
+    `get_master` in the same session this is the row already loaded: no second query."""
+    row = session.get(Master, sha256)
+    return row.probe if row is not None else None
 
 
 def insert_master(

@@ -175,10 +175,11 @@ def mark_failed(
 def moved_on(row: Preview, flow_run_id: str | None) -> bool:
     """Whether the row now belongs to another, active attempt: a crashed run's hook can
     report after the API has judged that run dead and launched the next one (a worker runs
-    crash hooks late, once it has loaded the flow), and must not fail the new attempt."""
+    crash hooks late, once it has loaded the flow), and must not fail the new attempt. That
+    includes an attempt being launched (queued, its run not yet attached): failed there, its
+    run would never be attached and a third would be launched beside it."""
     return (
         flow_run_id is not None
-        and row.flow_run_id is not None
         and row.flow_run_id != flow_run_id
         and parse_status(row.status) in ACTIVE
     )

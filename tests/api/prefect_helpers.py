@@ -22,6 +22,28 @@ def runs_for_sha(sha: str) -> list[FlowRun]:
     return asyncio.run(read())
 
 
+def run_histories(sha: str) -> str:
+    """Each preview run of `sha` with its state history and the worker that took it, one
+    line per run: what a failed fault test prints so that CI says what happened."""
+
+    async def read() -> list[str]:
+        async with get_client() as client:
+            runs = await client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[f"sha256:{sha}"]))
+            )
+            lines = []
+            for run in sorted(runs, key=lambda r: str(r.created)):
+                states = await client.read_flow_run_states(run.id)
+                history = " > ".join(
+                    f"{s.name}@{s.timestamp:%H:%M:%S.%f}"[:-3] for s in states if s.timestamp
+                )
+                worker = (run.labels or {}).get("prefect.worker.name")
+                lines.append(f"{str(run.id)[:8]} {run.idempotency_key} {worker}: {history}")
+            return lines
+
+    return "\n".join(asyncio.run(read()))
+
+
 def read_run(run_id: str) -> FlowRun:
     async def read() -> FlowRun:
         async with get_client() as client:

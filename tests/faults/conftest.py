@@ -20,7 +20,7 @@ import pytest
 from dailies.settings import MiB
 from dailies.stack.processes import Service
 from tests.faults.flaky_s3 import FlakyS3, Hold
-from tests.faults.procs import flow_run_process, sigkill, wait_gone
+from tests.faults.procs import alive, flow_run_process, sigkill, wait_gone
 from tests.faults.report import FaultTable
 
 FAULTS_POOL = "faults"
@@ -113,8 +113,15 @@ class FaultWorker:
         return self.service.proc.pid
 
     def ensure(self) -> None:
-        if self.service is not None and self.service.proc.poll() is None:
-            return
+        if self.service is not None:
+            proc = self.service.proc
+            if proc.poll() is None and alive(proc.pid):
+                return
+            # Killed, it may not be reaped yet: a multi-threaded process's leader is a
+            # zombie while its other threads still exit, and waitpid (poll) reports it
+            # running until they have; a worker judged alive then is never restarted.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(15)
         self.starts += 1
         log_path = RUN_DIR / "logs" / f"faults-worker-{self.starts}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)

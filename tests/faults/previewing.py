@@ -11,7 +11,7 @@ import httpx
 
 from dailies.clients import s3_client
 from tests import preview_fixtures as media
-from tests.api.prefect_helpers import runs_for_sha
+from tests.api.prefect_helpers import run_histories, runs_for_sha
 from tests.faults.conftest import SCRATCH, FaultWorker
 from tests.faults.outcome import leftovers, preview_problems, published_problems, wait_for
 from tests.faults.procs import ffmpeg_children, flow_run_process
@@ -58,7 +58,10 @@ def until_ready(api: httpx.Client, sha: str, timeout_s: float = 120) -> float:
         body = trigger(api, sha)
         if body["status"] == "ready":
             return time.monotonic()
-        assert time.monotonic() < deadline, f"not ready within {timeout_s} s: {body}"
+        if time.monotonic() >= deadline:
+            raise AssertionError(
+                f"not ready within {timeout_s} s: {body}\nruns:\n{run_histories(sha)}"
+            )
         time.sleep(min(float(body.get("retry_after_s") or 1), 1.0))
 
 

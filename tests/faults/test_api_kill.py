@@ -22,7 +22,7 @@ from dailies.clients import session_scope
 from dailies.db import api_keys
 from dailies.db.models import Preview
 from dailies.stack.processes import Service, free_port, start_api
-from tests.api.prefect_helpers import runs_for_sha
+from tests.api.prefect_helpers import run_histories, runs_for_sha
 from tests.faults.conftest import PREVIEW, PROMOTE, RUN_DIR, FaultWorker
 from tests.faults.flaky_s3 import FlakyS3
 from tests.faults.previewing import assert_recovered, final_states, promoted_clip, until_ready
@@ -117,14 +117,15 @@ def test_api_and_worker_killed_between_launch_and_recorded_recover_to_one_previe
             stop()
 
     states = final_states(sha)
-    assert states.count("COMPLETED") == 1, states  # exactly one run built the preview
+    # exactly one run built the preview
+    assert states.count("COMPLETED") == 1, f"{states}\n{run_histories(sha)}"
     status, attached = _row(stack, sha)
     assert status == "ready"
     if states == ["COMPLETED"]:  # the orphaned run was found by its key and attached
         assert attached == str(launched[0].id)
         outcome = "ready; the orphaned run was found by its key and attached"
     else:  # the dead worker had taken it: judged lost, crashed, relaunched
-        assert states == ["COMPLETED", "CRASHED"], states
+        assert states == ["COMPLETED", "CRASHED"], f"{states}\n{run_histories(sha)}"
         outcome = "ready; the run the dead worker took was relaunched"
     assert recovery_s <= 120
     left = assert_recovered(stack, sha)

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.prefect_helpers import runs_for_sha
+from tests.api.prefect_helpers import run_histories, runs_for_sha
 from tests.faults.conftest import FaultWorker
 from tests.faults.flaky_s3 import FlakyS3
 from tests.faults.outcome import wait_for
@@ -42,7 +42,8 @@ def _recovered(
     assert_nothing_half_published(stack, sha)
     recovery_s = until_ready(api, sha, within_s) - killed_at
     left = assert_recovered(stack, sha)
-    assert final_states(sha) == ["COMPLETED", "CRASHED"]
+    states = final_states(sha)
+    assert states == ["COMPLETED", "CRASHED"], f"{states}\n{run_histories(sha)}"
     return recovery_s, left
 
 

@@ -22,11 +22,10 @@ PYTEST_WORKERS ?= 2
 test: system-tests lint
 	$(UV) run pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
-# Fault injection: real SIGKILLs of flow runs, workers and ffmpeg (tests/faults, minutes).
-# In file order: in random order test_api_kill.py failed twice in three runs on 2026-11-25
-# (its preview left queued), and why is not yet known.
+# Fault injection: real SIGKILLs of flow runs, workers and ffmpeg (tests/faults, minutes),
+# in random order like the rest of the suite.
 faults: system-tests sync
-	$(UV) run pytest -p no:randomly -m faults tests/faults $(PYTEST_ARGS)
+	$(UV) run pytest -m faults tests/faults $(PYTEST_ARGS)
 
 # Mutation testing of the pure cores against the fast pure tests (about 10 min on one core;
 # not part of `make test`): score and survivors go to bench/RESULTS.md, below 85 % fails.

@@ -382,13 +382,36 @@ def timed_run(ctx: Ctx, browser: Any, case: Case) -> dict[str, Any]:
                 raise
             print(f"  promotion failed ({exc}); trying again", flush=True)
             time.sleep(20)
-    time.sleep(1)  # let the promotion's flow-run process wind down
+    # The promotion's work (a 2 GiB hash and copy for c and d) winds down first: every case
+    # starts on CPUs as quiet as the box allows, so the cases differ by the master alone.
+    waited, busy = wait_quiet()
     load = os.getloadavg()[0]
     row = play(browser, ctx.stack.urls["edge"], sha, ctx.keys["reviewer"])
-    row.update(sha=sha, load=load)
+    row.update(sha=sha, load=load, busy=busy, quiet_wait_s=waited)
     settle(ctx, case, sha, row)
     row.update(server_marks(row))
     return row
+
+
+def _cpu_times() -> tuple[int, int]:
+    """(busy, total) jiffies of all CPUs so far (/proc/stat)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def wait_quiet(below: float = 0.2, seconds: int = 3, limit_s: float = 120) -> tuple[float, float]:
+    """Wait until the CPUs are less than `below` busy for `seconds` seconds in a row (or
+    `limit_s` passes); return (seconds waited, busy fraction of the last second)."""
+    start, calm, busy = time.monotonic(), 0, 1.0
+    before = _cpu_times()
+    while calm < seconds and time.monotonic() - start < limit_s:
+        time.sleep(1)
+        after = _cpu_times()
+        busy = (after[0] - before[0]) / max(1, after[1] - before[1])
+        before = after
+        calm = calm + 1 if busy < below else 0
+    return time.monotonic() - start, busy
 
 
 def _marks(row: dict[str, Any]) -> str:
@@ -429,6 +452,7 @@ SECTIONS = {
 
 def report(results: dict[str, dict], cases: list[Case], runs: int, store: str = "moto") -> str:
     loads = [r["load"] for path in results.values() for rows in path.values() for r in rows]
+    busy = [r.get("busy", 1.0) for path in results.values() for rows in path.values() for r in rows]
     lines = [
         f"Headless Chromium ({CHROMIUM}) opens `/watch/{{sha}}#token=…` on the edge for a "
         "master never built; time from navigation start to the <video>'s first `playing`, "
@@ -437,7 +461,10 @@ def report(results: dict[str, dict], cases: list[Case], runs: int, store: str = 
         "**old** = `DAILIES_PREVIEW_FIRST_PLAY=false` (deployment only). Both paths measured "
         f"in the same bench run, one stack after the other, {STORES[store]}, "
         f"on one {os.cpu_count()}-core {platform.machine()} machine that also runs the stack, "
-        f"the browser and the untimed promotions (1-min load average at run start: median "
+        f"the browser and the untimed promotions. Each run starts once the CPUs have been "
+        f"under 20 % busy for 3 s in a row (at most 120 s after its promotion): CPU busy in "
+        f"the second before the run, median {statistics.median(busy):.0%}, max "
+        f"{max(busy):.0%} (1-min load average, which lags: median "
         f"{statistics.median(loads):.1f}, max {max(loads):.1f}).",
         "",
         f"Not counted: the first run on each fresh stack (case {cases[0].key}, a task worker "

@@ -353,7 +353,9 @@ def measure(
             warm = browser.new_page()  # the first page of a fresh Chromium is slower
             warm.goto(f"{ctx.stack.urls['edge']}/watch/{'0' * 64}")
             warm.close()
-            plan = [("warm-up", cases[0])] + [(c.key, c) for c in cases for _ in range(runs)]
+            # Round-robin (a, d, a, d…), not all of one case then the next: a store that
+            # slows as it fills, or a busy spell, then weighs on every case alike.
+            plan = [("warm-up", cases[0])] + [(c.key, c) for _ in range(runs) for c in cases]
             for label, case in plan:
                 row = timed_run(ctx, browser, case)
                 results[label].append(row)

@@ -11,7 +11,7 @@ deployment alone), on two stacks one after the other in the same bench run.
   b  ProRes 422 HQ 10-bit 1080p + PCM, 6 s .mov (encoded: libx264 ultrafast 540p)
   c  2 GiB H.264/AAC 1080p ~250 Mbit/s .mp4, moov at the end (encoded over ranged reads:
      above 25 Mbit/s a remux's first GOP is too big to be a fast start)
-  d  2 GiB H.264/AAC 1080p at case a's bitrate (a ~30-minute take), moov at the end: the
+  d  2 GiB H.264/AAC 1080p at case a's bitrate (an 18-minute take), moov at the end: the
      size alone, remuxed over ranged reads (c adds a 16x bitrate, whose decode costs time)
 
 Untimed, before each run: a never-built variant of the case's base master (a stream copy

@@ -10,11 +10,13 @@ it is S3-specific but the error bodies: test_api_kill.py puts one in front of Pr
 from __future__ import annotations
 
 import http.client
+import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import urlsplit
 
 SLOW_DOWN = (
@@ -107,13 +109,24 @@ class Faults:
         return None
 
 
+class _ProxyServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client the test killed drops its connection: expected, one line, no traceback."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError):
+            print(f"flaky proxy: {client_address[0]}:{client_address[1]} went away ({error})")
+            return
+        super().handle_error(request, client_address)
+
+
 class FlakyS3:
     def __init__(self, upstream: str) -> None:
         parts = urlsplit(upstream)
         self.upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
         self.faults = Faults()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self.server.daemon_threads = True
+        self.server = _ProxyServer(("127.0.0.1", 0), _handler(self))
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._thread.start()

@@ -576,7 +576,8 @@ def main() -> None:
     from bench.results import write_section
 
     section = SECTIONS[args.store]
-    if args.store == "rgw" and "c" not in args.cases and "d" in args.cases:
+    keys = {case.key for case in cases}
+    if args.store == "rgw" and "c" not in keys and "d" in keys:
         # the size alone, beside (not instead of) the 250 Mbit/s section
         section = "First play on Ceph RGW (reviewer's first frame, 2 GiB at (a)'s bitrate)"
     write_section(section, body)

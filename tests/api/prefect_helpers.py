@@ -12,12 +12,18 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
 from prefect.client.schemas.objects import FlowRun
 
 
+async def _read_runs_for_sha(client: Any, sha: str) -> list[FlowRun]:
+    return list(
+        await client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[f"sha256:{sha}"]))
+        )
+    )
+
+
 def runs_for_sha(sha: str) -> list[FlowRun]:
     async def read() -> list[FlowRun]:
         async with get_client() as client:
-            return await client.read_flow_runs(
-                flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[f"sha256:{sha}"]))
-            )
+            return await _read_runs_for_sha(client, sha)
 
     return asyncio.run(read())
 
@@ -28,11 +34,8 @@ def run_histories(sha: str) -> str:
 
     async def read() -> list[str]:
         async with get_client() as client:
-            runs = await client.read_flow_runs(
-                flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[f"sha256:{sha}"]))
-            )
             lines = []
-            for run in sorted(runs, key=lambda r: str(r.created)):
+            for run in sorted(await _read_runs_for_sha(client, sha), key=lambda r: str(r.created)):
                 states = await client.read_flow_run_states(run.id)
                 history = " > ".join(
                     f"{s.name}@{s.timestamp:%H:%M:%S.%f}"[:-3] for s in states if s.timestamp

@@ -1,5 +1,5 @@
 # The README's commands. `make test` works on a fresh Debian machine: it installs what it needs.
-.PHONY: test faults lint bench demo sync system system-tests mutants
+.PHONY: test faults lint bench demo sync system system-tests mutants soak
 
 UV ?= uv
 PYTEST_ARGS ?=
@@ -26,6 +26,12 @@ test: system-tests lint
 # in random order like the rest of the suite.
 faults: system-tests sync
 	$(UV) run pytest -m faults tests/faults $(PYTEST_ARGS)
+
+# Proof that CI is green every time: `bash .ci/run` on RUNS fresh clones of HEAD in a row,
+# beside BURNERS busy loops (RUNS=3 BURNERS=2 make soak for a loaded box); a table of each
+# run's time and seed (scripts/soak.sh).
+soak:
+	bash scripts/soak.sh
 
 # Mutation testing of the pure cores against the fast pure tests (about 10 min on one core;
 # not part of `make test`): score and survivors go to bench/RESULTS.md, below 85 % fails.

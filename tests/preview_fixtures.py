@@ -104,6 +104,62 @@ def make_late_keyframe(path: Path, seconds: float = 6, cut_s: float = 1) -> Path
     return path
 
 
+def make_variable_rate(path: Path, seconds: float = 2) -> Path:
+    """H.264/AAC whose frames come at uneven intervals, as a phone records: 30 fps ticks with
+    4 of every 10 frames dropped (ffprobe: r_frame_rate 30, avg_frame_rate 18)."""
+    _run([*_video("320x240", seconds), *_audio(seconds),
+          "-vf", "select='not(between(mod(n,10),3,6))'", "-fps_mode", "vfr", *FAST,
+          "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(path)])  # fmt: skip
+    return path
+
+
+def make_interlaced(path: Path, seconds: float = 2) -> Path:
+    """25i H.264 (top field first, field-coded), as broadcast and many cameras record: two
+    50 Hz pictures woven into each frame. The picture is a white bar crossing black at
+    400 px/s, so a frame shown without deinterlacing combs at the bar's edges (see
+    `comb_level`); testsrc2's fine patterns read as combed even when progressive."""
+    bar = (f"color=c=black:s=320x240:r=50:d={seconds}[bg];"
+           f"color=c=white:s=40x240:r=50:d={seconds}[bar];"
+           "[bg][bar]overlay=x='mod(t*400,280)':y=0:shortest=1")  # fmt: skip
+    _run(["-f", "lavfi", "-i", bar, *_audio(seconds),
+          "-vf", "tinterlace=interleave_top,fieldorder=tff", *FAST, "-flags", "+ildct+ilme",
+          "-x264-params", "tff=1", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
+          str(path)])  # fmt: skip
+    return path
+
+
+def comb_level(source: str, width: int, height: int, frames: int = 10) -> float:
+    """Mean luma step between neighbouring rows over the first frames of `source`: about 12
+    for `make_interlaced`'s bar woven from two fields, about 0 once deinterlaced (its only
+    edges are vertical, so rows agree)."""
+    done = subprocess.run(
+        [FFMPEG, "-v", "error", "-i", source, "-frames:v", str(frames), "-f", "rawvideo",
+         "-pix_fmt", "gray", "-"],
+        capture_output=True, check=True, timeout=120,
+    )  # fmt: skip
+    size = width * height
+    pictures = [done.stdout[i : i + size] for i in range(0, len(done.stdout) - size + 1, size)]
+    assert pictures, f"no frames decoded from {source}"
+    steps = (sum(abs(a - b) for a, b in zip(p[:-width], p[width:], strict=True)) for p in pictures)
+    return sum(steps) / (len(pictures) * width * (height - 1))
+
+
+def make_dnxhd(path: Path, seconds: float = 1) -> Path:
+    """DNxHD 720p25 at 90 Mbit/s, 4:2:2, PCM in MOV: an Avid editor's master (the classic
+    DNxHD profiles exist only at 720p and 1080p sizes)."""
+    _run([*_video("1280x720", seconds, rate="25"), *_audio(seconds), "-c:v", "dnxhd",
+          "-b:v", "90M", "-pix_fmt", "yuv422p", "-c:a", "pcm_s16le", "-shortest",
+          str(path)])  # fmt: skip
+    return path
+
+
+def make_ten_bit_h264(path: Path, seconds: float = 2) -> Path:
+    """H.264 High 10 (yuv420p10le), SDR: valid H.264 that browsers do not decode."""
+    _run([*_video("320x240", seconds, rate="25"), *_audio(seconds), *FAST,
+          "-pix_fmt", "yuv420p10le", "-c:a", "aac", "-shortest", str(path)])  # fmt: skip
+    return path
+
+
 def make_audio_only(path: Path, seconds: float = 2) -> Path:
     _run([*_audio(seconds), "-c:a", "aac", str(path)])
     return path

@@ -231,12 +231,14 @@ class TaskWorker:
         self.starts = 0
         self.service = self._start()
 
-    def _start(self) -> Service:
+    def _start(self, **env: str) -> Service:
         from dailies.stack.processes import start_task_worker
 
         self.starts += 1
         # A log of its own per start: readiness is read from it ("Subscribing to runs").
-        return start_task_worker(dict(os.environ), RUN_DIR / "logs" / f"task-worker-{self.starts}")
+        return start_task_worker(
+            {**os.environ, **env}, RUN_DIR / "logs" / f"task-worker-{self.starts}"
+        )
 
     def kill(self) -> None:
         """SIGKILL its whole process group: no cleanup, as an OOM kill or a lost node."""
@@ -245,9 +247,10 @@ class TaskWorker:
         os.killpg(self.service.proc.pid, signal.SIGKILL)
         self.service.proc.wait()
 
-    def restart(self) -> None:
+    def restart(self, **env: str) -> None:
+        """A fresh worker, with `env` on top of the session's (a test's own S3 endpoint)."""
         self.service.stop()
-        self.service = self._start()
+        self.service = self._start(**env)
 
 
 @pytest.fixture(scope="session")

@@ -21,6 +21,7 @@ from dailies.media.playlists import parse_media_playlist
 from tests import preview_fixtures as media
 from tests.api.prefect_helpers import runs_for_sha
 from tests.api.test_single_flight import assert_one_run, burst
+from tests.faults.flaky_s3 import FlakyS3
 
 pytestmark = pytest.mark.slow
 
@@ -100,24 +101,30 @@ def test_a_killed_task_worker_costs_speed_not_the_preview(
     task_worker: Any, cpu_worker: Any, api: httpx.Client, s3: Any, stack: Any, tmp_path: Path
 ) -> None:
     """SIGKILL mid-publish leaves `first/` half-written; the deployment still makes the
-    preview ready, and its manifest points only at complete ladder playlists."""
-    path = media.make_prores_hq(tmp_path / "long.mov", seconds=12, size="960x540")
+    preview ready, and its manifest points only at complete ladder playlists.
+
+    "Mid-publish" is made certain, not raced: the task worker's S3 goes through a proxy that
+    holds the answer to its first segment PUT (the segment is stored, the publisher waits),
+    so it cannot finish before the kill however fast ffmpeg runs or slow this test is."""
+    path = media.make_prores_hq(tmp_path / "long.mov", seconds=6, size="640x360")
     sha = media.stage_and_promote(s3, stack, path)
     bucket = stack.previews_bucket
+    proxy = FlakyS3(stack.s3_endpoint_url)
+    segment_put = proxy.hold(
+        lambda method, path, _: method == "PUT" and f"/{sha}/first/" in path and ".m4s" in path,
+        answered=True,
+    )
     try:
+        task_worker.restart(AWS_ENDPOINT_URL_S3=proxy.url)
         assert api.post("/api/preview", json={"sha": sha}).status_code == 202
-
-        def first_segment() -> bool:
-            listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"{sha}/first/")
-            return any(o["Key"].endswith(".m4s") for o in listed.get("Contents", []))
-
-        eventually("a first-rendition segment is published", first_segment, 60, 0.02)
+        assert segment_put.wait(120), "the first rendition never published a segment"
         task_worker.kill()
+        listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"{sha}/first/")
+        assert any(o["Key"].endswith(".m4s") for o in listed.get("Contents", [])), listed
         partial = _text(stack, f"{sha}/first/index.m3u8")
-        assert partial is None or "#EXT-X-ENDLIST" not in partial, (
-            "the first rendition finished before the kill: make the master longer"
-        )
+        assert partial is None or "#EXT-X-ENDLIST" not in partial, partial
     finally:
+        proxy.close()
         task_worker.restart()
 
     def ready() -> dict[str, Any] | None:

@@ -1,7 +1,7 @@
 """What tasks hand each other: frozen records instead of dicts, so each step says what it
 needs and a typo is a type error, not a KeyError at minute ten of an encode.
 
-Flows still return plain dicts (CONTRACT.md); `as_dict()` makes them at the edge.
+Flows still return plain dicts (docs/CONTRACT.md); `as_dict()` makes them at the edge.
 """
 
 from __future__ import annotations

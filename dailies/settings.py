@@ -1,4 +1,5 @@
-"""The one settings object. Names follow shared/CONTRACT.md."""
+"""The one settings object. docs/CONTRACT.md lists every setting, generated from this class
+(the comment above a group of fields is its description there)."""
 
 from __future__ import annotations
 
@@ -32,18 +33,26 @@ class Settings(BaseSettings):
     # Prefect's cached task results, shared by every worker (an S3Bucket block points here).
     results_bucket: str = "prefect-results"
 
+    # Where local state lives: the embedded stack, lock files, the grant secret.
     home: Path = Path(".dailies")
     # Which deployments/{deploy_env}.yaml lists the work pools bootstrap creates.
     deploy_env: str = "local"
     # The image repository (registry included) that container environments build and push
     # (prefect.containers.yaml), e.g. ghcr.io/acme/dailies; compose.yaml tags its build so too.
     image: str | None = None
+
+    # The database (masters, previews, uploads, tokens): a SQLAlchemy URL, Postgres through
+    # psycopg 3 (postgresql+psycopg://…); unset: a SQLite file under home.
     database_url: str | None = None
+    # Redis for locks, single-flight and rate limits; unset: in-process equivalents (one
+    # machine only).
     redis_url: str | None = None
 
+    # Object Lock on masters: the mode and how many days each version is retained.
     retention_mode: Literal["COMPLIANCE", "GOVERNANCE"] = "COMPLIANCE"
     retention_days: int = Field(default=365, ge=1)
 
+    # The edge's public base URL, as reviewers reach it (manifest URLs point here).
     edge_url: str = "http://127.0.0.1:8080"
     # The edge (dailies/stack/edge.py, edge/nginx.conf.template): where it listens, where its
     # cache lives (None: {home}/edge-cache) and how big that may grow (nginx size syntax).
@@ -91,6 +100,7 @@ class Settings(BaseSettings):
     worker_nice: int = Field(default=10, ge=0, le=19)
     # How long POST /api/preview waits for a playable manifest before answering 202.
     preview_wait_s: float = Field(default=8.0, ge=0, le=25)
+    # How often a building ladder reports progress (the previews row and a Prefect artifact).
     preview_progress_interval_s: float = Field(default=2.0, gt=0)
     # Each ffmpeg run of a build is killed after max(floor, per-second x master duration):
     # a hung encode fails with a reason instead of holding its sha's lock forever.
@@ -130,14 +140,15 @@ class Settings(BaseSettings):
     # a 403). The key: this setting, else a random one kept in {home}/grant-secret.
     preview_grant_ttl_s: int = Field(default=3600, ge=10, le=7 * 24 * 3600)
     preview_grant_secret: SecretStr | None = None
-    # API: preview triggers (the edge's 404 path).
+    # API: preview triggers (the edge's 404 path): one launch per sha within the single-flight
+    # TTL, the Retry-After answered, and failed builds re-launched after base, 2·base, … max.
     preview_single_flight_ttl_s: int = Field(default=30, ge=1)
     preview_retry_after_s: int = Field(default=5, ge=1)
     preview_retry_base_s: int = Field(default=30, ge=1)
+    preview_retry_max_s: int = Field(default=3600, ge=1)
     # A promotion that failed (a wrong sha256, say) may be re-posted after base, 2·base, …
     promotion_retry_base_s: int = Field(default=30, ge=1)
     promotion_retry_max_s: int = Field(default=3600, ge=1)
-    preview_retry_max_s: int = Field(default=3600, ge=1)
     # A queued/building row this old gets its flow run's state checked (crashed runs
     # never update the row themselves).
     preview_recheck_after_s: int = Field(default=120, ge=1)

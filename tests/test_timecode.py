@@ -13,6 +13,7 @@ from dailies.timecode import (
     InvalidTimecode,
     TimecodeRate,
     frame_to_label,
+    is_drop_frame_label,
     label_to_frame,
     rate_for,
     source_timing,
@@ -94,15 +95,60 @@ def test_drop_frame_stays_close_to_real_time(minutes: int) -> None:
 
 
 @pytest.mark.parametrize(
-    "label", ["00:01:00;00", "00:01:00;01", "24:00:00:00", "00:60:00:00", "00:00:00:30", "1:2:3"]
+    ("label", "reason"),
+    [
+        ("00:01:00;00", "'00:01:00;00' is a label drop-frame counting skips"),
+        ("00:01:00;01", "'00:01:00;01' is a label drop-frame counting skips"),
+        ("24:00:00:00", "'24:00:00:00' is out of range at 30 frames a second"),
+        ("00:60:00:00", "'00:60:00:00' is out of range at 30 frames a second"),
+        ("00:00:60:00", "'00:00:60:00' is out of range at 30 frames a second"),
+        ("00:00:00:30", "'00:00:00:30' is out of range at 30 frames a second"),
+        ("1:2:3", "not a timecode: '1:2:3' (expected HH:MM:SS:FF)"),
+    ],
 )
-def test_impossible_labels_are_refused(label: str) -> None:
-    with pytest.raises(InvalidTimecode):
+def test_impossible_labels_are_refused(label: str, reason: str) -> None:
+    with pytest.raises(InvalidTimecode) as refused:
         label_to_frame(label, DF30 if ";" in label else TimecodeRate(30))
+    assert str(refused.value) == reason
+
+
+def test_the_last_labels_of_each_field_are_accepted() -> None:
+    assert label_to_frame("23:59:59:29", TimecodeRate(30)) == TimecodeRate(30).frames_per_day - 1
+    assert label_to_frame("00:00:00;02", DF30) == 2  # only minutes not divisible by 10 skip
+
+
+@pytest.mark.parametrize(
+    ("nominal", "drop", "reason"),
+    [
+        (0, False, "a timecode rate needs 1 frame a second or more: 0"),
+        (25, True, "drop-frame timecode exists only for 29.97 and 59.94 (nominal 30/60), "
+                   "not nominal 25"),
+    ],
+)  # fmt: skip
+def test_impossible_rates_are_refused(nominal: int, drop: bool, reason: str) -> None:
+    with pytest.raises(InvalidTimecode) as refused:
+        TimecodeRate(nominal, drop)
+    assert str(refused.value) == reason
+
+
+def test_a_one_frame_a_second_rate_counts_one_label_a_second() -> None:
+    assert rate_for(Fraction(1)) == TimecodeRate(1)
+    assert rate_for(Fraction(1, 3)) == TimecodeRate(1)  # below 1 fps still counts 1
+    assert frame_to_label(61, TimecodeRate(1)) == "00:01:01:00"
+
+
+@pytest.mark.parametrize(
+    ("label", "drop"),
+    [("00:00:00;00", True), ("00:00:00.00", True), ("00:00:00,00", True),
+     ("00:00:00:00", False), ("not a label", False)],
+)  # fmt: skip
+def test_drop_frame_labels_are_told_by_their_separator(label: str, drop: bool) -> None:
+    assert is_drop_frame_label(label) is drop
 
 
 def test_rates_of_real_footage() -> None:
     assert rate_for(Fraction(24000, 1001)) == TimecodeRate(24)
+    assert rate_for(Fraction(30000, 1001)) == TimecodeRate(30)  # non-drop unless asked
     assert rate_for(Fraction(30000, 1001), drop_frame=True) == DF30
     assert rate_for(Fraction(60000, 1001), drop_frame=True) == DF60
     # drop-frame does not exist at 25 or at an exact 30: the label is counted non-drop
@@ -115,9 +161,29 @@ def test_source_timing_from_a_master_tag() -> None:
     assert (df.start_frame, df.rate, df.label_at(2)) == (1798, DF30, "00:01:00;02")
     film = source_timing("01:00:00:00", Fraction(24000, 1001))
     assert film.label_at(30) == "01:00:01:06"
-    assert film.as_json()["frame_rate"] == "24000/1001"
+    assert film.as_json() == {
+        "start_timecode": "01:00:00:00",
+        "start_frame": 86400,
+        "frame_rate": "24000/1001",
+        "fps": 24000 / 1001,
+        "timecode_rate": 24,
+        "drop_frame": False,
+        "source": "tmcd",
+    }
+    assert source_timing("00:00:01;00", Fraction(30000, 1001), "video").as_json() == {
+        "start_timecode": "00:00:01;00",
+        "start_frame": 30,
+        "frame_rate": "30000/1001",
+        "fps": 30000 / 1001,
+        "timecode_rate": 30,
+        "drop_frame": True,
+        "source": "video",
+    }
+    # a non-drop tag on 29.97 footage is counted non-drop
+    assert source_timing("00:01:00:00", Fraction(30000, 1001)).rate == TimecodeRate(30)
     untagged = source_timing(None, Fraction(25))
     assert (untagged.start_timecode, untagged.source) == ("00:00:00:00", "none")
+    assert (untagged.frame_rate, untagged.rate) == (Fraction(25), TimecodeRate(25))
     # a tag no frame can carry at this rate counts from zero rather than mislabel frames
     assert source_timing("00:00:00:29", Fraction(25)).source == "none"
 

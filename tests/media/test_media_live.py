@@ -1,11 +1,12 @@
 """The live publisher against a scratch folder written the way ffmpeg writes it."""
 
+import threading
 from pathlib import Path
 
 import pytest
 
 from dailies.errors import PlaylistError
-from dailies.media.live import LivePublisher
+from dailies.media.live import LivePublisher, PollingThread
 from dailies.media.playlists import parse_media_playlist
 
 SHA = "a" * 64
@@ -31,11 +32,13 @@ def write(root: Path, name: str, segments: list[tuple[float, bool]], target: int
 class Recorder:
     def __init__(self) -> None:
         self.files: list[str] = []
+        self.uploads: list[tuple[Path, str, bool]] = []
         self.texts: dict[str, list[tuple[str, bool]]] = {}
         self.started = 0
 
     def file(self, path: Path, key: str, final: bool) -> None:
         self.files.append(key)
+        self.uploads.append((path, key, final))
 
     def text(self, key: str, body: str, final: bool) -> None:
         self.texts.setdefault(key, []).append((body, final))
@@ -52,11 +55,19 @@ def test_uploads_init_then_segments_in_order_then_the_playlist(tmp_path):
     pub = rec.publisher(tmp_path, ["720p"])
     write(tmp_path, "720p", [(4.0, True), (4.0, False)])  # second still being written
     pub.poll()
-    assert rec.files == [f"{SHA}/720p/v1-init-720p.mp4", f"{SHA}/720p/v1-00000.m4s"]
-    body, final = rec.texts[f"{SHA}/720p/index.m3u8"][-1]
+    # Every file is immutable once uploaded (final=True), even while the encode runs.
+    assert rec.uploads == [
+        (tmp_path / "720p" / "v1-init-720p.mp4", f"{SHA}/720p/v1-init-720p.mp4", True),
+        (tmp_path / "720p" / "v1-00000.m4s", f"{SHA}/720p/v1-00000.m4s", True),
+    ]
+    [(body, final)] = rec.texts[f"{SHA}/720p/index.m3u8"]
     published = parse_media_playlist(body)
-    assert [s.uri for s in published.segments] == ["v1-00000.m4s"] and not final
+    assert [s.uri for s in published.segments] == ["v1-00000.m4s"] and final is False
     assert published.playlist_type == "EVENT" and not published.ended
+    # What the publisher last read (all of it, not only what is uploaded) is kept for the end.
+    state = pub.renditions["720p"]
+    playlist = parse_media_playlist((tmp_path / "720p" / "index.m3u8").read_text())
+    assert state.playlist == playlist and state.segments_uploaded == 1
 
 
 def test_nothing_is_uploaded_twice_and_unchanged_playlists_are_not_republished(tmp_path):
@@ -137,3 +148,49 @@ def test_a_backlog_of_segments_does_not_hold_back_the_manifest(tmp_path):
     assert len(rec.files) == 4  # init + all three segments in the end
     final_body, final = rec.texts[f"{SHA}/first/index.m3u8"][-1]
     assert final and parse_media_playlist(final_body).ended
+
+
+class Signalled(Recorder):
+    """Also says, across threads, when a playlist was published and from which thread."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.published = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def text(self, key: str, body: str, final: bool) -> None:
+        super().text(key, body, final)
+        self.thread = threading.current_thread()
+        self.published.set()
+
+
+def test_the_polling_thread_publishes_until_stopped(tmp_path):
+    rec = Signalled()
+    pub = rec.publisher(tmp_path, ["720p"])
+    write(tmp_path, "720p", [(4.0, True)])
+    with PollingThread(pub, 0.01) as poller:
+        # A failure timeout only: the first poll comes after one 10 ms interval.
+        assert rec.published.wait(timeout=30)
+    assert poller.error is None
+    # Its own daemon thread, named for stack dumps: a stuck upload cannot keep the worker up.
+    assert rec.thread is not None and rec.thread is not threading.main_thread()
+    assert (rec.thread.name, rec.thread.daemon, rec.thread.is_alive()) == (
+        "hls-publisher", True, False)  # fmt: skip
+
+
+def test_the_polling_thread_keeps_the_first_error_and_stops(tmp_path):
+    failed = threading.Event()
+    calls: list[str] = []
+
+    def upload_fails(path: Path, key: str, final: bool) -> None:
+        calls.append(key)
+        failed.set()
+        raise OSError("store down")
+
+    pub = LivePublisher(tmp_path, ["720p"], SHA, 4, upload_fails, Recorder().text)
+    write(tmp_path, "720p", [(4.0, True)])
+    with PollingThread(pub, 0.01) as poller:
+        assert failed.wait(timeout=30)
+    # Leaving the block joined the thread; it stopped at the first error.
+    assert isinstance(poller.error, OSError) and str(poller.error) == "store down"
+    assert calls == [f"{SHA}/720p/v1-init-720p.mp4"]

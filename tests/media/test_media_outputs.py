@@ -1,3 +1,5 @@
+from fractions import Fraction
+
 import pytest
 
 from dailies.media.ladder import plan_ladder
@@ -5,9 +7,18 @@ from dailies.media.outputs import (
     RenditionOutput,
     build_multivariant,
     estimated_outputs,
+    measure_rendition,
+    measured_duration_s,
     single_variant,
 )
-from dailies.media.playlists import render_multivariant
+from dailies.media.playlists import (
+    AudioRendition,
+    MediaPlaylist,
+    Multivariant,
+    Segment,
+    Variant,
+    render_multivariant,
+)
 from dailies.media.publish import (
     BUILDING_PLAYLIST,
     FINAL_PLAYLIST,
@@ -37,16 +48,72 @@ def test_video_only_manifest_has_no_audio_group():
     assert "EXT-X-MEDIA" not in text and "mp4a" not in text and "AUDIO=" not in text
 
 
-def test_estimated_outputs_promise_at_least_the_rate_caps():
-    plan = plan_ladder(probe_of())
-    outputs = estimated_outputs(plan, {"1080p": "avc1.640028"})
-    assert [o.name for o in outputs] == ["1080p", "720p", "540p", "360p", "audio"]
-    assert all(o.peak_bps >= r.maxrate for o, r in zip(outputs, plan.rungs, strict=False))
+def test_the_whole_manifest_of_video_and_audio():
+    assert build_multivariant([*VIDEO, AUDIO], Fraction(30)) == Multivariant(
+        (
+            Variant("720p/index.m3u8", 3_130_000, "avc1.64001f,mp4a.40.2", 1280, 720,
+                    2_129_000, Fraction(30), "aud"),
+            Variant("360p/index.m3u8", 1_030_000, "avc1.64001e,mp4a.40.2", 640, 360,
+                    829_000, Fraction(30), "aud"),
+        ),
+        (AudioRendition("aud", "Stereo", "audio/index.m3u8"),),
+    )  # fmt: skip
+    # Without audio nothing is added to the video's own figures.
+    assert build_multivariant(VIDEO[:1], None) == Multivariant(
+        (Variant("360p/index.m3u8", 900_000, "avc1.64001e", 640, 360, 700_000),)
+    )
+
+
+def test_estimated_outputs_promise_the_rate_caps_plus_container_overhead():
+    plan = plan_ladder(probe_of())  # 1080p, 3 s, with audio
+    outputs = estimated_outputs(plan, {"1080p": "avc1.640028", "720p": "avc1.64001f"})
+    # peak = maxrate x 1.05, average = video bitrate x 1.05; an unknown codec is High 4.0
+    assert outputs == [
+        RenditionOutput("1080p", "video", "avc1.640028", 7_875_000, 5_250_000, 3.0, 0, 1920, 1080),
+        RenditionOutput("720p", "video", "avc1.64001f", 4_252_500, 2_835_000, 3.0, 0, 1280, 720),
+        RenditionOutput("540p", "video", "avc1.640028", 2_756_250, 1_837_500, 3.0, 0, 960, 540),
+        RenditionOutput("360p", "video", "avc1.640028", 1_496_250, 997_500, 3.0, 0, 640, 360),
+        RenditionOutput("audio", "audio", "mp4a.40.2", 134_400, 134_400, 3.0, 0),
+    ]
+    silent = estimated_outputs(plan_ladder(probe_of(audio_channels=None)), {})
+    assert [o.kind for o in silent] == ["video"] * 4
+
+
+def test_a_measured_rendition_reports_its_playlist_and_segment_sizes():
+    playlist = MediaPlaylist(
+        segments=(Segment(2.0004, "v1-00000.m4s"), Segment(1.0, "v1-00001.m4s"))
+    )
+    # peak: 500 kB over 2.0004 s; average: 600 kB over 3.0004 s; duration to the millisecond
+    video = measure_rendition("720p", "video", playlist, [500_000, 100_000], "avc1.64001f",
+                              (1280, 720))  # fmt: skip
+    assert video == RenditionOutput(
+        "720p", "video", "avc1.64001f", 1_999_601, 1_599_787, 3.0, 2, 1280, 720
+    )
+    audio = measure_rendition("audio", "audio", playlist, [500_000, 100_000], "mp4a.40.2")
+    assert (audio.width, audio.height) == (None, None)
+    assert audio.as_dict() == {
+        "name": "audio", "kind": "audio", "codecs": "mp4a.40.2", "peak_bps": 1_999_601,
+        "average_bps": 1_599_787, "duration_s": 3.0, "segments": 2, "width": None,
+        "height": None,
+    }  # fmt: skip
+
+
+def test_the_measured_duration_is_the_longest_video_rendition():
+    def output(kind: str, duration_s: float) -> RenditionOutput:
+        return RenditionOutput(kind, kind, "", 0, 0, duration_s, 1)
+
+    assert measured_duration_s([output("video", 2.5), output("video", 3.0),
+                                output("audio", 3.2)], 9.0) == 3.0  # fmt: skip
+    assert measured_duration_s([output("video", 0.5)], 9.0) == 0.5
+    # No video with a duration (audio does not count): the container's figure stands.
+    assert measured_duration_s([output("video", 0.0), output("audio", 3.2)], 9.0) == 9.0
 
 
 def test_single_variant_for_the_stream_copy():
-    manifest = single_variant(VIDEO[1], "mp4a.40.2")
-    assert len(manifest.variants) == 1 and manifest.variants[0].codecs.endswith(",mp4a.40.2")
+    assert single_variant(VIDEO[1], "mp4a.40.2") == Multivariant(
+        (Variant("720p/index.m3u8", 3_000_000, "avc1.64001f,mp4a.40.2", 1280, 720, 2_000_000),)
+    )
+    assert single_variant(VIDEO[1], None).variants[0].codecs == "avc1.64001f"
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,10 @@
 from fractions import Fraction
+from typing import Any
 
 import pytest
 
 from dailies.errors import UnplayableMaster
-from dailies.media.probe import parse_probe
+from dailies.media.probe import AudioInfo, MasterProbe, first_frame_time, parse_probe
 from tests.media.conftest import ffprobe_doc, probe_of
 
 
@@ -134,3 +135,187 @@ def test_start_timecode_is_read_from_a_real_master(
     assert timing.start_timecode == start
     assert timing.rate.drop_frame == bool(timecode and ";" in timecode)
     assert timing.label_at(30) == label_at_30
+
+
+def doc_with(
+    video: dict[str, Any] | None = None,
+    fmt: dict[str, Any] | None = None,
+    audio: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """ffprobe_doc() with fields of its video stream, format or audio stream replaced
+    (a None value removes the field)."""
+    doc = ffprobe_doc()
+    for part, changes in ((doc["streams"][0], video), (doc["format"], fmt),
+                          (doc["streams"][1], audio)):  # fmt: skip
+        part.update(changes or {})
+        for name in [k for k, v in part.items() if v is None]:
+            del part[name]
+    return doc
+
+
+def test_every_field_of_a_full_probe():
+    doc = doc_with(
+        video={"codec_name": "prores", "pix_fmt": "yuv422p10le", "width": 1440, "height": 1080,
+               "sample_aspect_ratio": "4:3", "color_transfer": "bt709", "field_order": "tt",
+               "tags": {"timecode": "01:00:00:00"}},
+        fmt={"format_name": "mov,mp4,m4a,3gp,3g2,mj2", "bit_rate": "147000000",
+             "duration": "12.5"},
+        audio={"codec_name": "pcm_s24le", "channels": 1, "sample_rate": "48000"},
+    )  # fmt: skip
+    assert parse_probe(doc) == MasterProbe(
+        duration_s=12.5, container="mov,mp4,m4a,3gp,3g2,mj2", video_codec="prores",
+        pix_fmt="yuv422p10le", bit_depth=10, width=1920, height=1080, coded_width=1440,
+        coded_height=1080, rotation=0, frame_rate=Fraction(30), variable_frame_rate=False,
+        interlaced=True, hdr=False, color_transfer="bt709", bit_rate=147_000_000,
+        audio=AudioInfo("pcm_s24le", 1, 48000), timecode="01:00:00:00", timecode_source="video",
+    )  # fmt: skip
+
+
+def test_missing_optional_fields_take_their_defaults():
+    probe = parse_probe(doc_with(
+        video={"codec_name": None, "pix_fmt": None, "sample_aspect_ratio": None},
+        fmt={"format_name": None, "bit_rate": "N/A"},
+        audio={"codec_name": None, "sample_rate": None},
+    ))  # fmt: skip
+    assert (probe.video_codec, probe.pix_fmt, probe.container, probe.bit_rate) == ("", "", "", None)
+    assert (probe.width, probe.height, probe.color_transfer) == (1920, 1080, None)
+    assert probe.audio == AudioInfo("", 2, 0)
+
+
+@pytest.mark.parametrize(
+    ("doc", "reason"),
+    [
+        ({"streams": [], "format": {"duration": "1"}},
+         "the master has no video stream (found: none); previews need a video file"),
+        ({"streams": [{"codec_type": "data"}, {"codec_type": "audio"}], "format": {}},
+         "the master has no video stream (found: audio, data); previews need a video file"),
+        (doc_with(video={"width": 0}),
+         "the video stream (h264) has no picture size; the file is probably truncated or corrupt"),
+        (doc_with(video={"height": None, "codec_name": None}),
+         "the video stream (unknown codec) has no picture size; "
+         "the file is probably truncated or corrupt"),
+        (doc_with(video={"width": None}), "the video stream (h264) has no picture size; "
+                                          "the file is probably truncated or corrupt"),
+        (doc_with(video={"height": 0}), "the video stream (h264) has no picture size; "
+                                        "the file is probably truncated or corrupt"),
+        (doc_with(fmt={"duration": "-1"}),
+         "the master reports no duration; it is probably truncated"),
+        (doc_with(video={"r_frame_rate": "-30/1", "avg_frame_rate": "-30/1"}),
+         "the video stream reports no frame rate; it is probably corrupt"),
+    ],
+)  # fmt: skip
+def test_unusable_masters_say_exactly_why(doc, reason):
+    with pytest.raises(UnplayableMaster) as refused:
+        parse_probe(doc)
+    assert str(refused.value) == reason
+
+
+def test_a_one_pixel_picture_is_a_picture():
+    assert (probe_of(width=1, height=1).width, probe_of(width=1, height=1).height) == (1, 1)
+
+
+def test_narrow_pixels_make_a_narrower_picture():
+    assert (probe_of(width=720, height=480, sar="8:9").width) == 640  # NTSC DV 4:3
+
+
+@pytest.mark.parametrize(
+    ("fmt_duration", "video_duration", "expected"),
+    [("3.5", "2.5", 3.5), (None, "2.5", 2.5), ("0", "2.5", 2.5), ("N/A", "2.5", 2.5)],
+)
+def test_the_duration_falls_back_to_the_video_streams(fmt_duration, video_duration, expected):
+    doc = doc_with(video={"duration": video_duration}, fmt={"duration": fmt_duration})
+    assert parse_probe(doc).duration_s == expected
+
+
+@pytest.mark.parametrize(
+    ("side_data", "tags", "rotation"),
+    [
+        ([{"side_data_type": "Display Matrix"}], {"rotate": "90"}, 90),  # matrix without angle
+        ([{"side_data_type": "Stereo 3D", "rotation": 90}], None, 0),  # not the display matrix
+        (None, {"rotate": "upside down"}, 0),
+        ([{"side_data_type": "Display Matrix", "rotation": 136}], None, 180),  # nearest quarter
+        ([{"side_data_type": "Display Matrix", "rotation": -134}], None, 270),
+    ],
+)
+def test_rotation_is_the_display_matrix_angle_to_the_nearest_quarter_turn(
+    side_data, tags, rotation
+):
+    assert parse_probe(doc_with(video={"side_data_list": side_data, "tags": tags})).rotation == (
+        rotation
+    )
+
+
+@pytest.mark.parametrize(
+    ("real", "avg", "vfr"),
+    [
+        ("100/1", "99/1", False),  # exactly 1 % off: still constant
+        ("100/1", "19900/201", False),  # 0.995 % off: constant
+        ("100/1", "197/2", True),  # 1.5 %
+        ("30/1", "0/1", False),  # no average: the base rate, not variable
+    ],
+)
+def test_variable_frame_rate_is_more_than_one_percent_off_the_base_rate(real, avg, vfr):
+    probe = parse_probe(doc_with(video={"r_frame_rate": real, "avg_frame_rate": avg}))
+    assert probe.variable_frame_rate is vfr
+
+
+@pytest.mark.parametrize(
+    ("pix_fmt", "bits", "depth"),
+    [
+        ("p210le", None, 10), ("p410le", None, 10), ("yuv444p16le", None, 16),
+        ("yuv444p14le", None, 14), ("yuv420p9le", None, 9), ("gbrp", "12", 12),
+        ("gbrp", "N/A", 8), ("gbrp", 0, 8), ("gbrp", None, 8),
+    ],
+)  # fmt: skip
+def test_bit_depth_from_the_pixel_format_else_the_raw_sample_size(pix_fmt, bits, depth):
+    doc = doc_with(video={"pix_fmt": pix_fmt, "bits_per_raw_sample": bits})
+    assert parse_probe(doc).bit_depth == depth
+
+
+@pytest.mark.parametrize(
+    ("audio", "expected"),
+    [
+        ({"channels": 1}, AudioInfo("aac", 1, 48000)),  # mono is audio
+        ({"channels": 0}, None),
+        ({"channels": None}, None),
+    ],
+)
+def test_only_an_audio_stream_with_channels_is_audio(audio, expected):
+    assert parse_probe(doc_with(audio=audio)).audio == expected
+
+
+@pytest.mark.parametrize(
+    ("extra_stream", "video_tags", "format_tags", "found"),
+    [
+        ({"codec_type": "data", "codec_tag_string": "tmcd", "tags": {"timecode": "01:00:00:00"}},
+         None, None, ("01:00:00:00", "tmcd")),
+        ({"codec_type": "data", "codec_name": "tmcd", "tags": {"timecode": "02:00:00:00"}},
+         {"timecode": "09:00:00:00"}, None, ("02:00:00:00", "tmcd")),
+        (None, {"timecode": "03:00:00:00"}, {"timecode": "09:00:00:00"}, ("03:00:00:00", "video")),
+        (None, None, {"timecode": "04:00:00:00"}, ("04:00:00:00", "format")),
+        (None, None, None, (None, "none")),
+    ],
+)  # fmt: skip
+def test_the_start_timecode_comes_from_tmcd_then_video_then_format_tags(
+    extra_stream, video_tags, format_tags, found
+):
+    doc = doc_with(video={"tags": video_tags}, fmt={"tags": format_tags})
+    if extra_stream:
+        doc["streams"].append(extra_stream)
+    probe = parse_probe(doc)
+    assert (probe.timecode, probe.timecode_source) == found
+
+
+@pytest.mark.parametrize(
+    ("frames", "time"),
+    [
+        ([{"pts_time": "0.0333667"}], 0.033367),  # to the microsecond
+        ([{"pts_time": "N/A", "best_effort_timestamp_time": "0.5"}], 0.5),
+        ([{"best_effort_timestamp_time": "0.25"}], 0.25),
+        ([{}, {"pts_time": "1.0"}], 1.0),  # a frame without a time is skipped
+        ([], None),
+    ],
+)
+def test_the_first_frame_time(frames, time):
+    assert first_frame_time({"frames": frames}) == time
+    assert first_frame_time({}) is None

@@ -128,6 +128,15 @@ def make_interlaced(path: Path, seconds: float = 2) -> Path:
     return path
 
 
+def decode_errors(source: str) -> tuple[int, str]:
+    """Decode every packet of every stream: (exit status, error lines); (0, "") is clean."""
+    done = subprocess.run(
+        [FFMPEG, "-nostdin", "-v", "error", "-i", source, "-map", "0", "-f", "null", "-"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    return done.returncode, done.stderr
+
+
 def comb_level(source: str, width: int, height: int, frames: int = 10) -> float:
     """Mean luma step between neighbouring rows over the first frames of `source`: about 12
     for `make_interlaced`'s bar woven from two fields, about 0 once deinterlaced (its only

@@ -1,6 +1,9 @@
+from pathlib import Path
+
 import pytest
 
 from dailies.errors import InvalidRequest
+from dailies.media.commands.common import PLAYLIST_NAME
 from dailies.media.encoders import (
     NVENC,
     X264,
@@ -9,6 +12,10 @@ from dailies.media.encoders import (
     nvenc_works,
     resolve_encoder,
 )
+from dailies.media.ladder import LadderPlan
+from dailies.media.runner import run_ffmpeg
+from tests import preview_fixtures as media
+from tests.media.nvenc_ladder import MASTERS, make_masters, nvenc_ladder_command
 
 
 @pytest.mark.parametrize(
@@ -73,22 +80,51 @@ def test_without_nvenc_a_real_nvenc_request_says_so():
         resolve_encoder("nvenc", lambda: nvenc_works("ffmpeg"))
 
 
+def run_ladder_and_check(args: list[str], plan: LadderPlan, out: Path, master_s: float) -> None:
+    """Run a ladder command as encode_ladder does (rendition folders first, our runner) and
+    check what a player gets: every rendition complete, decoding cleanly at its rung's size,
+    as long as the master, keyframes at the same instants in every rendition."""
+    names = [r.name for r in plan.rungs] + (["audio"] if plan.has_audio else [])
+    for name in names:
+        (out / name).mkdir(parents=True)
+    run_ffmpeg(args, "ffmpeg (HLS ladder)", plan.duration_s, timeout_s=300)
+    keyframes = set()
+    for name in names:
+        playlist = out / name / PLAYLIST_NAME
+        assert playlist.read_text().rstrip().endswith("#EXT-X-ENDLIST"), name
+        assert media.decode_errors(str(playlist)) == (0, ""), name
+        probed = media.ffprobe_json(str(playlist), "-show_streams", "-show_format")
+        assert float(probed["format"]["duration"]) == pytest.approx(master_s, abs=0.1), name
+        if name == "audio":
+            continue
+        (video,) = probed["streams"]
+        rung = next(r for r in plan.rungs if r.name == name)
+        assert (video["codec_name"], video["pix_fmt"], video["width"], video["height"]) == (
+            "h264",
+            "yuv420p",
+            rung.width,
+            rung.height,
+        )
+        keyframes.add(tuple(media.keyframe_times(str(playlist))))
+    assert len(keyframes) == 1, keyframes
+
+
 @pytest.mark.skipif(
     not NVENC_HERE,
     reason="no working NVENC on this host (the probe's tiny h264_nvenc encode failed): "
     "run on a GPU worker to exercise it",
 )
-def test_nvenc_encodes_a_real_clip(tmp_path):
-    import subprocess
-
-    out = tmp_path / "nvenc.mp4"
-    done = subprocess.run(
-        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=1280x720:d=1",
-         "-c:v", "h264_nvenc", "-y", str(out)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    assert out.stat().st_size > 0
+@pytest.mark.parametrize("name", MASTERS)
+def test_nvenc_encodes_with_the_projects_ladder_command(name: str, tmp_path: Path) -> None:
+    """The argv a GPU worker runs (build_ladder_args for h264_nvenc), not a hand-written
+    line, for a master on each path: all in CUDA, deinterlaced in CUDA, CPU-filtered."""
+    (master,) = make_masters(tmp_path, only=name).values()
+    out = tmp_path / "hls"
+    args, probe, plan = nvenc_ladder_command(master, out)
+    assert args[args.index("-c:v") + 1] == NVENC
+    run_ladder_and_check(args, plan, out, probe.duration_s)
+    # libx264 signs every stream with an "x264 - core" SEI; NVENC does not.
+    assert not any(b"x264 - core" in p.read_bytes() for p in out.glob("*/*.m4s"))
 
 
 def test_missing_ffmpeg_means_no_nvenc():

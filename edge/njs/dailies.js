@@ -17,21 +17,29 @@ function sameText(a, b) {
   return diff === 0;
 }
 
-// "ok" or why not (the access log shows it); the caller refuses anything but "ok".
+// "ok" or why not; the caller refuses anything but "ok".
 function grant(r) {
   const secret = process.env.DAILIES_EDGE_GRANT_SECRET;
+  // Without a key nothing is granted (an empty HMAC key would make every grant forgeable).
   if (!secret) return "no-secret";
   // Checked before the location's rewrite: r.uri is still /previews/{sha}/….
   const path = PREVIEW.exec(r.uri);
   if (!path) return "no-sha";
-  // The cookie for browsers (the API sets it), ?grant= for clients without cookies.
-  const value = r.variables.cookie_dailies_grant || r.args.grant || "";
-  if (!value) return "missing";
+  // The cookie for browsers (the API sets it), ?grant= for clients without cookies. Either
+  // valid one will do: a stale cookie left beside a fresh ?grant= must not refuse it.
+  const offered = [r.variables.cookie_dailies_grant, r.args.grant].filter(Boolean);
+  let why = "missing";
+  for (let i = 0; i < offered.length && why !== "ok"; i++) {
+    why = check(secret, path[1], offered[i], Number(r.variables.msec));
+  }
+  return why;
+}
+
+function check(secret, sha, value, now) {
   const parts = GRANT.exec(value);
   if (!parts) return "malformed";
-  const now = Number(r.variables.msec);
   if (Number(parts[1]) <= now) return "expired";
-  const mac = crypto.createHmac("sha256", secret).update(`${path[1]}:${parts[1]}`).digest("hex");
+  const mac = crypto.createHmac("sha256", secret).update(`${sha}:${parts[1]}`).digest("hex");
   return sameText(mac, parts[2]) ? "ok" : "invalid";
 }
 

@@ -1,13 +1,13 @@
-"""A real nginx edge in front of moto, with a counting reverse proxy between them so the
-tests can see every request that reaches the origin (and make it answer like AWS does)."""
+"""A real nginx edge in front of moto and of the real API, with a counting reverse proxy
+before each so the tests see every request that reaches the origin (and can make it answer
+like AWS does) and every request the edge forwarded to the API. The player files are the
+real ones in edge/player/."""
 
 from __future__ import annotations
 
 import secrets
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler
-from pathlib import Path
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -18,14 +18,14 @@ from dailies.settings import Settings, get_settings
 from dailies.stack.bootstrap import create_buckets
 from dailies.stack.edge import start_edge
 from dailies.stack.processes import Service, free_port
-from tests.edge.counting_origin import FakeApi, Origin, QuietServer, counting_handler
+from tests.api.conftest import api_settings, api_url, deployments, tokens  # noqa: F401 - fixtures
+from tests.edge.counting_origin import Origin, counting_proxy
 from tests.grants import GrantAuth
 
 
 @pytest.fixture(scope="module")
 def edge_base_settings(s3_server: Service) -> Settings:
-    """Only S3 is needed here, not the whole `stack` (Postgres, Redis, Prefect): the
-    buckets as bootstrap makes them (previews private: the edge signs its reads)."""
+    """The buckets as bootstrap makes them (previews private: the edge signs its reads)."""
     settings = get_settings()
     create_buckets(settings)
     return settings
@@ -38,52 +38,16 @@ def previews_s3(edge_base_settings: Settings) -> Any:
 
 @pytest.fixture(scope="module")
 def origin(s3_server: Service, edge_base_settings: Settings) -> Iterator[Origin]:
-    server = QuietServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
-    found = Origin(url=f"http://127.0.0.1:{server.server_address[1]}")
-    server.RequestHandlerClass = counting_handler(found, s3_server.url)
-    thread = threading.Thread(target=server.serve_forever, name="counting-origin", daemon=True)
-    thread.start()
-    yield found
-    server.shutdown()
-    server.server_close()
+    with counting_proxy(s3_server.url) as found:
+        yield found
 
 
 @pytest.fixture(scope="module")
-def fake_api() -> Iterator[FakeApi]:
-    """Stands in for `uvicorn api.app:app`: records what the edge forwards."""
-    seen: list[tuple[str, str, str | None]] = []
-
-    class Api(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            seen.append((self.command, self.path, self.headers.get("Authorization")))
-            # Read whatever body came, so a POST is answered like a GET.
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            body = b'{"status": "missing"}'
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        do_POST = do_GET
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
-            pass
-
-    server = QuietServer(("127.0.0.1", 0), Api)
-    thread = threading.Thread(target=server.serve_forever, name="fake-api", daemon=True)
-    thread.start()
-    yield FakeApi(f"http://127.0.0.1:{server.server_address[1]}", seen)
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture(scope="module")
-def player_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("player")
-    (path / "index.html").write_text("<!doctype html><title>dailies player</title>\n")
-    (path / "player.js").write_text("console.log('player');\n")
-    return path
+def api_seen(api_url: str) -> Iterator[Origin]:  # noqa: F811 - the imported fixture
+    """The real API (api.app under uvicorn) behind a counting proxy: what the edge
+    forwarded is what reached the API."""
+    with counting_proxy(api_url) as found:
+        yield found
 
 
 @pytest.fixture(scope="module")
@@ -102,22 +66,30 @@ def edge_settings(
 
 @pytest.fixture(scope="module")
 def edge(
-    edge_settings: Settings,
-    fake_api: FakeApi,
-    player_dir: Path,
-    tmp_path_factory: pytest.TempPathFactory,
+    edge_settings: Settings, api_seen: Origin, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Service]:
+    """The edge as `dailies edge` runs it: the real player files (edge/player/) and the
+    real API behind it (through `api_seen`)."""
+    with running_edge(edge_settings, api_seen.url, tmp_path_factory) as service:
+        yield service
+
+
+@contextmanager
+def running_edge(
+    settings: Settings, api_upstream: str | None, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Service]:
     run_dir = tmp_path_factory.mktemp("edge-run")
     service = start_edge(
-        edge_settings,
+        settings,
         port=free_port(),
-        api_upstream=fake_api.url,
+        api_upstream=api_upstream,
         run_dir=run_dir,
         log_dir=run_dir / "logs",
-        player_dir=player_dir,
     )
-    yield service
-    service.stop()
+    try:
+        yield service
+    finally:
+        service.stop()
 
 
 @pytest.fixture

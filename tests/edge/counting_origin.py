@@ -1,5 +1,7 @@
-"""A counting reverse proxy in front of moto: every request that reaches the S3 side is
-counted, and a test can make chosen keys answer like AWS does (403, 5xx) or slowly."""
+"""A counting reverse proxy: in front of moto every request that reaches the S3 side is
+counted, and a test can make chosen keys answer like AWS does (403, 5xx) or slowly; in front
+of the real API it records what the edge forwarded. It only forwards: the answers are the
+upstream's own."""
 
 from __future__ import annotations
 
@@ -7,6 +9,8 @@ import http.client
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -121,7 +125,16 @@ class QuietServer(ThreadingHTTPServer):
     daemon_threads = True
 
 
-@dataclass
-class FakeApi:
-    url: str
-    seen: list[tuple[str, str, str | None]]
+@contextmanager
+def counting_proxy(upstream: str) -> Iterator[Origin]:
+    """Serve a counting proxy to `upstream` on a free port while the block runs."""
+    server = QuietServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    found = Origin(url=f"http://127.0.0.1:{server.server_address[1]}")
+    server.RequestHandlerClass = counting_handler(found, upstream)
+    thread = threading.Thread(target=server.serve_forever, name="counting-proxy", daemon=True)
+    thread.start()
+    try:
+        yield found
+    finally:
+        server.shutdown()
+        server.server_close()

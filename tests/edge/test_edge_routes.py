@@ -10,8 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
+from dailies.stack.edge import PLAYER_DIR
 from dailies.stack.processes import Service
-from tests.edge.counting_origin import FakeApi, Origin
+from tests.edge.counting_origin import Origin
 
 BUCKET = "previews"
 MiB = 1024 * 1024
@@ -117,24 +118,31 @@ def test_only_preview_objects_are_proxied(client: httpx.Client, path: str) -> No
 
 
 def test_watch_page_and_player_files(client: httpx.Client, sha: str) -> None:
+    """The real review page and scripts, byte for byte, with their types."""
     page = client.get(f"/watch/{sha}")
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
-    assert "dailies player" in page.text
+    assert page.content == (PLAYER_DIR / "index.html").read_bytes()
     assert page.headers["cache-control"] == "no-cache"
 
-    script = client.get("/player/player.js")
-    assert script.status_code == 200
-    assert script.headers["content-type"] == "application/javascript"
+    for name in ("player.js", "controls.js", "timecode.js", "documents.js"):
+        script = client.get(f"/player/{name}", headers={"Accept-Encoding": "identity"})
+        assert script.status_code == 200, name
+        assert script.headers["content-type"] == "application/javascript"
+        assert script.content == (PLAYER_DIR / name).read_bytes()
 
 
 def test_api_is_proxied_with_the_reviewers_token(
-    client: httpx.Client, fake_api: FakeApi, sha: str
+    client: httpx.Client, api_seen: Origin, tokens: dict[str, str], sha: str
 ) -> None:
-    response = client.get(f"/api/preview/{sha}", headers={"Authorization": "Bearer tok"})
-    assert response.status_code == 200
-    assert response.json() == {"status": "missing"}
-    assert ("GET", f"/api/preview/{sha}", "Bearer tok") in fake_api.seen
+    """The API's own answer (no such master: 404), and the API got the reviewer's token."""
+    token = f"Bearer {tokens['reviewer']}"
+    response = client.get(f"/api/preview/{sha}", headers={"Authorization": token})
+    assert response.status_code == 404, response.text
+    assert "detail" in response.json()
+    [forwarded] = api_seen.seen_for(f"/api/preview/{sha}")
+    assert (forwarded.method, forwarded.headers["authorization"]) == ("GET", token)
+    assert forwarded.headers["x-forwarded-for"] == "127.0.0.1"
     assert "x-cache-status" not in response.headers
     assert "access-control-allow-origin" not in response.headers
 

@@ -1,6 +1,7 @@
 """Regression tests for attacks on the stack, against the real things: the nginx edge in
-front of moto (through the counting origin, which records every request that reaches
-the S3 side) and the API under uvicorn. The fixtures are the edge and API suites' own."""
+front of moto and of the API under uvicorn (through counting proxies, which record every
+request that reaches the S3 side and every one the edge forwarded to the API), serving the
+real player files. The fixtures are the edge and API suites' own."""
 
 from __future__ import annotations
 
@@ -16,14 +17,13 @@ from tests.api.conftest import (  # noqa: F401 - fixtures
     tokens,
 )
 from tests.edge.conftest import (  # noqa: F401 - fixtures
+    api_seen,
     bare,
     client,
     edge,
     edge_base_settings,
     edge_settings,
-    fake_api,
     origin,
-    player_dir,
     previews_s3,
     sha,
 )

@@ -1,4 +1,4 @@
-"""The API's side of preview grants, through the real edge: POST /api/preview answers a
+"""The API's side of preview grants, through the real edge and API: POST /api/preview answers a
 reviewer with a grant (cookie and body) that the edge accepts for that sha only; nobody
 else gets one. Also what a grant costs the POST (the first-play budget is 2 s)."""
 
@@ -8,7 +8,6 @@ import logging
 import statistics
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,36 +16,17 @@ import pytest
 from dailies.grant_rules import COOKIE_NAME, grant_cookie, issue_grant, verify_grant
 from dailies.grant_secret import grant_secret
 from dailies.settings import Settings
-from dailies.stack.edge import start_edge
-from dailies.stack.processes import Service, free_port
+from dailies.stack.processes import Service
 from tests.api.conftest import insert_master
 from tests.security.conftest import BUCKET
 
 logger = logging.getLogger("tests.grants")
 
 
-@pytest.fixture(scope="module")
-def api_edge(
-    edge_settings: Settings, api_url: str, player_dir: Path, tmp_path_factory: Any
-) -> Iterator[Service]:
-    """The nginx edge in front of the real API (not the fake one) and the counting origin."""
-    run_dir = tmp_path_factory.mktemp("grants-edge")
-    service = start_edge(
-        edge_settings,
-        port=free_port(),
-        api_upstream=api_url,
-        run_dir=run_dir,
-        log_dir=run_dir / "logs",
-        player_dir=player_dir,
-    )
-    yield service
-    service.stop()
-
-
 @pytest.fixture
-def reviewer_at_edge(api_edge: Service, tokens: dict[str, str]) -> Iterator[httpx.Client]:
+def reviewer_at_edge(edge: Service, tokens: dict[str, str]) -> Iterator[httpx.Client]:
     headers = {"Authorization": f"Bearer {tokens['reviewer']}"}
-    with httpx.Client(base_url=api_edge.url, headers=headers, timeout=30) as http:
+    with httpx.Client(base_url=edge.url, headers=headers, timeout=30) as http:
         yield http
 
 
@@ -60,7 +40,7 @@ def _cookie_attributes(header: str) -> dict[str, str]:
 
 def test_a_reviewer_gets_a_grant_for_that_sha_only(
     reviewer_at_edge: httpx.Client,
-    api_edge: Service,
+    edge: Service,
     stack: Any,
     edge_settings: Settings,
     previews_s3: Any,
@@ -77,27 +57,29 @@ def test_a_reviewer_gets_a_grant_for_that_sha_only(
     assert cookie["path"] == f"/previews/{sha}/"
     assert cookie["max-age"] == str(stack.preview_grant_ttl_s)
     assert {"httponly", "samesite"} <= set(cookie) and cookie["samesite"] == "Lax"
+    assert "secure" not in cookie  # an http edge: a Secure cookie would never come back
     secret = grant_secret(edge_settings)
     now = time.time()
     assert verify_grant(secret, sha, cookie[COOKIE_NAME], now)
     assert not verify_grant(secret, other, cookie[COOKIE_NAME], now)
-    assert answer.json()["grant_expires_at"] - now == pytest.approx(stack.preview_grant_ttl_s, 5)
+    ttl = stack.preview_grant_ttl_s
+    assert answer.json()["grant_expires_at"] - now == pytest.approx(ttl, abs=5)
 
     # The client's cookie jar sends it back for this sha's previews and nothing else.
     assert reviewer_at_edge.get(f"/previews/{sha}/manifest.m3u8").status_code == 200
     assert reviewer_at_edge.get(f"/previews/{other}/manifest.m3u8").status_code == 403
     # Without cookies: ?grant= from the answer's body.
-    with httpx.Client(base_url=api_edge.url) as bare:
+    with httpx.Client(base_url=edge.url) as bare:
         assert bare.get(f"/previews/{sha}/manifest.m3u8").status_code == 403
         by_query = bare.get(f"/previews/{sha}/manifest.m3u8", params={"grant": cookie[COOKIE_NAME]})
         assert by_query.status_code == 200
 
 
 def test_no_grant_for_strangers_or_unknown_masters(
-    api_edge: Service, reviewer_at_edge: httpx.Client, stack: Any
+    edge: Service, reviewer_at_edge: httpx.Client, stack: Any
 ) -> None:
     sha = insert_master(stack, {"status": "ready", "manifest_key": "manifest.m3u8"})
-    with httpx.Client(base_url=api_edge.url) as anonymous:
+    with httpx.Client(base_url=edge.url) as anonymous:
         refused = anonymous.post("/api/preview", json={"sha": sha})
         assert refused.status_code == 401 and "set-cookie" not in refused.headers
         wrong = anonymous.post(
@@ -156,3 +138,21 @@ def test_what_a_grant_costs_the_post(
     # A grant must be noise against the 2 s first-play budget (and against the POST).
     assert per_grant_us < 1000
     assert per_grant_us / 1000 < post_ms
+
+
+def test_the_cookie_is_secure_when_the_edge_is_https(
+    api_settings: Any, tokens: dict[str, str], stack: Any
+) -> None:
+    """The API reads the edge's public URL (DAILIES_EDGE_URL): behind an https edge the
+    browser must not send the grant over plain http."""
+    from api.app import create_app
+    from tests.api.conftest import serve
+
+    sha = insert_master(stack, {"status": "ready", "manifest_key": "manifest.m3u8"})
+    settings = api_settings.model_copy(update={"edge_url": "https://review.example"})
+    with serve(create_app(settings)) as url:
+        headers = {"Authorization": f"Bearer {tokens['reviewer']}"}
+        answer = httpx.post(f"{url}/api/preview", json={"sha": sha}, headers=headers)
+    assert answer.status_code == 200, answer.text
+    cookie = _cookie_attributes(answer.headers["set-cookie"])
+    assert "secure" in cookie and cookie[COOKIE_NAME] == answer.json()["grant"]

@@ -9,7 +9,6 @@ import pytest
 from prefect.client.orchestration import PrefectClient
 
 from api.app import create_app
-from api.deps import PrefectHandle, get_prefect_handle
 from tests.api.conftest import dead_port, insert_master, serve
 
 
@@ -32,10 +31,12 @@ def test_readyz_names_the_dependency_that_is_down(
         "s3": {"s3_endpoint_url": f"http://127.0.0.1:{port}"},
         "prefect": {},
     }[down]
-    app = create_app(api_settings.model_copy(update=update))
-    if down == "prefect":
-        dead = PrefectHandle(lambda: PrefectClient(api=f"http://127.0.0.1:{port}/api"))
-        app.dependency_overrides[get_prefect_handle] = lambda: dead
+    # Prefect's address is Prefect's own setting, not ours: the app takes the client factory
+    # an embedding passes (as `uvicorn api.app:app` takes PREFECT_API_URL), here one whose
+    # client talks to a port nothing listens on.
+    dead_prefect = f"http://127.0.0.1:{port}/api"
+    factory = (lambda: PrefectClient(api=dead_prefect)) if down == "prefect" else None
+    app = create_app(api_settings.model_copy(update=update), prefect_factory=factory)
     with serve(app) as url:
         response = httpx.get(f"{url}/readyz", timeout=30)
         assert response.status_code == 503

@@ -44,6 +44,12 @@ def clips(tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
     return tmp_path_factory.mktemp("awkward-masters")
 
 
+@pytest.fixture(params=MASTERS)
+def case(request: pytest.FixtureRequest) -> str:
+    """Each awkward master, for each encode."""
+    return str(request.param)
+
+
 def _promoted(stack: Any, clips: Path, case: str, use: str) -> tuple[str, Path]:
     """A fresh master per encode (each maker tags its output uniquely): no sha is shared."""
     make, name, _ = MASTERS[case]
@@ -99,7 +105,6 @@ def test_the_interlaced_master_is_combed_as_it_comes(clips: Path) -> None:
     assert media.comb_level(str(path), video["width"], video["height"]) > COMBED
 
 
-@pytest.mark.parametrize("case", MASTERS)
 def test_first_rendition_of_an_awkward_master_plays(
     case: str, stack: Any, clips: Path, previews_url: str
 ) -> None:
@@ -114,7 +119,6 @@ def test_first_rendition_of_an_awkward_master_plays(
     assert_decodes_cleanly(f"{previews_url}/{sha}/manifest.m3u8")
 
 
-@pytest.mark.parametrize("case", MASTERS)
 def test_ladder_of_an_awkward_master_plays(
     case: str, stack: Any, clips: Path, previews_url: str
 ) -> None:

@@ -18,6 +18,7 @@ from dailies.storage.objects import error_code, object_tags
 from flows.promote import promote_master
 from tests import preview_fixtures as media
 from tests.staging import random_bytes, stage_bytes
+from tests.store_proxy import store_behind_proxy
 from tests.stores import both_stores
 
 
@@ -163,20 +164,26 @@ def test_cli_promote_prints_the_result_and_fails_plainly(settings, s3) -> None: 
 
 @both_stores
 def test_staging_object_overwritten_after_hashing_is_not_promoted(settings, s3, db_session) -> None:  # type: ignore[no-untyped-def]
+    """The whole flow, with its tasks' caching and retries: its copy step is held at the
+    store (its first request, a HEAD of the masters key) while the staged object is
+    replaced, after the hash and before the copy."""
     from dailies.errors import StagingObjectChanged
-    from dailies.promotion_rules import validate_promotion_request
-    from tasks.promotion import copy_to_masters, hash_staging_object
 
     # Neither moto nor RGW refuses a CopySourceIfMatch that no longer matches (AWS does):
     # on both, our own check of the ETag before the copy is what refuses it.
     key, sha = stage_bytes(s3, settings, random_bytes(8192))
-    request = validate_promotion_request(key, sha)
-    staged = hash_staging_object.fn(request)
-    s3.put_object(Bucket=settings.staging_bucket, Key=key, Body=random_bytes(8192))
+    masters_path = f"/{settings.masters_bucket}/{sha}"
+    with store_behind_proxy(settings) as (proxy, _), ThreadPoolExecutor(1) as pool:
+        copying = proxy.hold(lambda method, path, _: method == "HEAD" and path == masters_path)
+        run = pool.submit(promote_master, key, sha)
+        assert copying.wait(120), "the flow never reached the copy"
+        s3.put_object(Bucket=settings.staging_bucket, Key=key, Body=random_bytes(8192))
+        copying.release()
+        with pytest.raises(StagingObjectChanged, match="changed after it was hashed"):
+            run.result(120)
 
-    with pytest.raises(StagingObjectChanged, match="changed after it was hashed"):
-        copy_to_masters.fn(request, staged)
     assert _versions(s3, settings, sha) == []
+    assert [a.outcome for a in _attempts(db_session, sha)] == ["failed"]
 
 
 def test_a_video_master_is_probed_once_at_promotion(settings, s3, db_session, tmp_path) -> None:  # type: ignore[no-untyped-def]

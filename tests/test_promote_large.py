@@ -10,18 +10,16 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from dailies.clients import reset_clients
 from dailies.promotion_rules import validate_promotion_request
 from dailies.settings import get_settings
 from flows.promote import promote_master
 from tasks.promotion import hash_staging_object
-from tests.faults.flaky_s3 import Faults, FlakyS3
+from tests.store_proxy import RecordingFaults, store_behind_proxy
 from tests.stores import both_stores
 
 MiB = 1024**2
@@ -58,35 +56,15 @@ def _stage_file(s3, settings, tmp_path: Path, size: int) -> tuple[str, str]:  # 
     return key, digest.hexdigest()
 
 
-@dataclass
-class _RecordingFaults(Faults):
-    """No faults: every request the proxy forwards is kept, as it arrived."""
-
-    seen: list[tuple[str, str, dict[str, str]]] = field(default_factory=list, repr=False)
-
-    def should_fail(self, method: str, path: str, headers: dict[str, str]) -> int:
-        with self.lock:
-            self.seen.append((method, path, {k.lower(): v for k, v in headers.items()}))
-        return super().should_fail(method, path, headers)
-
-
 @pytest.fixture
-def store_requests(small_multipart_threshold, s3, monkeypatch) -> Iterator[_RecordingFaults]:  # type: ignore[no-untyped-def]
+def store_requests(small_multipart_threshold, s3) -> Iterator[RecordingFaults]:  # type: ignore[no-untyped-def]
     """What this process's promotions send to the store, seen at a proxy in front of it (the
-    test's own `s3` client goes to the store directly and is not counted)."""
-    proxy = FlakyS3(str(small_multipart_threshold.s3_endpoint_url))
-    proxy.faults = recorded = _RecordingFaults()
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", proxy.url)
-    reset_clients()
-    try:
+    test's own `s3` client, made first, goes to the store directly and is not counted)."""
+    with store_behind_proxy(small_multipart_threshold) as (_, recorded):
         yield recorded
-    finally:
-        proxy.close()
-        monkeypatch.undo()
-        reset_clients()
 
 
-def _part_copies(recorded: _RecordingFaults, key: str) -> list[tuple[int, str]]:
+def _part_copies(recorded: RecordingFaults, key: str) -> list[tuple[int, str]]:
     """(part number, x-amz-copy-source-range) of each UploadPartCopy of `key` that reached
     the store: a PUT with a partNumber and a copy source (a plain CopyObject has no part)."""
     copies = []

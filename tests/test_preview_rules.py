@@ -17,6 +17,7 @@ from dailies.preview_rules import (
     backoff_s,
     decide,
     judge_run,
+    manifest_url,
     public_reason,
 )
 
@@ -55,6 +56,15 @@ def test_decide(snapshot: PreviewSnapshot, action: Action, retry_after: int) -> 
 
 def test_backoff_doubles_and_is_capped() -> None:
     assert [backoff_s(n, 30, 3600) for n in (0, 1, 2, 3, 8, 100)] == [30, 30, 60, 120, 3600, 3600]
+    # The exponent itself stops at 30, so a huge attempt count never builds a huge integer.
+    assert backoff_s(10**9, 1, 2**40) == 2**30
+
+
+def test_the_manifest_url_drops_only_trailing_slashes() -> None:
+    sha = "ab" * 32
+    assert manifest_url("https://edge.example/REVIEW-X//", sha) == (
+        f"https://edge.example/REVIEW-X/previews/{sha}/manifest.m3u8"
+    )
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -107,6 +108,20 @@ def test_part_size_grows_to_stay_within_ten_thousand_parts() -> None:
 def test_retain_until_is_whole_seconds_in_utc() -> None:
     now = datetime(2026, 1, 1, 12, 0, 0, 999_999, tzinfo=UTC)
     assert retain_until_from(now, 365) == datetime(2027, 1, 1, 12, 0, 0, tzinfo=UTC)
+
+
+def test_retain_until_is_utc_on_a_machine_in_another_zone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Aware datetimes compare by instant, so only the offset shows a local-time result."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        until = retain_until_from(datetime(2026, 1, 1, 12, tzinfo=UTC), 1)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert until.isoformat() == "2026-01-02T12:00:00+00:00"
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ uvicorn workers)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -205,8 +206,14 @@ def start_task_worker(env: dict[str, str], log_dir: Path, timeout_s: float = 60)
     # traceback in its log on every clean stop; on SIGINT it says one line and exits.
     service.stop_signal = signal.SIGINT
     deadline = time.monotonic() + timeout_s
-    # Subscribed = ready: runs submitted before that would wait for the subscription.
-    while b"Subscribing to runs" not in _read(log_path)[offset:]:
+    # Ready = the Prefect server lists it among its task workers: its subscription is open, so
+    # a run submitted now reaches it (the "Subscribing" log line comes before the websocket
+    # is connected; a stop signal in between could be lost in the handshake).
+    api_url = env.get("PREFECT_API_URL")
+    while not (
+        b"Subscribing to runs" in _read(log_path)[offset:]
+        and (api_url is None or _task_worker_listed(api_url, service.proc.pid))
+    ):
         if service.proc.poll() is not None:
             raise RuntimeError(f"the task worker exited with {service.proc.returncode}; "
                                f"see {log_path}")  # fmt: skip
@@ -215,6 +222,21 @@ def start_task_worker(env: dict[str, str], log_dir: Path, timeout_s: float = 60)
             raise TimeoutError(f"the task worker did not subscribe within {timeout_s}s")
         time.sleep(0.1)
     return service
+
+
+def _task_worker_listed(api_url: str, pid: int) -> bool:
+    """Whether the server has an open subscription from this process (Prefect names a task
+    worker `{hostname}-{pid}`)."""
+    request = urllib.request.Request(
+        f"{api_url.rstrip('/')}/task_workers/filter", data=b"{}", method="POST",
+        headers={"Content-Type": "application/json"},
+    )  # fmt: skip
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            workers = json.loads(response.read())
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+    return any(w.get("identifier") == f"{socket.gethostname()}-{pid}" for w in workers)
 
 
 def _read(path: Path) -> bytes:

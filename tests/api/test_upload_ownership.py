@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -96,12 +95,12 @@ def test_part_urls_come_in_pages(editor: httpx.Client, api_settings: Any) -> Non
     # The largest upload these tests allow: hundreds of parts (1 TiB would be 10,000: 4.4 MB
     # of answer and seconds of CPU when every URL came at once).
     size = api_settings.max_upload_bytes
-    started_at = time.monotonic()
     upload = start(editor, size)
     page = api_settings.upload_parts_page
     assert upload["part_count"] > page
+    # The first answer holds one page of URLs, whatever the part count: what keeps it cheap
+    # (a count, unlike a duration, no load on the box can change).
     assert len(upload["parts"]) == page and upload["next_part_number"] == page + 1
-    assert time.monotonic() - started_at < 5
     more = editor.post(
         f"/api/uploads/{upload['upload_id']}/parts",
         json={"key": upload["key"], "first": upload["part_count"] - 2},

@@ -17,6 +17,7 @@ from dailies.storage.masters import masters_key_for
 from dailies.storage.objects import error_code, object_tags
 from flows.promote import promote_master
 from tests import preview_fixtures as media
+from tests.prefect_runs import task_retries
 from tests.staging import random_bytes, stage_bytes
 from tests.store_proxy import store_behind_proxy
 from tests.stores import both_stores
@@ -175,15 +176,19 @@ def test_staging_object_overwritten_after_hashing_is_not_promoted(settings, s3, 
     masters_path = f"/{settings.masters_bucket}/{sha}"
     with store_behind_proxy(settings) as (proxy, _), ThreadPoolExecutor(1) as pool:
         copying = proxy.hold(lambda method, path, _: method == "HEAD" and path == masters_path)
-        run = pool.submit(promote_master, key, sha)
+        run = pool.submit(promote_master, key, sha, return_state=True)
         assert copying.wait(120), "the flow never reached the copy"
         s3.put_object(Bucket=settings.staging_bucket, Key=key, Body=random_bytes(8192))
         copying.release()
-        with pytest.raises(StagingObjectChanged, match="changed after it was hashed"):
-            run.result(120)
+        state = run.result(120)
+    with pytest.raises(StagingObjectChanged, match="changed after it was hashed"):
+        state.result()
 
     assert _versions(s3, settings, sha) == []
     assert [a.outcome for a in _attempts(db_session, sha)] == ["failed"]
+    # our typed error: the copy task (retried on transient trouble) was not retried
+    retried = task_retries(state.state_details.flow_run_id, settled="copy_to_masters")
+    assert retried["copy_to_masters"] == 0
 
 
 def test_a_video_master_is_probed_once_at_promotion(settings, s3, db_session, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -136,8 +136,12 @@ def collect(config: dict, only: set[str] | None = None) -> list[Module]:  # type
     from mutmut.mutation.diff_apply import get_diff_for_mutant
     from mutmut.stats import status_by_exit_code
 
-    equivalent = tomllib.loads(EQUIVALENT.read_text()).get("equivalent", [])
-    reasons = {e["name"]: (e["mutated"], e["reason"]) for e in equivalent}
+    # By function and mutated line, not by number: an edit elsewhere in a function renumbers
+    # its mutants. If the line changed, the entry no longer applies and the mutant shows.
+    reasons: dict[str, list[tuple[str, str]]] = {}
+    for entry in tomllib.loads(EQUIVALENT.read_text()).get("equivalent", []):
+        function = entry["name"].rpartition("__mutmut_")[0]
+        reasons.setdefault(function, []).append((entry["mutated"].strip(), entry["reason"]))
     modules = []
     os.chdir(ROOT)
     for path, exit_codes in _metas(config):
@@ -153,11 +157,10 @@ def collect(config: dict, only: set[str] | None = None) -> list[Module]:  # type
                 module.counts[column] += 1
                 continue
             diff = changed_lines(get_diff_for_mutant(name, path=path))
-            mutated, reason = reasons.get(name, (None, None))
-            # An entry names one mutated line; if the code moved on, the entry no longer applies.
-            if mutated is not None and any(
-                line[1:].strip() == mutated.strip() for line in diff.splitlines()
-            ):
+            added = {line[1:].strip() for line in diff.splitlines() if line.startswith("+")}
+            function = name.rpartition("__mutmut_")[0]
+            reason = next((r for m, r in reasons.get(function, []) if m in added), None)
+            if reason is not None:
                 module.equivalent.append((name, diff, reason))
             else:
                 module.counts[column] += 1

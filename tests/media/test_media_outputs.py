@@ -81,19 +81,19 @@ def test_estimated_outputs_promise_the_rate_caps_plus_container_overhead():
 
 def test_a_measured_rendition_reports_its_playlist_and_segment_sizes():
     playlist = MediaPlaylist(
-        segments=(Segment(2.0004, "v1-00000.m4s"), Segment(1.0, "v1-00001.m4s"))
+        segments=(Segment(2.5004, "v1-00000.m4s"), Segment(1.0, "v1-00001.m4s"))
     )
-    # peak: 500 kB over 2.0004 s; average: 600 kB over 3.0004 s; duration to the millisecond
+    # peak: 500 kB over 2.5004 s; average: 600 kB over 3.5004 s; duration to the millisecond
     video = measure_rendition("720p", "video", playlist, [500_000, 100_000], "avc1.64001f",
                               (1280, 720))  # fmt: skip
     assert video == RenditionOutput(
-        "720p", "video", "avc1.64001f", 1_999_601, 1_599_787, 3.0, 2, 1280, 720
+        "720p", "video", "avc1.64001f", 1_599_745, 1_371_272, 3.5, 2, 1280, 720
     )
     audio = measure_rendition("audio", "audio", playlist, [500_000, 100_000], "mp4a.40.2")
     assert (audio.width, audio.height) == (None, None)
     assert audio.as_dict() == {
-        "name": "audio", "kind": "audio", "codecs": "mp4a.40.2", "peak_bps": 1_999_601,
-        "average_bps": 1_599_787, "duration_s": 3.0, "segments": 2, "width": None,
+        "name": "audio", "kind": "audio", "codecs": "mp4a.40.2", "peak_bps": 1_599_745,
+        "average_bps": 1_371_272, "duration_s": 3.5, "segments": 2, "width": None,
         "height": None,
     }  # fmt: skip
 

@@ -319,3 +319,27 @@ def test_the_start_timecode_comes_from_tmcd_then_video_then_format_tags(
 def test_the_first_frame_time(frames, time):
     assert first_frame_time({"frames": frames}) == time
     assert first_frame_time({}) is None
+
+
+def test_the_first_frame_time_of_a_real_b_frame_encode(tmp_path):
+    """libx264 with 2 B-frames and no edit list (as in fMP4 segments) starts its pictures
+    2 frames after zero: 0.08 s at 25 fps. ffprobe reads only that first frame."""
+    import subprocess
+
+    from dailies.media.commands.probe import first_frame_args
+    from dailies.media.runner import run_ffprobe
+
+    master = tmp_path / "bframes.mp4"
+    args = first_frame_args("ffprobe", str(master))
+    assert args == [
+        "ffprobe", "-v", "error", "-select_streams", "v:0", "-read_intervals", "%+#1",
+        "-show_entries", "frame=pts_time,best_effort_timestamp_time", "-print_format", "json",
+        str(master),
+    ]  # fmt: skip
+    subprocess.run(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-f", "lavfi",
+         "-i", "testsrc2=s=160x90:r=25:d=0.5", "-c:v", "libx264", "-preset", "ultrafast",
+         "-bf", "2", "-use_editlist", "0", str(master)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    assert first_frame_time(run_ffprobe(args)) == 0.08

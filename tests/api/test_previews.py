@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -97,6 +98,44 @@ def test_gpu_deployment_when_the_gpu_pool_has_a_live_worker(
     run = read_run(response.json()["flow_run_id"])
     assert run.deployment_id == deployment_id(settings.preview_gpu_deployment)
     assert run.parameters["encoder"] == "auto"
+
+
+def _set_pool_paused(pool: str, paused: bool) -> None:
+    """Pause or resume a work pool through Prefect's API, as automations/ pause a failing
+    gpu pool and an operator resumes it."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolUpdate
+
+    async def update() -> None:
+        async with get_client() as client:
+            await client.update_work_pool(pool, WorkPoolUpdate(is_paused=paused))
+
+    asyncio.run(update())
+
+
+def test_cpu_deployment_while_the_gpu_pool_is_paused(
+    api_settings: Any, tokens: dict[str, str], deployments: None
+) -> None:
+    """A gpu pool with a live worker, paused: the API launches preview-cpu (a paused pool's
+    runs would wait); resumed, the same pool gets preview-gpu again, so the pause, not the
+    worker, made the choice. A pool of its own: its live worker must not reach other tests."""
+    settings = api_settings.model_copy(update={"gpu_work_pool": "gpu-paused-test"})
+    heartbeat("gpu-paused-test", "fake-gpu-worker")
+    headers = {"Authorization": f"Bearer {tokens['reviewer']}"}
+    launched = {}
+    with serve(create_app(settings)) as url:
+        for paused in (True, False):
+            _set_pool_paused("gpu-paused-test", paused)
+            try:
+                sha = insert_master(settings)
+                response = httpx.post(f"{url}/api/preview", json={"sha": sha}, headers=headers)
+            finally:
+                _set_pool_paused("gpu-paused-test", False)
+            assert response.status_code == 202, response.text
+            run = read_run(response.json()["flow_run_id"])
+            launched[paused] = (run.deployment_id, run.parameters["encoder"])
+    assert launched[True] == (deployment_id(settings.preview_cpu_deployment), "cpu")
+    assert launched[False] == (deployment_id(settings.preview_gpu_deployment), "auto")
 
 
 def test_building_preview_reports_progress(reviewer: httpx.Client, stack: Any) -> None:

@@ -120,7 +120,7 @@ def test_kubernetes_job_mounts_scratch_at_dailies_scratch_dir_and_reads_secrets_
 
     scratch = env["DAILIES_SCRATCH_DIR"]["value"]
     mounted = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
-    assert mounted["scratch"] == scratch
+    assert mounted["scratch"] == scratch == "/scratch"
     volume = next(v for v in pod["volumes"] if v["name"] == "scratch")
     assert volume["emptyDir"]["sizeLimit"] == "200Gi"
     assert Settings(scratch_dir=scratch).scratch_dir == Path(scratch)
@@ -136,6 +136,8 @@ def test_kubernetes_job_mounts_scratch_at_dailies_scratch_dir_and_reads_secrets_
     assert str(container["resources"]["limits"]["nvidia.com/gpu"]) == "1"
     assert container["args"] == shlex.split(BaseJobConfiguration._base_flow_run_command())
     assert env["NVIDIA_DRIVER_CAPABILITIES"]["value"] == "compute,video,utility"
+    # Other settings from the ConfigMap `dailies`; a cluster without it still runs the Job.
+    assert container["envFrom"] == [{"configMapRef": {"name": "dailies", "optional": True}}]
 
 
 def test_docker_container_gets_a_gpu_and_a_scratch_volume_at_dailies_scratch_dir(
@@ -144,7 +146,9 @@ def test_docker_container_gets_a_gpu_and_a_scratch_volume_at_dailies_scratch_dir
     kind, template = _pool("docker", "gpu")
     config = _render(template, kind, _deployments("docker")["preview-gpu"]["work_pool"][
         "job_variables"] | {"image": "registry.example/dailies:1"})  # fmt: skip
-    assert any(v.endswith(f":{config.env['DAILIES_SCRATCH_DIR']}") for v in config.volumes)
+    # A named volume (it outlives the container), mounted where DAILIES_SCRATCH_DIR points.
+    assert config.env["DAILIES_SCRATCH_DIR"] == "/scratch"
+    assert config.volumes == ["dailies-scratch:/scratch"]
     request = config.container_create_kwargs["device_requests"][0]
     assert request["Driver"] == "nvidia" and "video" in request["Capabilities"][0]
     assert config.image == "registry.example/dailies:1"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,8 @@ from prefect.deployments import run_deployment
 from tests.staging import random_bytes, stage_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
+# The README's deployment table: runs of each deployment at once.
+CONCURRENCY = {"promote-master": 8, "preview-gpu": 8, "preview-cpu": 4, "integrity-audit": 1}
 
 
 async def _read_pools_and_deployments():  # type: ignore[no-untyped-def]
@@ -41,9 +44,12 @@ def test_pools_and_deployments_match_the_files(deployed) -> None:  # type: ignor
         ] == str(ROOT)
     assert deployments["preview-gpu"].parameters == {"encoder": "nvenc"}
     assert deployments["preview-cpu"].parameters == {"encoder": "cpu"}
+    # What the server enforces, against the README's figures (not prefect.yaml's).
+    limits = {name: deployments[name].global_concurrency_limit.limit for name in CONCURRENCY}
+    assert limits == CONCURRENCY
     audit = deployments["integrity-audit"]
     assert [s.schedule.cron for s in audit.schedules] == ["17 3 * * *"]
-    assert audit.global_concurrency_limit.limit == 1
+    assert [s.schedule.timezone for s in audit.schedules] == ["UTC"]
     assert audit.concurrency_options.collision_strategy == "CANCEL_NEW"
 
 
@@ -64,6 +70,13 @@ def test_worker_runs_promote_master_by_deployment_name(cpu_worker, stack, s3) ->
         timeout=240,
     )
     assert run.state.is_completed(), run.state.message
+    assert run.name == f"promote-{sha[:12]}"
+    artifacts = _artifacts(run.id)
+    assert [(a.key, a.type) for a in artifacts] == [(f"promotion-{sha[:16]}", "markdown")]
+    summary = artifacts[0]
+    assert sha in summary.data and key in summary.description
+    lines = _log_lines(run.id, until=f"promoted: s3://masters/{sha}")
+    assert any(f"promoted: s3://masters/{sha}" in line for line in lines), lines
     head = s3.head_object(Bucket=stack.masters_bucket, Key=sha)
     assert head["ObjectLockMode"] == stack.retention_mode
     # the cached copy result went to the shared S3 result storage, keyed on the sha
@@ -90,13 +103,31 @@ def test_worker_runs_preview_cpu_by_deployment_name(cpu_worker, stack, s3, tmp_p
     assert result["encoder"] == "libx264" and result["status"] == "ready"
     # Runs explain themselves: a name with the sha and encoder, logs that say what ran.
     assert run.name == f"preview-{sha[:12]}-cpu"
-    lines = _log_lines(run.id)
+    # The run's page links to the player (a markdown link; the reviewer's token is not in
+    # it) and shows the ladder's progress, fed by ffmpeg's -progress, at 100 % once ready.
+    shown = {a.type: a for a in _artifacts(run.id) if a.key == f"preview-{sha[:16]}"}
+    player = re.escape(f"{stack.edge_url.rstrip('/')}/watch/{sha}")
+    assert re.fullmatch(rf"\[player for {sha[:12]}[^\]]*\]\({player}\)", shown["markdown"].data)
+    assert float(shown["progress"].data) == 100.0
+    lines = _log_lines(run.id, until="ready")
     assert any("encoder: cpu asked, libx264 runs" in line for line in lines), lines
     assert any("x real time" in line for line in lines), lines
     assert any(f"/previews/{sha}/manifest.m3u8" in line for line in lines), lines
 
 
-def _log_lines(flow_run_id):  # type: ignore[no-untyped-def]
+def _artifacts(flow_run_id):  # type: ignore[no-untyped-def]
+    """The artifacts a flow run's tasks made (written to the server before the run ends).
+    Unkeyed ones are left out: the server's own record of each state's result."""
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )
+    return [artifact for artifact in found if artifact.key is not None]
+
+
+def _log_lines(flow_run_id, until):  # type: ignore[no-untyped-def]
     import time
 
     from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
@@ -109,11 +140,11 @@ def _log_lines(flow_run_id):  # type: ignore[no-untyped-def]
             )
             return [log.message for log in logs]
 
-    # Logs reach the server in batches after the run: wait for the last step's line.
+    # Logs reach the server in batches after the run: wait for the line `until` names.
     deadline = time.monotonic() + 30
     while True:
         lines = run_coro_as_sync(read())
-        if any("ready" in line for line in lines) or time.monotonic() > deadline:
+        if any(until in line for line in lines) or time.monotonic() > deadline:
             return lines
         time.sleep(0.5)
 

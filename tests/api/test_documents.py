@@ -7,13 +7,14 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
-from tests.api.conftest import insert_master
+from tests.api.conftest import insert_master, serve
 
 
 def make_asset(settings: Any) -> tuple[str, str]:
@@ -57,11 +58,7 @@ def test_editor_attaches_and_reviewer_opens_a_document(
     assert [d["document_id"] for d in listed] == [done["document_id"]]
     assert reviewer.get(f"/api/assets/{asset_id}/documents").json()["documents"] == listed
 
-    opened = reviewer.get(f"/api/documents/{done['document_id']}")
-    assert opened.status_code == 200
-    link = opened.json()
-    expiry = int(parse_qs(urlsplit(link["url"]).query)["X-Amz-Expires"][0])
-    assert expiry == stack.docs_open_expiry_s <= 300  # short-lived
+    link = open_link(reviewer, done["document_id"], stack.docs_open_expiry_s)
     fetched = httpx.get(link["url"])
     assert fetched.content == data
     assert fetched.headers["content-type"] == "application/pdf"
@@ -72,6 +69,37 @@ def test_editor_attaches_and_reviewer_opens_a_document(
     with httpx.Client(base_url=str(reviewer.base_url)) as stranger:
         stranger.headers["Authorization"] = "Bearer dly_made-up"
         assert stranger.get(f"/api/documents/{done['document_id']}").status_code == 401
+
+
+def open_link(reviewer: httpx.Client, document_id: str, expiry_s: int) -> dict[str, Any]:
+    """GET the document's link; its URL and `expires_at` both last exactly `expiry_s`."""
+    before = datetime.now(UTC)
+    opened = reviewer.get(f"/api/documents/{document_id}")
+    after = datetime.now(UTC)
+    assert opened.status_code == 200, opened.text
+    link: dict[str, Any] = opened.json()
+    assert int(parse_qs(urlsplit(link["url"]).query)["X-Amz-Expires"][0]) == expiry_s
+    expires_at = datetime.fromisoformat(link["expires_at"])
+    lifetime = timedelta(seconds=expiry_s)
+    assert before + lifetime <= expires_at <= after + lifetime, (before, expires_at, after)
+    return link
+
+
+def test_the_open_link_lasts_docs_open_expiry_s_120_by_default(
+    editor: httpx.Client, reviewer: httpx.Client, api_settings: Any, monkeypatch: Any
+) -> None:
+    from api.app import create_app
+    from dailies.settings import Settings
+
+    monkeypatch.delenv("DAILIES_DOCS_OPEN_EXPIRY_S", raising=False)
+    assert Settings().docs_open_expiry_s == 120  # the README's figure
+    asset_id, _ = make_asset(api_settings)
+    document_id = attach(editor, asset_id, b"camera report")["document_id"]
+    open_link(reviewer, document_id, 120)  # the session's API, on the default
+    # Another lifetime set: the link follows the setting, not a constant that equals it.
+    with serve(create_app(api_settings.model_copy(update={"docs_open_expiry_s": 45}))) as url:
+        reviewer.base_url = httpx.URL(url)
+        open_link(reviewer, document_id, 45)
 
 
 def test_reviewers_may_not_attach_documents(reviewer: httpx.Client, stack: Any) -> None:

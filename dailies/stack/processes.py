@@ -70,11 +70,36 @@ class Service:
             return
         # Own process group: stop the children too, not just the process we started.
         os.killpg(self.proc.pid, self.stop_signal)
+        if self.stop_signal == signal.SIGINT:
+            self._interrupt_again(timeout_s)
+        elif not self._exits_within(timeout_s):
+            self._kill()
+
+    def _interrupt_again(self, timeout_s: float) -> None:
+        """asyncio (3.11) cancels its main task on the first SIGINT, and that cancellation can
+        be swallowed mid-await (a websocket handshake under load); a second SIGINT raises
+        KeyboardInterrupt in the loop and ends it. Still running after that: its stacks go
+        to the log (faulthandler, set at spawn, on SIGABRT) before the SIGKILL."""
+        if self._exits_within(timeout_s / 2):
+            return
+        os.killpg(self.proc.pid, signal.SIGINT)
+        if self._exits_within(timeout_s / 2):
+            return
+        os.kill(self.proc.pid, signal.SIGABRT)
+        self._exits_within(2)
+        self._kill()
+
+    def _exits_within(self, timeout_s: float) -> bool:
         try:
             self.proc.wait(timeout_s)
         except subprocess.TimeoutExpired:
+            return False
+        return True
+
+    def _kill(self) -> None:
+        if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+        self.proc.wait()
 
 
 def spawn(
@@ -201,7 +226,9 @@ def start_task_worker(env: dict[str, str], log_dir: Path, timeout_s: float = 60)
     log_path = log_dir / "task-worker.log"
     # A restart appends to the same log: only what this process writes counts.
     offset = len(_read(log_path))
-    service = spawn("task-worker", args, "", log_path, env, cwd=PROJECT_DIR)
+    # Unbuffered: a line it wrote before being killed is in the log, not lost in a buffer.
+    diagnosable = {**env, "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"}
+    service = spawn("task-worker", args, "", log_path, diagnosable, cwd=PROJECT_DIR)
     # SIGINT, not SIGTERM: Prefect's task worker answers SIGTERM with a StopTaskWorker
     # traceback in its log on every clean stop; on SIGINT it says one line and exits.
     service.stop_signal = signal.SIGINT

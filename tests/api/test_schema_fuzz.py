@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -23,20 +22,18 @@ CHECKS = [
     content_type_conformance,
     response_schema_conformance,
 ]
-# Each operation gets its own examples and its own time: a slow one cannot starve the rest.
-# 25 derandomized examples per operation and mode (a fixed, repeatable sample, about 2 s an
-# operation here); 6 s is only a ceiling on a loaded machine, and every operation must
-# still have been called MIN_CALLS times.
+# Each operation gets its own examples: a slow one cannot starve the rest. 25 derandomized
+# examples per operation and mode, a fixed, repeatable sample (about 2 s an operation here).
+# No time budget: on a loaded machine a budget cut the sample short (3 calls, soak run), so
+# what was tested depended on the load. Every operation must have been called MIN_CALLS times.
 EXAMPLES = 25
-PER_OPERATION_S = 6.0
 MIN_CALLS = 10
 
 
 def fuzz(operation: Any, mode: GenerationMode, headers: dict[str, str]) -> int | None:
-    """Call one operation with generated cases until EXAMPLES or its time is up; None when
-    the mode has no case for it (negative cases of an operation without inputs)."""
+    """Call one operation with its EXAMPLES generated cases; None when the mode has no case
+    for it (negative cases of an operation without inputs)."""
     calls = 0
-    deadline = time.monotonic() + PER_OPERATION_S
 
     @given(case=operation.as_strategy(mode, headers=headers))
     @settings(
@@ -49,8 +46,6 @@ def fuzz(operation: Any, mode: GenerationMode, headers: dict[str, str]) -> int |
     )
     def run(case: Any) -> None:
         nonlocal calls
-        if time.monotonic() > deadline:
-            return
         calls += 1
         case.call_and_validate(headers=headers, checks=CHECKS, timeout=30)
 

@@ -139,7 +139,8 @@ class Settings(BaseSettings):
     # for one sha that the edge checks itself; it lasts this long (the player asks again on
     # a 403). The key: this setting, else a random one kept in {home}/grant-secret.
     preview_grant_ttl_s: int = Field(default=3600, ge=10, le=7 * 24 * 3600)
-    preview_grant_secret: SecretStr | None = None
+    # At least 16 characters: an empty or short key would sign grants anyone can forge.
+    preview_grant_secret: SecretStr | None = Field(default=None, min_length=16)
     # API: preview triggers (the edge's 404 path): one launch per sha within the single-flight
     # TTL, the Retry-After answered, and failed builds re-launched after base, 2·base, … max.
     preview_single_flight_ttl_s: int = Field(default=30, ge=1)

@@ -224,3 +224,17 @@ def test_an_edge_in_a_new_home_makes_the_key_the_api_signs_with(
         made = issue_grant(key_file.read_text().strip().encode(), sha, time.time(), 60).value
         assert httpx.get(edge.url + path, headers=_cookie(made)).content == SEGMENT
         _refused(httpx.get(edge.url + path, headers=_cookie(grant_for(edge_settings, sha))))
+
+
+def test_a_short_or_empty_grant_key_is_refused_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A key anyone could guess is a configuration error, not a key: Settings refuses it."""
+    from pydantic import ValidationError
+
+    from dailies.settings import Settings
+
+    for weak in ("", "short-key"):
+        monkeypatch.setenv("DAILIES_PREVIEW_GRANT_SECRET", weak)
+        with pytest.raises(ValidationError, match="preview_grant_secret"):
+            Settings()
+    monkeypatch.setenv("DAILIES_PREVIEW_GRANT_SECRET", "k" * 16)
+    assert Settings().preview_grant_secret is not None

@@ -43,12 +43,19 @@ for run in $(seq 1 "$RUNS"); do
     burners+=("$!")
   done
   log="$SOAK_DIR/run$run.log"
+  # The box's load during the run, whatever made it (the burners, or anything else running):
+  # the 1-minute load average every 15 s, averaged in the table.
+  (while :; do cut -d' ' -f1 /proc/loadavg; sleep 15; done) >"$SOAK_DIR/run$run.load" &
+  sampler=$!
   started=$(date +%s)
   if (cd "$clone" && CI=true $STEP) >"$log" 2>&1 < /dev/null; then result=pass; else result=FAIL; fi
+  kill "$sampler" 2>/dev/null || true
   stop_burners
   took=$(($(date +%s) - started))
-  printf '| %s | %s | %s busy loops | %s | %dm%02ds | %s | %s |\n' "$run" "$commit" "$BURNERS" \
-    "$result" $((took / 60)) $((took % 60)) "$(seeds "$log")" "$(closing "$log")" | tee -a "$table"
+  load=$(awk '{ s += $1; n++ } END { if (n) printf "%.1f", s / n }' "$SOAK_DIR/run$run.load")
+  printf '| %s | %s | %s busy loops, load %s | %s | %dm%02ds | %s | %s |\n' "$run" "$commit" \
+    "$BURNERS" "$load" "$result" $((took / 60)) $((took % 60)) "$(seeds "$log")" \
+    "$(closing "$log")" | tee -a "$table"
   if [ "$result" != pass ]; then
     echo "run $run failed: $log" >&2
     grep -E '^(FAILED|ERROR) ' "$log" | head -20 >&2 || true

@@ -22,11 +22,13 @@ from dailies.media.commands.first_rendition import (
 from dailies.media.playlists import parse_media_playlist
 from tasks.first_play import publish_first_rendition
 from tests import preview_fixtures as media
+from tests.store_proxy import store_behind_proxy
 
 pytestmark = pytest.mark.slow
 
 MiB = 1024**2
 LADDER_MANIFEST = "#EXTM3U\n#EXT-X-VERSION:7\n# the full ladder's manifest\n"
+EVENT_TIMEOUT_S = 120  # failure timeout for each wait on an event (encodes on a busy box)
 
 
 @pytest.fixture(scope="module")
@@ -161,20 +163,29 @@ def _in_background(call: Callable[[], Any]) -> Future[Any]:
     return future
 
 
+def _manifest_put(stack: Any, sha: str) -> Callable[[str, str, dict[str, str]], bool]:
+    """Matches the first rendition's PUT of the sha's manifest at the store proxy."""
+    path = f"/{stack.previews_bucket}/{sha}/manifest.m3u8"
+    return lambda method, target, _: method == "PUT" and target.split("?")[0] == path
+
+
 def test_a_manifest_that_appears_mid_publish_wins(stack: Any, s3: Any, clips: Path) -> None:
     """The ladder publishing while the first rendition runs: If-None-Match keeps its
-    manifest; the first rendition still completes its own playlist."""
+    manifest; the first rendition still completes its own playlist. The first rendition's
+    manifest PUT is held at a proxy in front of the store (after its "does a manifest
+    exist?" check, which is the race) while the ladder's manifest is written."""
     path = media.make_prores_hq(clips / "raced.mov", seconds=2, size="640x360")
     sha = media.stage_and_promote(s3, stack, path)
-    future = _in_background(lambda: publish_first_rendition(sha))
-    deadline = time.monotonic() + 60
-    # ffmpeg starts after the task's "does a manifest exist?" check: that is the race.
-    while not _ffmpeg_children():
-        assert not future.done(), future.result()
-        assert time.monotonic() < deadline, "the first rendition never started ffmpeg"
-        time.sleep(0.005)
-    s3.put_object(Bucket=stack.previews_bucket, Key=f"{sha}/manifest.m3u8", Body=LADDER_MANIFEST)
-    result = future.result(timeout=60)
+    with store_behind_proxy(stack) as (proxy, _):
+        hold = proxy.hold(_manifest_put(stack, sha))
+        future = _in_background(lambda: publish_first_rendition(sha))
+        assert hold.wait(EVENT_TIMEOUT_S), "the first rendition never wrote its manifest"
+        # `s3` goes to the store directly, not through the proxy
+        s3.put_object(
+            Bucket=stack.previews_bucket, Key=f"{sha}/manifest.m3u8", Body=LADDER_MANIFEST
+        )
+        hold.release()
+        result = future.result(timeout=EVENT_TIMEOUT_S)
     assert result["status"] == "published" and result["manifest_written"] is False, result
     assert _text(stack, f"{sha}/manifest.m3u8") == LADDER_MANIFEST
     assert parse_media_playlist(_text(stack, f"{sha}/first/index.m3u8")).ended
@@ -184,27 +195,48 @@ def test_a_large_master_is_read_in_ranges_not_downloaded(stack: Any, s3: Any, cl
     """The manifest is out while ffmpeg has read a small part of a 256 MiB master (a short
     ProRes clip, then a `free` box of zeros before its trailing moov): ffmpeg seeks over
     HTTP Range requests, so first play does not scale with the master's size. 256 MiB,
-    not larger, keeps staging and promotion on this 2-core box to a few seconds."""
+    not larger, keeps staging and promotion on this 2-core box to a few seconds.
+
+    What ffmpeg has read is taken the moment the manifest's PUT reaches a proxy in front of
+    the store, not whenever the test next looks."""
     path = media.make_prores_hq(clips / "padded.mov", seconds=6, size="960x540")
     media.pad_before_moov(path, 256 * MiB)
     size = path.stat().st_size
     sha = media.stage_and_promote(s3, stack, path)
-    future = _in_background(lambda: publish_first_rendition(sha))
+    read_at_manifest: list[int] = []
+    is_manifest = _manifest_put(stack, sha)
 
-    read_at_manifest: int | None = None
-    most_read = 0
-    deadline = time.monotonic() + 120
-    while not future.done() and time.monotonic() < deadline:
-        readers = [n for n in map(_bytes_read, _ffmpeg_children()) if n is not None]
-        most_read = max([most_read, *readers])
-        if read_at_manifest is None and readers and _keys(stack, f"{sha}/manifest.m3u8"):
-            read_at_manifest = max(readers)  # ffmpeg still running when the manifest is out
-        time.sleep(0.02)
-    result = future.result(timeout=1)
+    def manifest_put(method: str, target: str, headers: dict[str, str]) -> bool:
+        if not is_manifest(method, target, headers):
+            return False
+        read_at_manifest.extend(n for n in map(_bytes_read, _ffmpeg_children()) if n is not None)
+        return True
+
+    with store_behind_proxy(stack) as (proxy, recorded):
+        hold = proxy.hold(manifest_put)
+        future = _in_background(lambda: publish_first_rendition(sha))
+        most_read = 0
+        deadline = time.monotonic() + EVENT_TIMEOUT_S * 2
+        # A watch, not a wait: the most ffmpeg is seen to have read over its whole run.
+        while not future.done():
+            assert time.monotonic() < deadline, "the first rendition never finished"
+            if hold.reached.is_set():
+                hold.release()
+            most_read = max([most_read, *filter(None, map(_bytes_read, _ffmpeg_children()))])
+            time.sleep(0.05)
+        result = future.result()
     assert result["status"] == "published" and result["manifest_written"], result
-    assert read_at_manifest is not None, "ffmpeg had already exited when the manifest appeared"
-    assert read_at_manifest < size // 8, (read_at_manifest, size)
+    assert read_at_manifest, "ffmpeg had already exited when the manifest went out"
+    assert max(read_at_manifest) < size // 8, (read_at_manifest, size)
     assert most_read < size // 2, (most_read, size)  # the padding is never read
+    # What the store served: only ranges, none of them starting inside the padding.
+    master = f"/{stack.masters_bucket}/{sha}"
+    ranges = [h.get("range") for m, t, h in recorded.seen if m == "GET" and t.startswith(master)]
+    assert ranges and None not in ranges, ranges
+    boxes = media.top_level_boxes(path)
+    padding_at = sum(box_size for _, box_size in boxes[:-2])  # ..., free, moov
+    starts = [int(str(r).removeprefix("bytes=").split("-")[0]) for r in ranges]
+    assert not [s for s in starts if padding_at < s < size - boxes[-1][1]], (starts, padding_at)
 
 
 def test_the_promotions_probe_spares_one_and_its_absence_costs_one(

@@ -75,13 +75,15 @@ def test_trigger_plays_the_first_rendition_from_the_task_worker(
 ) -> None:
     path = media.make_prores_hq(tmp_path / "prores.mov", seconds=2, size="640x360")
     sha = media.stage_and_promote(s3, stack, path)
-    started = time.monotonic()
-    response = api.post("/api/preview", json={"sha": sha, "wait_s": 8})
-    elapsed = time.monotonic() - started
-    assert response.status_code == 202 and response.json().get("playable") is True, (
-        response.text,
-        elapsed,
-    )
+
+    def playable() -> bool:
+        """Ask as the player does (wait_s 8, the server's cap here), again while not yet."""
+        response = api.post("/api/preview", json={"sha": sha, "wait_s": 8})
+        assert response.status_code == 202, response.text
+        return response.json().get("playable") is True
+
+    # Within the first long poll on a quiet box; a loaded one may need the player's next.
+    eventually("the API answers playable", playable, 120, 0)
     manifest = _text(stack, f"{sha}/manifest.m3u8")
     assert manifest is not None and "first/index.m3u8" in _uris(manifest), manifest
 

@@ -5,8 +5,11 @@ soon as the first rendition, made by the already-running task worker, exists."""
 from __future__ import annotations
 
 import hashlib
+import logging
+import re
 import subprocess
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,30 +39,57 @@ def _promoted_master(s3: Any, settings: Any, directory: Path, codec: str) -> str
     return stage_and_promote(s3, settings, master)
 
 
-def _open(browser: Any, url: str) -> tuple[Any, list[str]]:
+@dataclass
+class Seen:
+    """What a page said on its console and sent over the network, from its first request."""
+
+    console: list[str] = field(default_factory=list)
+    requests: list[Any] = field(default_factory=list)
+
+
+def _open(browser: Any, url: str) -> tuple[Any, Seen]:
     page = browser.new_page()
-    console: list[str] = []
-    page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
-    page.on("pageerror", lambda error: console.append(f"pageerror: {error}"))
+    seen = Seen()
+    page.on("console", lambda message: seen.console.append(f"{message.type}: {message.text}"))
+    page.on("pageerror", lambda error: seen.console.append(f"pageerror: {error}"))
+    page.on("request", lambda request: seen.requests.append(request))
     page.goto(url)
-    return page, console
+    return page, seen
+
+
+def _api_answers(seen: Seen, sha: str) -> list[dict[str, Any]]:
+    """Every answer the page got from POST /api/preview and GET /api/preview/{sha}."""
+    answers = []
+    for request in seen.requests:
+        if re.search(rf"/api/preview(/{sha})?$", request.url) and request.response():
+            answers.append(request.response().json())
+    return answers
+
+
+def _words_for(answer: dict[str, Any]) -> str:
+    """What the status line must say for an answer about a build under way."""
+    progress = answer.get("progress")
+    if isinstance(progress, float | int):
+        return rf"build.*\b{round(progress * 100)} ?%"
+    return r"queued|build"
 
 
 @pytest.mark.parametrize("codec", ["h264", "mpeg4"])
 def test_player_builds_missing_preview_then_plays_from_the_start(
     browser: Any, edge: Service, cpu_worker: Any, task_worker: Any, reviewer_token: str,
-    s3: Any, stack: Any, tmp_path: Path, codec: str,
+    s3: Any, stack: Any, tmp_path: Path, codec: str, caplog: pytest.LogCaptureFixture,
 ) -> None:  # fmt: skip
+    caplog.set_level(logging.INFO)  # the API serves in this process: its log is caplog's
     sha = _promoted_master(s3, stack, tmp_path, codec)
     # Nobody watches without a grant, not even a preview that does not exist yet.
     assert httpx.get(f"{edge.url}/previews/{sha}/manifest.m3u8").status_code == 403
 
-    page, console = _open(browser, f"{edge.url}/watch/{sha}#token={reviewer_token}")
+    page, seen = _open(browser, f"{edge.url}/watch/{sha}#token={reviewer_token}")
     try:
         page.wait_for_function(f"() => ({VIDEO_TIME})() > 1.0", timeout=120_000, polling=200)
     except Exception as exc:
         trace = page.evaluate(PLAYER_TRACE)
-        raise AssertionError(f"video never advanced: {trace}\nconsole: {console}") from exc
+        raise AssertionError(f"video never advanced: {trace}\nconsole: {seen.console}") from exc
     trace = page.evaluate(PLAYER_TRACE)
     phases = [event["phase"] for event in trace["events"]]
     assert phases[0] == "requesting", phases  # POST /api/preview first: it grants watching
@@ -80,7 +110,36 @@ def test_player_builds_missing_preview_then_plays_from_the_start(
     page.wait_for_function(
         "() => (window.dailiesPlayer.storyboardCues || 0) > 0", timeout=200_000, polling=500
     )
+    # The page asks for the preview first (nothing under /previews/ before it), a long poll
+    # of 8 s (README, "Player"); the documents list goes out beside it.
+    first = next(r for r in seen.requests if re.search(r"/api/preview|/previews/", r.url))
+    assert (first.method, first.url) == ("POST", f"{edge.url}/api/preview")
+    assert first.post_data_json == {"sha": sha, "wait_s": 8}
+    # Every answer about a build under way was put into words on the status line. There is
+    # at least one: the page played the first rendition, so the ladder was still building.
+    building = [a for a in _api_answers(seen, sha) if a["status"] in ("queued", "building")
+                and not a.get("playable")]  # fmt: skip
+    said = [event["text"] for event in page.evaluate(PLAYER_TRACE)["events"]]
+    assert building, said
+    for answer in building:
+        assert any(re.search(_words_for(answer), text, re.I) for text in said), (answer, said)
+    _assert_no_referrer_and_no_token_in_logs(page, seen, edge, sha, reviewer_token, caplog)
     page.close()
+
+
+def _assert_no_referrer_and_no_token_in_logs(
+    page: Any, seen: Seen, edge: Service, sha: str, token: str, caplog: Any
+) -> None:
+    """The page sets no-referrer, so none of its requests names the page; the token rides
+    in the URL fragment, so it is in neither the edge's access log (every request the API
+    got, URI and query) nor anything the API logged (caplog)."""
+    sent = [r for r in seen.requests if r.url.startswith(edge.url)]
+    assert len(sent) > 3 and not [r.url for r in sent if r.header_value("referer")]
+    policy = page.evaluate("() => document.querySelector('meta[name=referrer]')?.content")
+    assert policy == "no-referrer"
+    access_log = Path(edge.extra["access_log"]).read_text()
+    assert f"GET /watch/{sha} " in access_log and "POST /api/preview " in access_log
+    assert token not in access_log and token not in caplog.text
 
 
 def test_player_says_why_it_cannot_request_a_preview(
@@ -94,8 +153,8 @@ def test_player_says_why_it_cannot_request_a_preview(
         f"/watch/not-a-sha#token={reviewer_token}": "not a valid sha256",
     }
     for path, words in cases.items():
-        page, console = _open(browser, f"{edge.url}{path}")
+        page, seen = _open(browser, f"{edge.url}{path}")
         page.wait_for_function("() => window.dailiesPlayer.phase === 'failed'", timeout=15_000)
         text = page.inner_text("#status")
-        assert words in text, (path, text, console)
+        assert words in text, (path, text, seen.console)
         page.close()

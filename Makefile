@@ -39,7 +39,7 @@ soak:
 mutants: sync
 	$(UV) run python bench/mutants.py
 
-MUTANTS_SAMPLE ?= 100
+MUTANTS_SAMPLE ?= 200
 mutants-sample: sync
 	$(UV) run python bench/mutants.py --sample $(MUTANTS_SAMPLE)
 

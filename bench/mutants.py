@@ -10,6 +10,7 @@ anything else fails the run, and so does a score without timeouts below MIN_SCOR
     uv run python bench/mutants.py              # every mutant; writes bench/RESULTS.md
     uv run python bench/mutants.py --report     # only rewrite the report from mutants/
     uv run python bench/mutants.py --sample 120 [--seed N]   # CI: N random mutants, same gates
+    uv run python bench/mutants.py --sample 9999 --only 'dailies.timecode.*'   # one module
 
 The sample draws from every mutant of the current code with a printed seed (MUTANTS_SEED
 replays one); it writes nothing to bench/RESULTS.md.
@@ -288,6 +289,9 @@ def main() -> None:
     parser.add_argument("--report", action="store_true", help="only report the last full run")
     parser.add_argument("--sample", type=int, metavar="N", help="run N random mutants only")
     parser.add_argument(
+        "--only", metavar="GLOB", default="*", help="sample only mutants named so (fnmatch)"
+    )
+    parser.add_argument(
         "--seed",
         type=int,
         default=int(os.environ.get("MUTANTS_SEED") or random.SystemRandom().randrange(10**6)),
@@ -322,7 +326,7 @@ def main() -> None:
         write_section("mutation testing (make mutants)", report(modules, config, run))
         print(f"{took / 60:.1f} min ({run[1] / 60:.1f} CPU-min); written to bench/RESULTS.md")
         sys.exit(verdict(modules, "all mutants"))
-    names = all_mutant_names(config)
+    names = [n for n in all_mutant_names(config) if fnmatch(n, args.only)]
     sample = sorted(random.Random(args.seed).sample(names, min(args.sample, len(names))))
     print(
         f"mutants sample: {len(sample)} of {len(names)} mutants, seed {args.seed} "

@@ -105,10 +105,11 @@ def test_worker_runs_preview_cpu_by_deployment_name(cpu_worker, stack, s3, tmp_p
     assert run.name == f"preview-{sha[:12]}-cpu"
     # The run's page links to the player (a markdown link; the reviewer's token is not in
     # it) and shows the ladder's progress, fed by ffmpeg's -progress, at 100 % once ready.
-    shown = {a.type: a for a in _artifacts(run.id) if a.key == f"preview-{sha[:16]}"}
+    shown = {a.type: a.data for a in _artifacts(run.id) if a.key == f"preview-{sha[:16]}"}
+    assert set(shown) == {"markdown", "progress"}, shown
     player = re.escape(f"{stack.edge_url.rstrip('/')}/watch/{sha}")
-    assert re.fullmatch(rf"\[player for {sha[:12]}[^\]]*\]\({player}\)", shown["markdown"].data)
-    assert float(shown["progress"].data) == 100.0
+    assert re.fullmatch(rf"\[player for {sha[:12]}[^\]]*\]\({player}\)", shown["markdown"])
+    assert float(shown["progress"]) == 100.0
     lines = _log_lines(run.id, until="ready")
     assert any("encoder: cpu asked, libx264 runs" in line for line in lines), lines
     assert any("x real time" in line for line in lines), lines

@@ -110,14 +110,23 @@ def spawn(
     env: dict[str, str],
     cwd: Path | None = None,
 ) -> Service:
-    """Start `args` in a new session (its own process group), output appended to log_path."""
+    """Start `args` in a new session (its own process group), output appended to log_path,
+    with SIGINT at its default whatever this process inherited."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:  # the child holds its own descriptor
         proc = subprocess.Popen(
             args, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd,
-            start_new_session=True,
+            start_new_session=True, preexec_fn=_default_sigint,
         )  # fmt: skip
     return Service(name, url, proc, log_path)
+
+
+def _default_sigint() -> None:
+    """In the child, before exec. A shell starts background jobs with SIGINT ignored, and an
+    ignored signal survives exec: the task worker and `prefect worker`, which stop on SIGINT,
+    then never stop (CI and `make soak` run in the background). Only SIG_IGN is inherited,
+    so setting the default here is what every exec'd program then starts with."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def start_moto(port: int, log_dir: Path) -> Service:

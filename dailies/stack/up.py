@@ -209,10 +209,6 @@ def start_stack(
     logs = stack_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     sweep_scratch(Path(env["DAILIES_SCRATCH_DIR"]), echo)
-    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
-        # Started in the background by a shell, which ignores SIGINT, and children inherit an
-        # ignored signal; `prefect worker` stops itself with SIGINT when told SIGTERM.
-        signal.signal(signal.SIGINT, signal.default_int_handler)
     os.environ.update(env)
     orphans.become_subreaper()
     from dailies.clients import reset_clients

@@ -147,31 +147,38 @@ def test_hashing_memory_does_not_grow_with_object_size(stack, s3, tmp_path) -> N
 def test_worker_killed_mid_copy_leaves_nothing_and_next_run_finishes(
     small_multipart_threshold, s3, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
+    """The worker's second UploadPartCopy is held at a store proxy: the upload exists and its
+    first part is copied, the object is not complete. The worker is SIGKILLed right there."""
     settings = small_multipart_threshold
-    key, sha = _stage_file(s3, settings, tmp_path, 120 * MiB)
-    env = {**os.environ, "DAILIES_COPY_CONCURRENCY": "1"}
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "dailies.stack.cli", "promote", key, sha],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    caught = False
-    while time.monotonic() < deadline and worker.poll() is None:
-        uploads = s3.list_multipart_uploads(Bucket=settings.masters_bucket).get("Uploads", [])
-        if any(u["Key"] == sha for u in uploads):
+    key, sha = _stage_file(s3, settings, tmp_path, 15 * MiB)
+
+    def second_part(method: str, path: str, headers: dict[str, str]) -> bool:
+        copying = any(name.lower() == "x-amz-copy-source" for name in headers)
+        return method == "PUT" and copying and f"/{sha}?" in path and "partNumber=2" in path
+
+    with store_behind_proxy(settings) as (proxy, _):
+        held = proxy.hold(second_part)
+        # one part at a time, so part 1 is copied before part 2 is asked for
+        env = {**os.environ, "DAILIES_COPY_CONCURRENCY": "1"}
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "dailies.stack.cli", "promote", key, sha],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            reached = held.wait(120)
+            assert reached, f"the worker never asked for part 2 (exit code {worker.poll()})"
+        finally:
             os.kill(worker.pid, signal.SIGKILL)
-            caught = True
-            break
-        time.sleep(0.02)
-    worker.wait(30)
-    if not caught:
-        pytest.fail("the copy finished before the test could kill it; raise the object size")
+            worker.wait(30)
+            held.release()
 
     # killed mid-copy: no object in masters, only an incomplete upload
     listed = s3.list_object_versions(Bucket=settings.masters_bucket, Prefix=sha)
     assert [v for v in listed.get("Versions", []) if v["Key"] == sha] == []
+    uploads = s3.list_multipart_uploads(Bucket=settings.masters_bucket).get("Uploads", [])
+    assert len([u for u in uploads if u["Key"] == sha]) == 1
 
     result = promote_master(key, sha)
 

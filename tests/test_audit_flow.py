@@ -138,10 +138,12 @@ def _artifacts_and_events(flow_run_id, deleted_sha):  # type: ignore[no-untyped-
         artifacts = client.read_artifacts(
             artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
         )
-        deadline = time.monotonic() + 20
+        # A failure bound only (the server persists events asynchronously): the loop ends as
+        # soon as the three events are there.
+        deadline = time.monotonic() + 120
         events: list = []  # type: ignore[type-arg]
         while len(events) < 3 and time.monotonic() < deadline:
-            time.sleep(0.5)  # the server persists events asynchronously
+            time.sleep(0.5)
             page = client.read_events(
                 EventFilter(event=EventNameFilter(prefix=["dailies.audit."])), limit=50
             )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import httpx
@@ -39,12 +38,11 @@ def assert_one_run(responses: list[httpx.Response], sha: str) -> None:
 def test_500_concurrent_triggers_make_one_flow_run(
     api_url: str, tokens: dict[str, str], stack: Any
 ) -> None:
+    """README: "500 concurrent triggers → one flow run". The README states no time for it:
+    the burst's only deadline is httpx's 120 s per request, a failure bound."""
     sha = insert_master(stack)
-    started = time.monotonic()
     responses = burst(api_url, tokens["reviewer"], sha, 500)
-    elapsed = time.monotonic() - started
     assert_one_run(responses, sha)
-    assert elapsed < 60
 
 
 def test_single_flight_without_redis_is_in_process(

@@ -31,7 +31,8 @@ from tests.prefect_runs import task_retries
 from tests.test_promote_large import _stage_file
 
 pytestmark = [pytest.mark.slow, pytest.mark.faults]
-# boto3 makes 5 attempts (dailies/clients.py): one more failure than that reaches the task.
+# botocore's `max_attempts` counts retries (dailies/clients.py sets 5): one call is 1 + 5
+# attempts, so BOTO_ATTEMPTS + 1 failures in a row spend them all and the failure reaches the task.
 BOTO_ATTEMPTS = 5
 
 

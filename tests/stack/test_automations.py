@@ -48,6 +48,7 @@ def _probe() -> None:
 def test_a_run_whose_heartbeats_stop_is_marked_crashed(prefect_server: Any) -> None:
     """The shipped automation, with its window shortened so the test does not wait 90 s."""
     spec = next(s for s in automation_specs() if s["name"] == ZOMBIE)
+    assert spec["trigger"]["within"] == 120  # the README's figure, before the test shortens it
     spec = {**spec, "name": f"{ZOMBIE}-test-{uuid.uuid4().hex[:6]}"}
     spec["trigger"] = {**spec["trigger"], "within": 10}
     asyncio.run(apply_automations([spec]))
@@ -122,6 +123,8 @@ def test_a_gpu_pool_whose_runs_keep_failing_is_paused(prefect_server: Any) -> No
     spec = _test_copy(GPU_POOL)
     trigger = spec["trigger"]
     assert trigger["match_related"]["prefect.resource.name"] == "gpu"
+    # The README's figures: five Failed/Crashed runs within ten minutes.
+    assert (trigger["threshold"], trigger["within"]) == (5, 600)
     spec["trigger"] = {**trigger, "match_related": {**trigger["match_related"],
                        "prefect.resource.name": pool_name}}  # fmt: skip
 

@@ -22,7 +22,12 @@ from dailies.stack.samples import sample_master_args
 pytestmark = pytest.mark.slow
 
 VIDEO_TIME = "() => document.querySelector('video').currentTime"
-PLAYER_TRACE = "() => window.dailiesPlayer"
+# The page's trace without its hls.js instance and controls, which Playwright may fail to
+# serialise (the whole trace then reads None), as it did once the page moved to the ladder.
+PLAYER_TRACE = """() => {
+  const { phase, events, error, startedAt } = window.dailiesPlayer;
+  return { phase, events, error, startedAt };
+}"""
 
 
 def _promoted_master(s3: Any, settings: Any, directory: Path, codec: str) -> str:

@@ -138,7 +138,7 @@ def list_master_documents(
 def open_document(
     document_id: DocumentId, _: Reviewer, s3: S3Dep, settings: SettingsDep, db: DbDep
 ) -> DocumentLink:
-    """A presigned GET of the document, valid for `docs_open_expiry_s` seconds (two minutes by default)."""
+    """A presigned GET of the document, valid for `docs_open_expiry_s` seconds (default 120)."""
     row = documents.get_document(db, document_id)
     if row is None or row.state != DocumentState.READY:
         raise DocumentNotFound(f"no document {document_id} (or its upload was not completed)")

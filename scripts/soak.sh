@@ -17,7 +17,6 @@ BURNERS="${BURNERS:-0}"
 STEP="${STEP:-bash .ci/run}"
 SOAK_DIR="${SOAK_DIR:-$(mktemp -d -t dailies-soak-XXXXXX)}"
 mkdir -p "$SOAK_DIR"
-commit="$(git rev-parse --short HEAD)"
 table="$SOAK_DIR/soak.md"
 
 burners=()
@@ -37,6 +36,7 @@ for run in $(seq 1 "$RUNS"); do
   clone="$SOAK_DIR/run$run"
   rm -rf "$clone"
   git clone -q . "$clone"
+  commit="$(git -C "$clone" rev-parse --short HEAD)"  # HEAD when this run began
   for _ in $(seq 1 "$BURNERS"); do
     # A plain busy loop: the load of another build on the box, bounded by this script.
     (while :; do :; done) &

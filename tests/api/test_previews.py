@@ -93,7 +93,7 @@ def test_gpu_deployment_when_the_gpu_pool_has_a_live_worker(
     sha = insert_master(settings)
     with serve(create_app(settings)) as url:
         headers = {"Authorization": f"Bearer {tokens['reviewer']}"}
-        response = httpx.post(f"{url}/api/preview", json={"sha": sha}, headers=headers)
+        response = httpx.post(f"{url}/api/preview", json={"sha": sha}, headers=headers, timeout=60)
     assert response.status_code == 202
     run = read_run(response.json()["flow_run_id"])
     assert run.deployment_id == deployment_id(settings.preview_gpu_deployment)
@@ -128,7 +128,9 @@ def test_cpu_deployment_while_the_gpu_pool_is_paused(
             _set_pool_paused("gpu-paused-test", paused)
             try:
                 sha = insert_master(settings)
-                response = httpx.post(f"{url}/api/preview", json={"sha": sha}, headers=headers)
+                response = httpx.post(  # httpx defaults to a 5 s timeout: a failure bound only
+                    f"{url}/api/preview", json={"sha": sha}, headers=headers, timeout=60
+                )
             finally:
                 _set_pool_paused("gpu-paused-test", False)
             assert response.status_code == 202, response.text

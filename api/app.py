@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -17,9 +19,8 @@ from api.manifest_watch import ManifestWatch
 from api.routes import documents, health, masters, previews, promotions, uploads
 from dailies.clients import async_redis_client, s3_client
 from dailies.grant_secret import grant_secret
-from dailies.media.publish import manifest_key
+from dailies.previews import lifecycle, liveness
 from dailies.settings import Settings, get_settings
-from dailies.storage.previews import preview_exists
 
 
 def create_app(
@@ -44,12 +45,19 @@ def create_app(
         app.state.background = set()  # triggers finishing after their answer went out
         app.state.grant_secret = grant_secret(bound)  # signs preview grants (previews.py)
         app.state.manifest_watch = ManifestWatch(
-            lambda sha: preview_exists(s3_client(bound), bound, manifest_key(sha)),
+            lambda sha: lifecycle.multivariant_published(s3_client(bound), bound, sha),
             max_wait_s=bound.preview_wait_s,
         )
+        sweep = None
+        if bound.preview_sweep_interval_s > 0:
+            sweep = asyncio.ensure_future(liveness.sweep_forever(app.state.prefect.get, bound))
         try:
             yield
         finally:
+            if sweep is not None:
+                sweep.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweep
             await app.state.manifest_watch.close()
             await app.state.prefect.close()
             if redis is not None:

@@ -1,5 +1,5 @@
-"""Preview rules, pure, no I/O: what a request may ask for, and what a preview trigger
-should do given the previews row."""
+"""Preview rules, pure, no I/O: what a preview trigger should do given the previews row, and
+whether the run a row points at is still building it."""
 
 from __future__ import annotations
 
@@ -11,32 +11,6 @@ from datetime import datetime
 
 from dailies.db.models import Preview
 from dailies.db.previews import ACTIVE, PreviewStatus, parse_status
-from dailies.errors import InvalidRequest
-from dailies.hashing import normalize_sha256
-from dailies.media.encoders import validate_encoder_request
-
-
-@dataclass(frozen=True)
-class PreviewRequest:
-    sha256: str
-    encoder: str  # auto, nvenc or cpu
-
-
-def validate_preview_request(
-    sha256: str, encoder: str = "auto", pool_encoder: str | None = None
-) -> PreviewRequest:
-    """A well-formed request this worker can serve. `pool_encoder` is what the worker's
-    pool is for (DAILIES_PREVIEW_ENCODER): a cpu pool runs `auto` as `cpu` (no GPU probe)
-    and refuses `nvenc` before anything slow starts."""
-    sha, requested = normalize_sha256(sha256), validate_encoder_request(encoder)
-    if pool_encoder == "cpu":
-        if requested == "nvenc":
-            raise InvalidRequest(
-                "encoder nvenc was asked of a cpu pool worker, which has no NVENC: run the "
-                "preview-gpu deployment, or ask for auto or cpu"
-            )
-        requested = "cpu"
-    return PreviewRequest(sha, requested)
 
 
 @dataclass(frozen=True)
@@ -70,7 +44,6 @@ class Action(enum.Enum):
     READY = "ready"  # answer 200 with the manifest URL
     IN_FLIGHT = "in_flight"  # a run is queued/building: answer 202
     BACKING_OFF = "backing_off"  # failed recently: answer 202 with the wait left
-    RECHECK = "recheck"  # active for long: ask Prefect whether its run is still alive
     LAUNCH = "launch"  # start a new run (under the single-flight claim)
 
 
@@ -85,7 +58,6 @@ class PreviewTiming:
     retry_after_s: int
     retry_base_s: int
     retry_max_s: int
-    recheck_after_s: int
 
 
 class Liveness(enum.Enum):
@@ -146,9 +118,8 @@ def decide(snapshot: PreviewSnapshot, now: datetime, timing: PreviewTiming) -> V
             # A launcher died between writing the row and creating the run: launch again
             # (the same idempotency key finds the run if it was created after all).
             return Verdict(Action.LAUNCH)
-        age = age_s(snapshot.updated_at, now)
-        if age >= timing.recheck_after_s:
-            return Verdict(Action.RECHECK, timing.retry_after_s)
+        # However long it has been quiet: whether its run still lives is the liveness
+        # sweep's question (dailies/previews/liveness.py), never a request's.
         return Verdict(Action.IN_FLIGHT, timing.retry_after_s)
     if status == PreviewStatus.FAILED:
         failed_at = snapshot.finished_at or snapshot.updated_at

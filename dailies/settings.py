@@ -150,11 +150,13 @@ class Settings(BaseSettings):
     # A promotion that failed (a wrong sha256, say) may be re-posted after base, 2·base, …
     promotion_retry_base_s: int = Field(default=30, ge=1)
     promotion_retry_max_s: int = Field(default=3600, ge=1)
-    # A queued/building row this old gets its flow run's state checked (crashed runs
-    # never update the row themselves).
+    # The liveness sweep (dailies/previews/liveness.py), run by every API replica this often
+    # (0: not by this one): a queued/building row quiet for preview_recheck_after_s gets its
+    # flow run's state checked, since crashed runs never update the row themselves.
+    preview_sweep_interval_s: float = Field(default=15, ge=0)
     preview_recheck_after_s: int = Field(default=120, ge=1)
     # A build whose previews row has not moved for this long is dead (its host is gone):
-    # the next trigger marks its run Crashed and launches a new attempt.
+    # the sweep marks its run Crashed and launches a new attempt.
     preview_stall_s: float = Field(default=300, gt=0)
     # Deployments the API launches (flow-name/deployment-name) and the pool that has GPUs.
     promote_deployment: str = "promote-master/promote-master"

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from prefect import flow
 
-from dailies.preview_rules import validate_preview_request
+from dailies.previews.request import validate_preview_request
 from dailies.settings import get_settings
 from flows.forms import SHA256, EncoderChoice
 from tasks.preview import (

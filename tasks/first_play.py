@@ -1,7 +1,7 @@
 """The first rendition of a master, made by a task worker that is already running, so the
 edge's 404 path never waits for a new process (issue: first frame in under two seconds).
 
-`publish_first_rendition.delay(sha)` (the API does this on a trigger) hands it to any
+The API submits it (dailies/previews/dispatch.py, which never imports this module) to any
 `prefect task serve tasks/first_play.py:publish_first_rendition` process; the full ladder
 still runs as the `build-preview` deployment and replaces it. The task reads the master
 where it lies (a short-lived presigned URL; ffmpeg seeks with Range requests), so the first
@@ -14,8 +14,7 @@ import shutil
 import time
 from typing import Any
 
-from prefect import get_run_logger, task
-from prefect.cache_policies import NO_CACHE
+from prefect import get_run_logger
 
 from dailies.clients import s3_client, session_scope
 from dailies.db import masters
@@ -32,34 +31,29 @@ from dailies.media.commands.probe import ffprobe_args
 from dailies.media.ladder import LADDER_VERSION
 from dailies.media.live import LivePublisher, PollingThread
 from dailies.media.outputs import RenditionOutput, single_variant
-from dailies.media.playlists import AAC_LC, avc_codec_string, render_multivariant
+from dailies.media.playlists import AAC_LC, render_multivariant
 from dailies.media.probe import parse_probe
-from dailies.media.publish import manifest_key
 from dailies.media.runner import run_ffmpeg, run_ffprobe
+from dailies.previews import dispatch, lifecycle
+from dailies.previews.lifecycle import Stage
 from dailies.scratch import make_scratch
 from dailies.settings import get_settings
 from dailies.storage import previews as preview_store
+from tasks.preview_steps import init_codecs
 
 # The presigned URL only has to outlive one fast pass over the master.
 URL_EXPIRY_S = 3600
 
 
-@task(
-    name="first-rendition",
-    task_run_name="first-rendition-{sha256:.12}",
-    cache_policy=NO_CACHE,
-    retries=0,  # the deployment that follows is the retry
-)
-def publish_first_rendition(sha256: str) -> dict[str, Any]:
+def first_rendition_here(sha256: str) -> dict[str, Any]:
     """Publish `{sha}/first/` and a manifest pointing at it, unless a manifest exists."""
     started = time.monotonic()
     sha = normalize_sha256(sha256)
     settings = get_settings()
     logger = get_run_logger()
     s3 = s3_client(settings)
-    key = manifest_key(sha)
-    if preview_store.preview_exists(s3, settings, key):
-        logger.info("a manifest for %s exists already; nothing to do", sha[:12])
+    if lifecycle.multivariant_published(s3, settings, sha):
+        logger.info("a multivariant playlist for %s exists already; nothing to do", sha[:12])
         return {"sha256": sha, "status": "exists"}
     with session_scope(settings) as session:
         master = masters.get_master(session, sha)
@@ -88,15 +82,14 @@ def publish_first_rendition(sha256: str) -> dict[str, Any]:
         playable_at: dict[str, float] = {}
 
         def publish_manifest() -> None:
-            init = next((out / FIRST_RENDITION).glob("*init*.mp4"), None)
-            codecs = (avc_codec_string(init.read_bytes()) if init else None) or "avc1.640028"
+            codecs = init_codecs(out / FIRST_RENDITION)
             output = RenditionOutput(
                 FIRST_RENDITION, "video", codecs, plan.peak_bps, plan.peak_bps,
                 plan.duration_s, 0, plan.width, plan.height,
             )  # fmt: skip
             text = render_multivariant(single_variant(output, AAC_LC if plan.has_audio else None))
-            published["manifest"] = preview_store.upload_preview_text_if_absent(
-                s3, settings, key, text
+            published["manifest"] = lifecycle.publish_multivariant(
+                s3, settings, sha, text, Stage.FIRST_RENDITION
             )
             playable_at["s"] = time.monotonic() - started
 
@@ -140,3 +133,9 @@ def publish_first_rendition(sha256: str) -> dict[str, Any]:
         "playlist_key": f"{sha}/{FIRST_RENDITION}/{PLAYLIST_NAME}",
         "manifest_written": bool(published.get("manifest")),
     }
+
+
+# What `prefect task serve tasks/first_play.py:publish_first_rendition` serves: the task the
+# API submits (dailies/previews/dispatch.py), running the work above in this process.
+dispatch.implement_first_rendition(first_rendition_here)
+publish_first_rendition = dispatch.FIRST_RENDITION

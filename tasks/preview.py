@@ -24,8 +24,10 @@ from dailies.media.commands.stream_copy import browser_friendly
 from dailies.media.ladder import LADDER_VERSION, plan_ladder
 from dailies.media.outputs import measured_duration_s
 from dailies.media.playlists import parse_media_playlist
-from dailies.media.publish import rendition_key
-from dailies.preview_rules import PreviewRequest, public_reason
+from dailies.preview_rules import public_reason
+from dailies.previews import lifecycle
+from dailies.previews.layout import rendition_key
+from dailies.previews.request import PreviewRequest
 from dailies.scratch import make_scratch
 from dailies.settings import Settings, get_settings
 from dailies.storage import previews as preview_store
@@ -39,7 +41,7 @@ from tasks.preview_steps import (
     choose_encoder,
     encode_ladder,
     fetch_master,
-    manifest_published,
+    multivariant_published,
     probe_master,
     publish_manifest,
     publish_stream_copy,
@@ -112,13 +114,14 @@ def missing_preview_objects(built: BuiltPreview) -> list[str]:
 @task(cache_policy=NO_CACHE, **transient_retries(3))  # fmt: skip
 def queue_preview(request: PreviewRequest) -> str:
     with session_scope() as session:
-        return previews.mark_queued(session, request.sha256, LADDER_VERSION, current_flow_run_id())
+        queued = lifecycle.queue(session, request.sha256, current_flow_run_id(), LADDER_VERSION)
+        return queued.status
 
 
 @task(cache_policy=NO_CACHE)
 def start_building(sha256: str, encoder: str) -> None:
     with session_scope() as session:
-        previews.mark_building(
+        lifecycle.start_building(
             session, sha256, LADDER_VERSION, encoder, current_flow_run_id(),
             stall_s=get_settings().preview_stall_s,
         )  # fmt: skip
@@ -139,9 +142,9 @@ def build_preview_files(request: PreviewRequest, master: MasterRecord) -> BuiltP
         source = fetch_master(master, scratch)
         probe = probe_master(source)
         plan = plan_ladder(probe)
-        # A manifest already there is the first rendition (tasks/first_play.py): playable,
-        # so neither the stream copy nor an early ladder manifest is needed.
-        playable = manifest_published(request.sha256)
+        # A multivariant playlist already there is the first rendition's (tasks/first_play.py):
+        # playable, so neither the stream copy nor the ladder's estimate is needed.
+        playable = multivariant_published(request.sha256)
         copied = not playable and settings.preview_stream_copy and browser_friendly(probe)
         if copied:
             copied = publish_stream_copy(source, probe, request.sha256, scratch)
@@ -181,7 +184,7 @@ def build_preview_files(request: PreviewRequest, master: MasterRecord) -> BuiltP
 @task(cache_policy=NO_CACHE, **transient_retries(3))  # fmt: skip
 def record_ready(built: BuiltPreview, cache_hit: bool) -> dict[str, Any]:
     with session_scope() as session:
-        row = previews.mark_ready(session, built)
+        row = lifecycle.mark_ready(session, built)
         result = {**built.as_dict(), **previews.preview_as_dict(row), "cache_hit": cache_hit}
     edge = get_settings().edge_url.rstrip("/")
     # Links on the run's page: ops open what the reviewer sees (a reviewer token goes in
@@ -219,7 +222,7 @@ def record_preview_failure(flow: Any, flow_run: Any, state: Any) -> None:
     with session_scope() as session:
         if masters.get_master(session, sha) is None:
             return  # unknown master: nothing to attach a row to
-        previews.mark_failed(session, sha, LADDER_VERSION, reason, str(run.id))
+        lifecycle.fail(session, sha, reason, str(run.id), LADDER_VERSION)
 
 
 def failure_reason(state: Any) -> str:

@@ -20,9 +20,9 @@ from dailies.media.ladder import LADDER_VERSION, LadderPlan
 from dailies.media.outputs import RenditionOutput
 from dailies.media.playlists import parse_media_playlist, rendition_files
 from dailies.media.probe import MasterProbe, first_frame_time
-from dailies.media.publish import MP4_NAME, POSTER_NAME, STORYBOARD_VTT, storyboard_sprite_name
 from dailies.media.runner import run_ffmpeg, run_ffprobe
 from dailies.media.storyboard import has_cues, plan_storyboard, render_storyboard_vtt
+from dailies.previews.layout import MP4_NAME, POSTER_NAME, STORYBOARD_VTT, storyboard_sprite_name
 from dailies.settings import get_settings
 from dailies.storage import previews as preview_store
 from tasks.preview_steps import time_limit

@@ -14,7 +14,6 @@ from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
 
 from dailies.clients import s3_client, session_scope
-from dailies.db import previews
 from dailies.errors import EncodeFailed, EncodeTimedOut
 from dailies.handoffs import MasterRecord
 from dailies.media.commands.common import AUDIO_NAME, PLAYLIST_NAME
@@ -33,6 +32,7 @@ from dailies.media.outputs import (
 )
 from dailies.media.playlists import (
     AAC_LC,
+    FALLBACK_AVC,
     Multivariant,
     avc_codec_string,
     parse_media_playlist,
@@ -40,10 +40,10 @@ from dailies.media.playlists import (
 )
 from dailies.media.probe import MasterProbe, parse_probe
 from dailies.media.progress import ProgressUpdate, Throttle
-from dailies.media.publish import (
-    manifest_key,
-)
 from dailies.media.runner import ffmpeg_timeout_s, run_ffmpeg, run_ffprobe
+from dailies.previews import lifecycle
+from dailies.previews.layout import multivariant_key
+from dailies.previews.lifecycle import Stage
 from dailies.settings import MiB, get_settings
 from dailies.storage import previews as preview_store
 from tasks.retry import transient_retries
@@ -83,10 +83,11 @@ def fetch_master(master: MasterRecord, scratch: Path) -> str:
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
-def manifest_published(sha256: str) -> bool:
-    """Whether a manifest (the first rendition's, or an earlier build's) is in the bucket."""
+def multivariant_published(sha256: str) -> bool:
+    """Whether a multivariant playlist (the first rendition's, or an earlier build's) is
+    in the bucket."""
     settings = get_settings()
-    return preview_store.preview_exists(s3_client(settings), settings, manifest_key(sha256))
+    return lifecycle.multivariant_published(s3_client(settings), settings, sha256)
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
@@ -133,11 +134,11 @@ def publish_stream_copy(source: str, probe: MasterProbe, sha256: str, scratch: P
         "video",
         playlist,
         list(state.uploaded.values()),
-        _codecs(folder / (playlist.map_uri or "")),
+        init_codecs(folder),
         (probe.width, probe.height),
     )
     manifest = single_variant(output, AAC_LC if probe.audio else None)
-    _upload_manifest(sha256, manifest, final=False)
+    _publish(sha256, manifest, Stage.STREAM_COPY)
     return True
 
 
@@ -163,9 +164,9 @@ def encode_ladder(
     args = build_ladder_args(source, out, probe, plan, encode, LADDER_VERSION)
 
     def publish_early_manifest() -> None:
-        codecs = {r.name: _codecs(_init_path(out / r.name)) for r in plan.rungs}
+        codecs = {r.name: init_codecs(out / r.name) for r in plan.rungs}
         manifest = build_multivariant(estimated_outputs(plan, codecs), plan.frame_rate)
-        _upload_manifest(sha256, manifest, final=False)
+        _publish(sha256, manifest, Stage.LADDER_STARTED)
 
     publisher = _publisher(
         out, names, sha256, plan.segment_s, publish_early_manifest if early_manifest else None
@@ -193,7 +194,7 @@ def encode_ladder(
     for name, state in publisher.renditions.items():
         assert state.playlist is not None  # final poll read every playlist
         kind = "audio" if name == AUDIO_NAME else "video"
-        codecs = AAC_LC if kind == "audio" else _codecs(_init_path(out / name))
+        codecs = AAC_LC if kind == "audio" else init_codecs(out / name)
         outputs.append(
             measure_rendition(
                 name, kind, state.playlist, list(state.uploaded.values()), codecs, sizes.get(name)
@@ -206,7 +207,7 @@ def encode_ladder(
 def publish_manifest(sha256: str, outputs: list[RenditionOutput], plan: LadderPlan) -> str:
     """The final multivariant playlist, with measured BANDWIDTH: last, so a player that
     finds it finds every rendition complete."""
-    key = _upload_manifest(sha256, build_multivariant(outputs, plan.frame_rate), final=True)
+    key = _publish(sha256, build_multivariant(outputs, plan.frame_rate), Stage.LADDER)
     published = sum(o.segments for o in outputs)
     run_logger("dailies.preview").info(
         "published s3://%s/%s: %d renditions, %d segments",
@@ -224,12 +225,11 @@ def time_limit(duration_s: float) -> float:
     )
 
 
-def _upload_manifest(sha256: str, manifest: Multivariant, final: bool) -> str:
+def _publish(sha256: str, manifest: Multivariant, stage: Stage) -> str:
     settings = get_settings()
-    key = manifest_key(sha256)
     text = render_multivariant(manifest)
-    preview_store.upload_preview_text(s3_client(settings), settings, key, text, final)
-    return key
+    lifecycle.publish_multivariant(s3_client(settings), settings, sha256, text, stage)
+    return multivariant_key(sha256)
 
 
 def _publisher(
@@ -248,17 +248,14 @@ def _publisher(
     )
 
 
-def _init_path(folder: Path) -> Path:
+def init_codecs(folder: Path) -> str:
+    """RFC 6381 CODECS of the H.264 rendition whose files are in `folder`, from its init
+    segment (the first rendition's too, tasks/first_play.py)."""
     found = sorted(folder.glob("*init*.mp4"))
-    return found[0] if found else folder / "missing-init.mp4"
-
-
-def _codecs(init: Path) -> str:
-    # avc1.640028 (High@4.0) only if the init segment cannot be read, which ffmpeg prevents.
     try:
-        return avc_codec_string(init.read_bytes()) or "avc1.640028"
+        return (avc_codec_string(found[0].read_bytes()) if found else None) or FALLBACK_AVC
     except OSError:
-        return "avc1.640028"
+        return FALLBACK_AVC
 
 
 def _progress_reporter(sha256: str) -> Any:
@@ -275,7 +272,7 @@ def _progress_reporter(sha256: str) -> Any:
             return
         try:
             with session_scope(settings) as session:
-                previews.set_progress(session, sha256, update.fraction)
+                lifecycle.report_progress(session, sha256, update.fraction)
         except sqlalchemy.exc.OperationalError as exc:
             # A dropped connection costs one progress tick, not the encode: raising here
             # would kill ffmpeg and rebuild the whole ladder on the task's retry.

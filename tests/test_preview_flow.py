@@ -20,7 +20,7 @@ from dailies.clients import s3_client, session_scope
 from dailies.db.models import Preview
 from dailies.errors import UnplayableMaster
 from dailies.media.playlists import parse_media_playlist
-from dailies.media.publish import BUILDING_PLAYLIST, FINAL_PLAYLIST, IMMUTABLE
+from dailies.previews.layout import BUILDING_PLAYLIST, FINAL_PLAYLIST, IMMUTABLE
 from dailies.stack.processes import BIN_DIR
 from flows.preview import build_preview
 from tests import preview_fixtures as media

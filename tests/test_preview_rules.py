@@ -8,7 +8,7 @@ import pytest
 
 from dailies.db.models import Preview
 from dailies.db.previews import PreviewStatus as S
-from dailies.db.previews import building_elsewhere, parse_status
+from dailies.db.previews import parse_status
 from dailies.preview_rules import (
     Action,
     Liveness,
@@ -20,9 +20,10 @@ from dailies.preview_rules import (
     manifest_url,
     public_reason,
 )
+from dailies.previews.lifecycle import building_elsewhere
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
-TIMING = PreviewTiming(retry_after_s=5, retry_base_s=30, retry_max_s=3600, recheck_after_s=120)
+TIMING = PreviewTiming(retry_after_s=5, retry_base_s=30, retry_max_s=3600)
 
 
 def ago(seconds: float) -> datetime:
@@ -40,13 +41,18 @@ def ago(seconds: float) -> datetime:
             Action.IN_FLIGHT,
             5,
         ),
-        (PreviewSnapshot(status=S.QUEUED, flow_run_id="r", updated_at=ago(121)), Action.RECHECK, 5),
+        # quiet for long: still in flight here; the liveness sweep judges its run
+        (
+            PreviewSnapshot(status=S.QUEUED, flow_run_id="r", updated_at=ago(9999)),
+            Action.IN_FLIGHT,
+            5,
+        ),
         (PreviewSnapshot(status=S.QUEUED, flow_run_id=None, updated_at=ago(1)), Action.LAUNCH, 0),
         (PreviewSnapshot(status=S.FAILED, attempts=1, finished_at=ago(10)), Action.BACKING_OFF, 20),
         (PreviewSnapshot(status=S.FAILED, attempts=1, finished_at=ago(31)), Action.LAUNCH, 0),
         (PreviewSnapshot(status=S.FAILED, attempts=3, finished_at=ago(31)), Action.BACKING_OFF, 89),
         (PreviewSnapshot(status=S.FAILED, attempts=3, updated_at=ago(121)), Action.LAUNCH, 0),
-        (PreviewSnapshot(status=parse_status("weird"), flow_run_id="r"), Action.RECHECK, 5),
+        (PreviewSnapshot(status=parse_status("weird"), flow_run_id="r"), Action.IN_FLIGHT, 5),
     ],
 )
 def test_decide(snapshot: PreviewSnapshot, action: Action, retry_after: int) -> None:

@@ -11,7 +11,6 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from api import launcher
 from api.auth import Editor, Principal
 from api.deps import DbRunnerDep, PrefectDep, S3Dep, SettingsDep
 from api.schemas import (
@@ -21,7 +20,7 @@ from api.schemas import (
     PromotionStatus,
     error_responses,
 )
-from dailies import upload_rules
+from dailies import runs, upload_rules
 from dailies.db import masters, uploads
 from dailies.db.uploads import UploadState
 from dailies.errors import Forbidden, InvalidRequest, NotFound, RateLimited, UploadNotFound
@@ -62,12 +61,12 @@ async def start_promotion(
     await db(lambda session: _may_promote(session, settings, request, editor, body.asset))
     await run_in_threadpool(head_staging, s3, settings.staging_bucket, request.staging_key)
     asset = {**body.asset, "owner_key_id": editor.key_id} if body.asset else None
-    run = await launcher.launch(
+    run = await runs.launch(
         prefect,
         settings.promote_deployment,
         {"staging_key": request.staging_key, "sha256": request.sha256, "asset": asset},
-        launcher.promotion_key_base(request.sha256, request.staging_key),
-        tags=["promotion", launcher.sha_tag(request.sha256)],
+        runs.promotion_key_base(request.sha256, request.staging_key),
+        tags=["promotion", runs.sha_tag(request.sha256)],
     )
     return PromotionStarted(flow_run_id=str(run.id), sha256=request.sha256)
 
@@ -116,14 +115,14 @@ async def promotion_status(
     flow_run_id: UUID, _: Editor, db: DbRunnerDep, settings: SettingsDep, prefect: PrefectDep
 ) -> Any:
     """The run's state; the masters row once it completed; Prefect's message if it failed."""
-    run = await launcher.read_run(prefect, flow_run_id)
+    run = await runs.read_run(prefect, flow_run_id)
     if run is not None:
         deployment = await prefect.read_deployment_by_name(settings.promote_deployment)
         if run.deployment_id != deployment.id:
             run = None
     if run is None:
         raise NotFound(f"no promotion run {flow_run_id}")
-    described = launcher.describe_state(run)
+    described = runs.describe_state(run)
     result = None
     if described["state"] == "completed":
         result = await db(lambda session: masters.promotion_result(session, str(run.id)))

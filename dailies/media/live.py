@@ -20,7 +20,7 @@ from dailies.media.playlists import (
     pinned_target_duration,
     render_media_playlist,
 )
-from dailies.media.publish import rendition_key
+from dailies.previews.layout import rendition_key
 
 # upload_file(local path, key, final) and upload_text(key, body, final)
 UploadFile = Callable[[Path, str, bool], None]

@@ -11,6 +11,7 @@ from dailies.media.commands.common import AUDIO_GROUP, AUDIO_NAME, PLAYLIST_NAME
 from dailies.media.ladder import AUDIO_BITRATE, LadderPlan
 from dailies.media.playlists import (
     AAC_LC,
+    FALLBACK_AVC,
     AudioRendition,
     MediaPlaylist,
     Multivariant,
@@ -73,7 +74,7 @@ def estimated_outputs(plan: LadderPlan, codecs: dict[str, str]) -> list[Renditio
         RenditionOutput(
             name=r.name,
             kind="video",
-            codecs=codecs.get(r.name, "avc1.640028"),
+            codecs=codecs.get(r.name, FALLBACK_AVC),
             peak_bps=int(r.maxrate * OVERHEAD),
             average_bps=int(r.video_bitrate * OVERHEAD),
             duration_s=plan.duration_s,

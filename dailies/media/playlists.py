@@ -175,6 +175,9 @@ def render_multivariant(manifest: Multivariant) -> str:
 
 
 AAC_LC = "mp4a.40.2"
+# High@4.0: said of an H.264 rendition only when its init segment cannot be read (ffmpeg
+# always writes one, so in practice never).
+FALLBACK_AVC = "avc1.640028"
 
 
 def avc_codec_string(init_segment: bytes) -> str | None:

@@ -153,7 +153,7 @@ def preview(
     """Build the master's previews now (HLS ladder, MP4, poster, storyboard) with a progress bar."""
     from dailies.clients import session_scope
     from dailies.db import masters
-    from dailies.preview_rules import validate_preview_request
+    from dailies.previews.request import validate_preview_request
 
     with _expected_errors("preview refused"):
         request = validate_preview_request(sha256, encoder.value)

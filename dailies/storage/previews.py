@@ -1,5 +1,5 @@
 """The previews bucket (and the master a build reads): preview files out with the right
-Content-Type and Cache-Control. The rules for keys and headers are in dailies.media.publish."""
+Content-Type and Cache-Control. The rules for keys and headers are in dailies.previews.layout."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
 from dailies.handoffs import CopiedMaster, MasterRecord
-from dailies.media.publish import timing_key, upload_spec
+from dailies.previews.layout import timing_key, upload_spec
 from dailies.settings import MiB, Settings
 from dailies.storage.objects import error_code, head, is_missing
 

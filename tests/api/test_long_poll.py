@@ -23,7 +23,7 @@ from fastapi import FastAPI
 from api.app import create_app
 from dailies.clients import s3_client
 from dailies.db.previews import ACTIVE
-from dailies.media.publish import manifest_key
+from dailies.previews.layout import multivariant_key
 from tests.api.conftest import insert_master, serve
 from tests.api.test_single_flight import burst
 from tests.faults.flaky_s3 import FlakyS3, Hold
@@ -42,7 +42,7 @@ class Served:
     recorded: RecordingFaults  # every request it forwarded to moto
 
     def manifest_path(self, sha: str) -> str:
-        return f"/{self.app.state.settings.previews_bucket}/{manifest_key(sha)}"
+        return f"/{self.app.state.settings.previews_bucket}/{multivariant_key(sha)}"
 
     def heads(self, sha: str) -> int:
         path = self.manifest_path(sha)
@@ -122,7 +122,7 @@ class Post:
 def _put_manifest(stack: Any, sha: str) -> None:
     """Straight to moto, as the first rendition's publisher would."""
     s3_client(stack).put_object(
-        Bucket=stack.previews_bucket, Key=manifest_key(sha), Body=b"#EXTM3U\n"
+        Bucket=stack.previews_bucket, Key=multivariant_key(sha), Body=b"#EXTM3U\n"
     )
 
 

@@ -8,19 +8,16 @@ from typing import Any
 
 import httpx
 import pytest
-import redis
 
 from api.app import create_app
 from dailies.clients import session_scope
 from dailies.db.models import Preview
 from tests.api.conftest import insert_master, serve
 from tests.api.prefect_helpers import (
-    crash_run,
     deployment_id,
     heartbeat,
     read_run,
     runs_for_sha,
-    set_state,
 )
 
 
@@ -173,65 +170,6 @@ def test_recent_failure_backs_off_then_retries_as_a_new_attempt(
     assert retried.status_code == 202 and retried.json()["status"] == "queued"
     assert [str(r.id) for r in runs_for_sha(sha)] == [retried.json()["flow_run_id"]]
     assert row(stack, sha).attempts == 2
-
-
-def test_a_run_that_crashed_unnoticed_is_replaced_by_a_new_attempt(
-    reviewer: httpx.Client, stack: Any, master_sha: str
-) -> None:
-    run_id = reviewer.post("/api/preview", json={"sha": master_sha}).json()["flow_run_id"]
-    crash_run(run_id)
-    _age_row(stack, master_sha, minutes=5)
-
-    response = reviewer.post("/api/preview", json={"sha": master_sha})
-    assert response.status_code == 202
-    body = response.json()
-    assert body["status"] == "queued" and body["flow_run_id"] not in (None, run_id)
-    assert {str(r.id) for r in runs_for_sha(master_sha)} == {run_id, body["flow_run_id"]}
-    assert row(stack, master_sha).attempts == 2
-
-
-def test_a_stalled_run_is_marked_crashed_and_replaced(
-    reviewer: httpx.Client, stack: Any, master_sha: str
-) -> None:
-    """A host killed with its worker leaves the run RUNNING for ever: no progress for
-    preview_stall_s makes the next trigger crash it in Prefect and launch again."""
-    from prefect.states import Running
-
-    run_id = reviewer.post("/api/preview", json={"sha": master_sha}).json()["flow_run_id"]
-    set_state(run_id, Running())
-    _age_row(stack, master_sha, minutes=stack.preview_stall_s / 60 + 1)
-
-    response = reviewer.post("/api/preview", json={"sha": master_sha})
-    body = response.json()
-    assert response.status_code == 202 and body["flow_run_id"] not in (None, run_id)
-    dead = read_run(run_id)
-    assert dead.state is not None and dead.state.type.value == "CRASHED"
-    assert "no progress" in (dead.state.message or "")
-    assert row(stack, master_sha).attempts == 2
-
-
-def test_a_running_run_with_recent_progress_is_left_alone(
-    reviewer: httpx.Client, stack: Any, master_sha: str
-) -> None:
-    from prefect.states import Running
-
-    run_id = reviewer.post("/api/preview", json={"sha": master_sha}).json()["flow_run_id"]
-    set_state(run_id, Running())
-    _age_row(stack, master_sha, minutes=stack.preview_recheck_after_s / 60 + 0.5)
-
-    response = reviewer.post("/api/preview", json={"sha": master_sha})
-    assert response.status_code == 202 and response.json()["flow_run_id"] == run_id
-    assert read_run(run_id).state.type.value == "RUNNING"  # type: ignore[union-attr]
-    assert [str(r.id) for r in runs_for_sha(master_sha)] == [run_id]
-
-
-def _age_row(stack: Any, sha: str, minutes: float) -> None:
-    with session_scope(stack) as session:
-        preview = session.get(Preview, sha)
-        assert preview is not None
-        preview.updated_at = datetime.now(UTC) - timedelta(minutes=minutes)
-    # Fast-forward past the first trigger's claim (it lives preview_single_flight_ttl_s).
-    redis.Redis.from_url(stack.redis_url).delete(f"dailies:singleflight:{sha}")
 
 
 def test_preview_runs_are_not_promotion_runs(editor: httpx.Client, master_sha: str) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from dailies.media.publish import BUILDING_PLAYLIST, IMMUTABLE
+from dailies.previews.layout import BUILDING_PLAYLIST, IMMUTABLE
 from dailies.stack.processes import Service
 from tests.edge.counting_origin import Origin
 

@@ -17,7 +17,7 @@ from prefect.client.schemas.filters import (
 )
 from prefect.client.schemas.objects import FlowRun
 
-from api import launcher
+from dailies import runs as launcher
 
 
 def launch(deployment: str, parameters: dict[str, Any], key_base: str, tags: list[str]) -> str:

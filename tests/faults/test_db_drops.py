@@ -21,9 +21,9 @@ import psycopg
 import pytest
 from sqlalchemy import select
 
-from api.launcher import promotion_key_base, sha_tag
 from dailies.clients import session_scope
 from dailies.db.models import Asset, PromotionAttempt
+from dailies.runs import promotion_key_base, sha_tag
 from tests.faults.conftest import PROMOTE, SCRATCH, FaultWorker
 from tests.faults.flaky_s3 import FlakyS3
 from tests.faults.outcome import leftovers, master_problems, wait_for

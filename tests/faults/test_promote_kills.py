@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from api.launcher import promotion_key_base, sha_tag
 from dailies.clients import session_scope
 from dailies.db.models import PromotionAttempt
+from dailies.runs import promotion_key_base, sha_tag
 from dailies.settings import MiB
 from tests.faults.conftest import PROMOTE, SCRATCH, FaultWorker
 from tests.faults.flaky_s3 import FlakyS3, Hold

@@ -12,7 +12,7 @@ from uuid import UUID
 import httpx
 import pytest
 
-from api.launcher import promotion_key_base, sha_tag
+from dailies.runs import promotion_key_base, sha_tag
 from dailies.settings import MiB
 from tests.faults.conftest import PROMOTE, SCRATCH, FaultWorker
 from tests.faults.flaky_s3 import FlakyS3

@@ -19,7 +19,7 @@ from dailies.media.playlists import (
     Variant,
     render_multivariant,
 )
-from dailies.media.publish import (
+from dailies.previews.layout import (
     BUILDING_PLAYLIST,
     FINAL_PLAYLIST,
     IMMUTABLE,

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from dailies.media.publish import IMMUTABLE
+from dailies.previews.layout import IMMUTABLE
 from tests.edge.counting_origin import Origin
 from tests.security.conftest import BUCKET
 

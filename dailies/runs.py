@@ -1,4 +1,5 @@
-"""Launching deployments through the Prefect client, idempotently, and reading runs back."""
+"""Prefect runs, through the Prefect client: launching deployments idempotently, reading runs
+and their workers back. Used by the API (promotions) and dailies/previews (dispatch, liveness)."""
 
 from __future__ import annotations
 

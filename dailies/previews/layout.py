@@ -1,4 +1,5 @@
-"""Where preview files go in the previews bucket and with which HTTP headers."""
+"""Where preview files go in the previews bucket and with which HTTP headers (pure: the
+API, the edge tests and the builds all name keys from here)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ CONTENT_TYPES = {
     ".json": "application/json",
 }
 
-MANIFEST_NAME = "manifest.m3u8"
+MULTIVARIANT_NAME = "manifest.m3u8"
 MP4_NAME = "preview.mp4"
 POSTER_NAME = "poster.jpg"
 STORYBOARD_VTT = "storyboard.vtt"
@@ -35,8 +36,8 @@ class UploadSpec:
     cache_control: str
 
 
-def manifest_key(sha256: str) -> str:
-    return f"{sha256}/{MANIFEST_NAME}"
+def multivariant_key(sha256: str) -> str:
+    return f"{sha256}/{MULTIVARIANT_NAME}"
 
 
 def timing_key(sha256: str) -> str:

@@ -178,8 +178,8 @@ def worker(fault_worker: FaultWorker) -> FaultWorker:
 def fault_api(stack: Any, fault_worker: FaultWorker) -> Iterator[httpx.Client]:
     """The API, as deployed, with windows short enough for a test: a started run whose row
     and state have not moved for 60 s is dead (a flow-run process takes up to ~40 s to start
-    on a busy 2-core box), as is one whose worker stopped heartbeating; rows are rechecked
-    after 3 s, failures back off 1 s."""
+    on a busy 2-core box), as is one whose worker stopped heartbeating; the liveness sweep
+    runs every second and checks rows quiet for 3 s; failures back off 1 s."""
     from api.app import create_app
     from dailies.clients import session_scope
     from dailies.db import api_keys
@@ -193,6 +193,7 @@ def fault_api(stack: Any, fault_worker: FaultWorker) -> Iterator[httpx.Client]:
             "preview_first_play": False,  # the deployment path; first play: tests/e2e
             "preview_stall_s": 60,
             "preview_recheck_after_s": 3,
+            "preview_sweep_interval_s": 1,
             "preview_retry_base_s": 1,
             "preview_retry_max_s": 2,
             "preview_single_flight_ttl_s": 5,

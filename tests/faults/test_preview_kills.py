@@ -1,6 +1,7 @@
-"""A preview build killed mid-encode and mid-publish, and its worker lost with it; the API's
-next trigger launches a new attempt (stall guard, recheck), and the preview comes back ready
-with nothing half-published and no scratch left."""
+"""A preview build killed mid-encode and mid-publish, and its worker lost with it; a new
+attempt is launched (the player's next trigger after a failure's back-off, or the liveness
+sweep for a run whose worker is gone), and the preview comes back ready with nothing
+half-published and no scratch left."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dailies.stack.processes import (  # noqa: E402
+from ops.processes import (  # noqa: E402
     drain_prefect_clients,
     free_port,
     start_moto,

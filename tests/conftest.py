@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from dailies.stack.processes import (
+from ops.processes import (
     Service,
     drain_prefect_clients,
     free_port,
@@ -106,7 +106,7 @@ def stack(s3_server: Service, postgres_db: str, redis_db: str, prefect_server: S
     """Everything up, buckets made and migrations run: what `dailies bootstrap` does."""
     from dailies.clients import reset_clients
     from dailies.settings import get_settings
-    from dailies.stack.bootstrap import bootstrap
+    from ops.bootstrap import bootstrap
 
     reset_clients()
     bootstrap(get_settings())
@@ -135,11 +135,11 @@ def _on_store(env: dict[str, str]) -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def rgw_server(stack):  # type: ignore[no-untyped-def]
-    """A throw-away Ceph RGW (dailies/stack/rgw.py) with the buckets bootstrap makes, started
+    """A throw-away Ceph RGW (ops/rgw.py) with the buckets bootstrap makes, started
     once, only when a test runs on it. Missing packages fail with the install command."""
     from dailies.settings import get_settings
-    from dailies.stack.bootstrap import create_buckets
-    from dailies.stack.rgw import start_rgw
+    from ops.bootstrap import create_buckets
+    from ops.rgw import start_rgw
 
     gateway = start_rgw(RUN_DIR / "rgw")
     try:
@@ -188,7 +188,7 @@ def db_session(stack):  # type: ignore[no-untyped-def]
 def deployed(stack):  # type: ignore[no-untyped-def]
     """Work pools, result storage block and every deployment in prefect.yaml, as
     `dailies bootstrap` makes them against the test Prefect server."""
-    from dailies.stack.bootstrap import bootstrap
+    from ops.bootstrap import bootstrap
 
     return bootstrap(stack, deploy=True)
 
@@ -232,7 +232,7 @@ class TaskWorker:
         self.service = self._start()
 
     def _start(self, **env: str) -> Service:
-        from dailies.stack.processes import start_task_worker
+        from ops.processes import start_task_worker
 
         self.starts += 1
         # A log of its own per start: readiness is read from it ("Subscribing to runs").

@@ -28,7 +28,7 @@ from prefect_redis.client import RedisMessagingSettings
 
 from dailies.errors import ImageNotConfigured
 from dailies.settings import Settings
-from dailies.stack.deploy import (
+from ops.deploy import (
     CONTAINERS_FILE,
     _resolve_block_references,
     deploy_prefect_yaml,
@@ -259,7 +259,7 @@ COMPOSE_TOOLS = {"dailies", "prefect", "uvicorn", "moto_server"}
 def test_compose_services_run_things_that_exist_here() -> None:
     from typer.main import get_command
 
-    from dailies.stack.cli import app
+    from ops.cli import app
 
     compose = _yaml("compose.yaml")
     services = compose["services"]

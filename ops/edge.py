@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 from dailies.errors import EdgeConfigInvalid, EdgeError, NginxMissing
 from dailies.grant_secret import grant_secret
 from dailies.settings import Settings
-from dailies.stack import PROJECT_DIR
-from dailies.stack.processes import Service, spawn, wait_http
+from ops import PROJECT_DIR
+from ops.processes import Service, spawn, wait_http
 
 EDGE_DIR = PROJECT_DIR / "edge"
 TEMPLATE = EDGE_DIR / "nginx.conf.template"

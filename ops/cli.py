@@ -38,7 +38,7 @@ def _use_running_stack(ctx: typer.Context) -> None:
     if ctx.invoked_subcommand in _OWN_STACK:
         return
     from dailies.settings import Settings
-    from dailies.stack.up import adopt, running_stack
+    from ops.up import adopt, running_stack
 
     state = running_stack(Settings().home)
     if state is not None:
@@ -93,7 +93,7 @@ def env_command() -> None:
     """Print the running stack's environment as shell exports, for Prefect's own CLI:
     `eval "$(dailies env)"` then `prefect deployment ls`."""
     from dailies.settings import Settings
-    from dailies.stack.up import running_stack
+    from ops.up import running_stack
 
     home = Settings().home
     state = running_stack(home)
@@ -115,7 +115,7 @@ def bootstrap(
     from prefect.settings import get_current_settings
 
     from dailies.settings import get_settings
-    from dailies.stack.bootstrap import bootstrap as run_bootstrap
+    from ops.bootstrap import bootstrap as run_bootstrap
 
     if deploy is None:
         # Deploying to Prefect's throwaway ephemeral server would be lost at exit.
@@ -216,7 +216,7 @@ def edge(
     previews bucket; Ctrl-C stops it."""
     from dailies.errors import EdgeError
     from dailies.settings import get_settings
-    from dailies.stack.edge import s3_origin_for, start_edge
+    from ops.edge import s3_origin_for, start_edge
 
     settings = get_settings()
     try:
@@ -296,7 +296,7 @@ def up(
     verifies signatures and enforces Object Lock."""
     from dailies.errors import DailiesError
     from dailies.settings import Settings
-    from dailies.stack.up import up as run_up
+    from ops.up import up as run_up
 
     try:
         ports = _ports(edge_port, api_port, prefect_port, s3_port)
@@ -322,7 +322,7 @@ def demo(
     URL, the Prefect UI URL and each stage's time. Uses the stack `dailies up` runs, or
     starts one for the demo (stopped afterwards unless --keep). Exit 0 only when playable."""
     from dailies.settings import Settings
-    from dailies.stack.demo import run_demo
+    from ops.demo import run_demo
 
     if file is not None and not file.is_file():
         raise _fail(f"no such master file: {file}")

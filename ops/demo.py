@@ -21,8 +21,8 @@ from rich.progress import (
 
 from dailies.errors import DailiesError, DemoFailure
 from dailies.hashing import sha256_of_chunks
-from dailies.stack.demo_client import promote, upload, wait_playable
-from dailies.stack.up import (
+from ops.demo_client import promote, upload, wait_playable
+from ops.up import (
     Stack,
     adopt,
     print_urls,
@@ -116,7 +116,7 @@ def _demo_steps(
     console: Console,
 ) -> int:
     from dailies.settings import get_settings
-    from dailies.stack.samples import make_sample_master
+    from ops.samples import make_sample_master
 
     echo = console.print
     if file is None:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from dailies.stack.demo_client import media_playlists
-from dailies.stack.prerequisites import StackError, missing_tools, pick_port
-from dailies.stack.up import embedded_environment
+from ops.demo_client import media_playlists
+from ops.prerequisites import StackError, missing_tools, pick_port
+from ops.up import embedded_environment
 
 MULTIVARIANT = """#EXTM3U
 #EXT-X-INDEPENDENT-SEGMENTS

@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from dailies.errors import StackError
-from dailies.stack import orphans
-from dailies.stack.prerequisites import Echo, ensure_player_assets, pick_port, require_tools
-from dailies.stack.processes import (
+from ops import orphans
+from ops.prerequisites import Echo, ensure_player_assets, pick_port, require_tools
+from ops.processes import (
     Service,
     drain_prefect_clients,
     start_api,
@@ -240,9 +240,9 @@ def _start_services(
 ) -> None:
     from dailies.media.encoders import nvenc_works
     from dailies.settings import get_settings
-    from dailies.stack.bootstrap import bootstrap
-    from dailies.stack.edge import start_edge
-    from dailies.stack.processes import start_moto, start_prefect_server
+    from ops.bootstrap import bootstrap
+    from ops.edge import start_edge
+    from ops.processes import start_moto, start_prefect_server
 
     logs = stack_dir / "logs"
     echo(f"starting S3 ({store}) and the Prefect server…")
@@ -304,7 +304,7 @@ def _start_services(
 def _start_rgw(port: int, run_dir: Path) -> list[Service]:
     """Monitor, OSD and gateway (named "s3", as moto is), with the keys the stack's
     environment already carries."""
-    from dailies.stack.rgw import start_rgw
+    from ops.rgw import start_rgw
 
     run_dir.parent.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(run_dir.parent).free

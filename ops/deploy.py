@@ -17,7 +17,7 @@ import yaml
 
 from dailies.errors import ImageNotConfigured
 from dailies.settings import Settings
-from dailies.stack import PROJECT_DIR
+from ops import PROJECT_DIR
 
 RESULTS_BLOCK = "dailies-results"
 

@@ -373,7 +373,7 @@ def measure(
 
 
 def timed_run(ctx: Ctx, browser: Any, case: Case) -> dict[str, Any]:
-    from dailies.errors import DemoFailure
+    from ops.errors import DemoFailure
 
     for attempt in range(3):  # untimed; the tree under us is being edited by others
         try:

@@ -214,9 +214,9 @@ def edge(
 ) -> None:
     """Run the edge cache (nginx) in the foreground in front of the configured S3 endpoint's
     previews bucket; Ctrl-C stops it."""
-    from dailies.errors import EdgeError
     from dailies.settings import get_settings
     from ops.edge import s3_origin_for, start_edge
+    from ops.errors import EdgeError
 
     settings = get_settings()
     try:

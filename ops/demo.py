@@ -19,9 +19,10 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from dailies.errors import DailiesError, DemoFailure
+from dailies.errors import DailiesError
 from dailies.hashing import sha256_of_chunks
 from ops.demo_client import promote, upload, wait_playable
+from ops.errors import DemoFailure
 from ops.up import (
     Stack,
     adopt,

@@ -14,10 +14,10 @@ import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from dailies.errors import EdgeConfigInvalid, EdgeError, NginxMissing
 from dailies.grant_secret import grant_secret
 from dailies.settings import Settings
 from ops import PROJECT_DIR
+from ops.errors import EdgeConfigInvalid, EdgeError, NginxMissing
 from ops.processes import Service, spawn, wait_http
 
 EDGE_DIR = PROJECT_DIR / "edge"

@@ -8,8 +8,8 @@ import socket
 import subprocess
 from collections.abc import Callable
 
-from dailies.errors import StackError
 from ops import PROJECT_DIR
+from ops.errors import StackError
 from ops.processes import free_port
 
 PLAYER_VENDOR = PROJECT_DIR / "edge" / "player" / "vendor" / "hls.min.js"

@@ -21,7 +21,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dailies.errors import StackError
+from ops.errors import StackError
 from ops.processes import Service, free_port, spawn, wait_http
 
 PACKAGES = ("radosgw", "ceph-mon", "ceph-osd", "ceph-common")

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dailies.errors import StackError
 from ops import orphans
+from ops.errors import StackError
 from ops.prerequisites import Echo, ensure_player_assets, pick_port, require_tools
 from ops.processes import (
     Service,

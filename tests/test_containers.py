@@ -26,7 +26,6 @@ from prefect_docker.worker import DockerWorkerJobConfiguration
 from prefect_kubernetes.worker import KubernetesWorkerJobConfiguration
 from prefect_redis.client import RedisMessagingSettings
 
-from dailies.errors import ImageNotConfigured
 from dailies.settings import Settings
 from ops.deploy import (
     CONTAINERS_FILE,
@@ -35,6 +34,7 @@ from ops.deploy import (
     environment_spec,
     prefect_files,
 )
+from ops.errors import ImageNotConfigured
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

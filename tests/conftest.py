@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from ops.environment import apply_environment, throwaway_environment
 from ops.processes import (
     Service,
     drain_prefect_clients,
@@ -36,30 +37,18 @@ REDIS_URL = f"redis://127.0.0.1:6379/{_REDIS_DB}"
 MOTO_PORT = free_port()
 PREFECT_PORT = free_port()
 
-os.environ.update(
-    {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{MOTO_PORT}",
-        "DAILIES_DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1:5432/" + PG_DB,
-        "DAILIES_REDIS_URL": REDIS_URL,
-        "DAILIES_HOME": str(RUN_DIR / "home"),
-        "PREFECT_API_URL": f"http://127.0.0.1:{PREFECT_PORT}/api",
-        "PREFECT_HOME": str(RUN_DIR / "prefect-client"),
-        "PREFECT_LOCAL_STORAGE_PATH": str(RUN_DIR / "prefect-results"),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_LOGGING_TO_API_BATCH_INTERVAL": "0.3",
-        "PREFECT_UI_ENABLED": "false",
-    }
+apply_environment(
+    throwaway_environment(
+        RUN_DIR,
+        MOTO_PORT,
+        PREFECT_PORT,
+        "testing",
+        database_url="postgresql+psycopg://postgres@127.0.0.1:5432/" + PG_DB,
+        redis_url=REDIS_URL,
+        extra={"PREFECT_LOGGING_TO_API_BATCH_INTERVAL": "0.3"},
+    ),
+    unset=("AWS_PROFILE", "AWS_SESSION_TOKEN", "DAILIES_STAGING_BUCKET", "DAILIES_MASTERS_BUCKET"),
 )
-for leaked in (
-    "AWS_PROFILE",
-    "AWS_SESSION_TOKEN",
-    "DAILIES_STAGING_BUCKET",
-    "DAILIES_MASTERS_BUCKET",
-):
-    os.environ.pop(leaked, None)
 
 
 @pytest.fixture(scope="session")

@@ -129,7 +129,12 @@ def promote(
     sha256: str = typer.Argument(..., help="the master's sha256 (64 hex characters)"),
     asset_id: str | None = typer.Option(None, help="link this asset id to the master"),
 ) -> None:
-    """Run the promotion flow now and print its result."""
+    """Run the promotion flow in this CLI process (not on a worker); print its result.
+
+    The flow runs here, in this command's own Python process, with this
+    machine's access to S3 and the database. No deployment, work pool or
+    worker is involved; Prefect still records the run. The API launches
+    the same flow through the promote-master deployment instead."""
     from dailies.promotion_rules import validate_promotion_request
     from flows.promote import promote_master
 
@@ -150,7 +155,13 @@ def preview(
     sha256: str = typer.Argument(..., help="the promoted master's sha256"),
     encoder: Encoder = EncoderOption,
 ) -> None:
-    """Build the master's previews now (HLS ladder, MP4, poster, storyboard) with a progress bar."""
+    """Build the master's previews in this CLI process (not on a worker), with a progress bar.
+
+    The HLS ladder, MP4, poster and storyboard are encoded here, in this
+    command's own Python process, with this machine's ffmpeg and encoder.
+    No deployment, work pool or worker is involved; Prefect still records
+    the run. The API launches the same flow through the preview-gpu and
+    preview-cpu deployments instead."""
     from dailies.clients import session_scope
     from dailies.db import masters
     from dailies.preview_rules import validate_preview_request
@@ -394,7 +405,13 @@ def audit(
         None, help="bytes to re-hash this run (default: DAILIES_AUDIT_REHASH_BUDGET_BYTES)"
     ),
 ) -> None:
-    """Audit the masters bucket against the manifest now; exit 1 when anything is found."""
+    """Audit the masters bucket against the manifest in this CLI process (not on a worker);
+    exit 1 when anything is found.
+
+    The audit runs here, in this command's own Python process. No
+    deployment, work pool or worker is involved; Prefect still records the
+    run. The integrity-audit deployment runs the same flow on a worker, on
+    its schedule."""
     import threading
 
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn

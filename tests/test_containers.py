@@ -203,7 +203,7 @@ def test_dockerignore_keeps_what_the_image_needs() -> None:
         for line in (ROOT / ".dockerignore").read_text().splitlines()
         if line.strip() and not line.startswith("#")
     }
-    needed = {"dailies", "flows", "tasks", "api", "edge", "migrations", "work_pools",
+    needed = {"dailies", "ops", "flows", "tasks", "api", "edge", "migrations", "work_pools",
               "deployments", "automations", "scripts", "prefect.yaml", "pyproject.toml",
               "uv.lock", "alembic.ini", "README.md"}  # fmt: skip
     assert not needed & ignored

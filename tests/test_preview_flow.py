@@ -357,5 +357,5 @@ def test_cli_preview_of_an_unknown_master_exits_nonzero(stack):
     from ops.cli import app
 
     outcome = CliRunner().invoke(app, ["preview", "f" * 64])
-    # Refused before anything slow, as a usage error (ops/cli.py since dea20b2).
+    # Refused before anything slow, as a usage error (the CLI does so since dea20b2).
     assert outcome.exit_code == 2 and "no promoted master" in outcome.output

@@ -31,7 +31,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from dailies.stack.processes import free_port, start_moto, start_prefect_server, wait_http  # noqa: E402
+from ops.processes import free_port, start_moto, start_prefect_server, wait_http  # noqa: E402
 
 PG_ADMIN = os.environ.get("DAILIES_BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_DB = os.environ.get("DAILIES_BENCH_REDIS_DB", "14")
@@ -163,7 +163,7 @@ def run_bench(requests: int, rounds: int) -> list[dict[str, Any]]:
 
     from dailies.clients import reset_clients
     from dailies.settings import get_settings
-    from dailies.stack.bootstrap import bootstrap
+    from ops.bootstrap import bootstrap
 
     services = []
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:

@@ -33,7 +33,7 @@ def seed(n: int, big: int) -> None:
     from dailies.clients import s3_client, session_scope
     from dailies.db.models import Master
     from dailies.settings import get_settings
-    from dailies.stack.bootstrap import bootstrap
+    from ops.bootstrap import bootstrap
 
     settings = get_settings()
     bootstrap(settings)

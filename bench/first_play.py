@@ -107,7 +107,7 @@ def _run(args: list[str], timeout_s: float = 600) -> None:
 
 def base_master(case: Case) -> Path:
     """The case's base master, made once and kept under bench/.work between bench runs."""
-    from dailies.stack.samples import sample_master_args
+    from ops.samples import sample_master_args
 
     out = WORK / f"base-{case.key}{case.suffix}"
     if out.exists():
@@ -171,8 +171,8 @@ class Ctx:
 
 
 def start(path: str, store: str = "moto") -> Ctx:
-    from dailies.stack.demo import create_demo_keys
-    from dailies.stack.up import start_stack
+    from ops.demo import create_demo_keys
+    from ops.up import start_stack
 
     for name in EMBEDDED:  # always the embedded stack: comparable from one machine to the next
         os.environ.pop(name, None)
@@ -194,8 +194,8 @@ def start(path: str, store: str = "moto") -> Ctx:
 def promote_fresh(ctx: Ctx, case: Case, base: Path) -> str:
     from dailies.clients import s3_client
     from dailies.settings import get_settings
-    from dailies.stack.demo import sha256_of
-    from dailies.stack.demo_client import promote, upload
+    from ops.demo import sha256_of
+    from ops.demo_client import promote, upload
 
     master = fresh_master(case, base)
     try:
@@ -373,7 +373,7 @@ def measure(
 
 
 def timed_run(ctx: Ctx, browser: Any, case: Case) -> dict[str, Any]:
-    from dailies.errors import DemoFailure
+    from ops.errors import DemoFailure
 
     for attempt in range(3):  # untimed; the tree under us is being edited by others
         try:
@@ -544,7 +544,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--cases", default="a,b,c")
     parser.add_argument("--path", choices=["new", "old"], help=argparse.SUPPRESS)
-    # RGW: a real S3 (dailies/stack/rgw.py) that serves case (c)'s 2 GiB master in ranges,
+    # RGW: a real S3 (ops/rgw.py) that serves case (c)'s 2 GiB master in ranges,
     # which moto does not; its OSD keeps objects on disk, in the stack's home.
     parser.add_argument("--store", choices=["moto", "rgw"], default="moto")
     args = parser.parse_args()

@@ -125,9 +125,9 @@ def bare_ladder_s(master: Path, preset: str, work: Path) -> float:
 def run_bench(seconds: float, size: str, preset: str, work: Path) -> list[dict[str, Any]]:
     from dailies.clients import s3_client
     from dailies.settings import get_settings
-    from dailies.stack.bootstrap import bootstrap
     from flows.preview import build_preview
     from flows.promote import promote_master
+    from ops.bootstrap import bootstrap
 
     settings = get_settings()
     bootstrap(settings)

@@ -62,8 +62,8 @@ def main() -> None:
 def run(size_mib: int, work: Path) -> None:
     from dailies.clients import s3_client
     from dailies.settings import get_settings
-    from dailies.stack.bootstrap import bootstrap
     from flows.promote import promote_master
+    from ops.bootstrap import bootstrap
 
     settings = get_settings()
     bootstrap(settings)

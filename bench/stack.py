@@ -3,7 +3,6 @@ ports, SQLite manifest, no Redis (one machine), all under a throwaway directory.
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 import tempfile
@@ -13,7 +12,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dailies.stack.processes import (  # noqa: E402
+from ops.environment import apply_environment, throwaway_environment  # noqa: E402
+from ops.processes import (  # noqa: E402
     drain_prefect_clients,
     free_port,
     start_moto,
@@ -26,23 +26,16 @@ def bench_stack(name: str, env: dict[str, str] | None = None) -> Iterator[Path]:
     """Start the servers, point this process's environment at them, yield the work dir."""
     work = Path(tempfile.mkdtemp(prefix=f"dailies-bench-{name}-"))
     moto_port, prefect_port = free_port(), free_port()
-    for leaked in ("DAILIES_DATABASE_URL", "DAILIES_REDIS_URL", "AWS_PROFILE"):
-        os.environ.pop(leaked, None)
-    os.environ.update(
-        {
-            "AWS_ACCESS_KEY_ID": "bench",
-            "AWS_SECRET_ACCESS_KEY": "bench",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{moto_port}",
-            "DAILIES_HOME": str(work / "home"),
-            "PREFECT_API_URL": f"http://127.0.0.1:{prefect_port}/api",
-            "PREFECT_HOME": str(work / "prefect-client"),
-            "PREFECT_LOCAL_STORAGE_PATH": str(work / "prefect-results"),
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            "PREFECT_UI_ENABLED": "false",
-            "PREFECT_LOGGING_LEVEL": "WARNING",
-            **(env or {}),
-        }
+    apply_environment(
+        throwaway_environment(
+            work,
+            moto_port,
+            prefect_port,
+            "bench",
+            extra={"PREFECT_LOGGING_LEVEL": "WARNING", **(env or {})},
+        ),
+        # SQLite in the work dir and no Redis, whatever the shell names.
+        unset=("DAILIES_DATABASE_URL", "DAILIES_REDIS_URL", "AWS_PROFILE"),
     )
     services = [start_moto(moto_port, work / "logs")]
     try:

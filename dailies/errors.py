@@ -3,8 +3,6 @@ flow state with a human message (flows)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 
 class DailiesError(Exception):
     """Base of everything dailies raises on purpose."""
@@ -124,41 +122,3 @@ class DependencyUnavailable(DailiesError):
     def __init__(self, dependency: str, reason: str) -> None:
         self.dependency = dependency
         super().__init__(f"{dependency} unavailable: {reason}")
-
-
-# --- the local stack (dailies.stack) ---
-
-
-class StackError(DailiesError):
-    """The stack cannot start here; the message says what to do."""
-
-
-class ImageNotConfigured(StackError):
-    """A container environment builds and pushes an image: it needs a repository to push to."""
-
-    def __init__(self, deploy_env: str) -> None:
-        super().__init__(
-            f"DAILIES_DEPLOY_ENV={deploy_env} builds and pushes the worker image: set "
-            "DAILIES_IMAGE to its repository, registry included (e.g. ghcr.io/acme/dailies)"
-        )
-
-
-class EdgeError(DailiesError):
-    """The edge cache cannot start."""
-
-
-class NginxMissing(EdgeError):
-    def __init__(self) -> None:
-        super().__init__(
-            "nginx not found (looked at /usr/sbin/nginx and on PATH); "
-            "install it with `apt-get install nginx-light` (Debian/Ubuntu)"
-        )
-
-
-class EdgeConfigInvalid(EdgeError):
-    def __init__(self, config: Path, output: str) -> None:
-        super().__init__(f"nginx -t rejected {config}:\n{output.strip()}")
-
-
-class DemoFailure(DailiesError):
-    """A stage of the demo did not succeed; the message says which and why."""

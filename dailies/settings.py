@@ -54,7 +54,7 @@ class Settings(BaseSettings):
 
     # The edge's public base URL, as reviewers reach it (manifest URLs point here).
     edge_url: str = "http://127.0.0.1:8080"
-    # The edge (dailies/stack/edge.py, edge/nginx.conf.template): where it listens, where its
+    # The edge (ops/edge.py, edge/nginx.conf.template): where it listens, where its
     # cache lives (None: {home}/edge-cache) and how big that may grow (nginx size syntax).
     edge_host: str = "127.0.0.1"
     edge_port: int = Field(default=8080, ge=1, le=65535)

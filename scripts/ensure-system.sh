@@ -14,7 +14,7 @@ command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-li
 [ -f /usr/lib/nginx/modules/ngx_http_js_module.so ] || missing+=(libnginx-mod-http-js)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v npm >/dev/null 2>&1 || missing+=(npm)  # fetches the pinned hls.js for the player
-# Ceph RGW: the second, real S3 of the tests and of `dailies up --store rgw` (dailies/stack/rgw.py).
+# Ceph RGW: the second, real S3 of the tests and of `dailies up --store rgw` (ops/rgw.py).
 # Only with --tests: the demo runs on moto and need not pull in Ceph.
 if [ "${1:-}" = "--tests" ]; then
   command -v radosgw >/dev/null 2>&1 || missing+=(radosgw)

@@ -103,7 +103,7 @@ def attach_documents(home: Path, player: str) -> None:
     from dailies.clients import session_scope
     from dailies.db import api_keys, masters
     from dailies.settings import Settings
-    from dailies.stack.up import running_stack
+    from ops.up import running_stack
 
     state = running_stack(home)
     assert state is not None, "the demo's stack is not running"

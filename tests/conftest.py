@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from dailies.stack.processes import (
+from ops.environment import apply_environment, throwaway_environment
+from ops.processes import (
     Service,
     drain_prefect_clients,
     free_port,
@@ -36,30 +37,18 @@ REDIS_URL = f"redis://127.0.0.1:6379/{_REDIS_DB}"
 MOTO_PORT = free_port()
 PREFECT_PORT = free_port()
 
-os.environ.update(
-    {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{MOTO_PORT}",
-        "DAILIES_DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1:5432/" + PG_DB,
-        "DAILIES_REDIS_URL": REDIS_URL,
-        "DAILIES_HOME": str(RUN_DIR / "home"),
-        "PREFECT_API_URL": f"http://127.0.0.1:{PREFECT_PORT}/api",
-        "PREFECT_HOME": str(RUN_DIR / "prefect-client"),
-        "PREFECT_LOCAL_STORAGE_PATH": str(RUN_DIR / "prefect-results"),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_LOGGING_TO_API_BATCH_INTERVAL": "0.3",
-        "PREFECT_UI_ENABLED": "false",
-    }
+apply_environment(
+    throwaway_environment(
+        RUN_DIR,
+        MOTO_PORT,
+        PREFECT_PORT,
+        "testing",
+        database_url="postgresql+psycopg://postgres@127.0.0.1:5432/" + PG_DB,
+        redis_url=REDIS_URL,
+        extra={"PREFECT_LOGGING_TO_API_BATCH_INTERVAL": "0.3"},
+    ),
+    unset=("AWS_PROFILE", "AWS_SESSION_TOKEN", "DAILIES_STAGING_BUCKET", "DAILIES_MASTERS_BUCKET"),
 )
-for leaked in (
-    "AWS_PROFILE",
-    "AWS_SESSION_TOKEN",
-    "DAILIES_STAGING_BUCKET",
-    "DAILIES_MASTERS_BUCKET",
-):
-    os.environ.pop(leaked, None)
 
 
 @pytest.fixture(scope="session")
@@ -106,7 +95,7 @@ def stack(s3_server: Service, postgres_db: str, redis_db: str, prefect_server: S
     """Everything up, buckets made and migrations run: what `dailies bootstrap` does."""
     from dailies.clients import reset_clients
     from dailies.settings import get_settings
-    from dailies.stack.bootstrap import bootstrap
+    from ops.bootstrap import bootstrap
 
     reset_clients()
     bootstrap(get_settings())
@@ -135,11 +124,11 @@ def _on_store(env: dict[str, str]) -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def rgw_server(stack):  # type: ignore[no-untyped-def]
-    """A throw-away Ceph RGW (dailies/stack/rgw.py) with the buckets bootstrap makes, started
+    """A throw-away Ceph RGW (ops/rgw.py) with the buckets bootstrap makes, started
     once, only when a test runs on it. Missing packages fail with the install command."""
     from dailies.settings import get_settings
-    from dailies.stack.bootstrap import create_buckets
-    from dailies.stack.rgw import start_rgw
+    from ops.bootstrap import create_buckets
+    from ops.rgw import start_rgw
 
     gateway = start_rgw(RUN_DIR / "rgw")
     try:
@@ -188,7 +177,7 @@ def db_session(stack):  # type: ignore[no-untyped-def]
 def deployed(stack):  # type: ignore[no-untyped-def]
     """Work pools, result storage block and every deployment in prefect.yaml, as
     `dailies bootstrap` makes them against the test Prefect server."""
-    from dailies.stack.bootstrap import bootstrap
+    from ops.bootstrap import bootstrap
 
     return bootstrap(stack, deploy=True)
 
@@ -232,7 +221,7 @@ class TaskWorker:
         self.service = self._start()
 
     def _start(self, **env: str) -> Service:
-        from dailies.stack.processes import start_task_worker
+        from ops.processes import start_task_worker
 
         self.starts += 1
         # A log of its own per start: readiness is read from it ("Subscribing to runs").

@@ -17,7 +17,7 @@ import pytest
 
 from dailies.clients import reset_clients
 from dailies.settings import Settings, get_settings
-from dailies.stack.bootstrap import bootstrap
+from ops.bootstrap import bootstrap
 
 PG_ADMIN_DEFAULT = "postgresql://postgres@127.0.0.1:5432/postgres"
 

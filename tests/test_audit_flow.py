@@ -131,7 +131,7 @@ def _artifacts_and_events(flow_run_id, deleted_sha):  # type: ignore[no-untyped-
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
     from prefect.events.filters import EventFilter, EventNameFilter
 
-    from dailies.stack.processes import drain_prefect_clients
+    from ops.processes import drain_prefect_clients
 
     drain_prefect_clients()
     with get_client(sync_client=True) as client:
@@ -157,7 +157,7 @@ def _artifacts_and_events(flow_run_id, deleted_sha):  # type: ignore[no-untyped-
 def test_cli_audit_exits_nonzero_and_names_the_finding(audit_stack) -> None:  # type: ignore[no-untyped-def]
     from typer.testing import CliRunner
 
-    from dailies.stack.cli import app
+    from ops.cli import app
 
     s3 = s3_client(audit_stack)
     orphan = hashlib.sha256(b"stray").hexdigest()

@@ -26,15 +26,15 @@ from prefect_docker.worker import DockerWorkerJobConfiguration
 from prefect_kubernetes.worker import KubernetesWorkerJobConfiguration
 from prefect_redis.client import RedisMessagingSettings
 
-from dailies.errors import ImageNotConfigured
 from dailies.settings import Settings
-from dailies.stack.deploy import (
+from ops.deploy import (
     CONTAINERS_FILE,
     _resolve_block_references,
     deploy_prefect_yaml,
     environment_spec,
     prefect_files,
 )
+from ops.errors import ImageNotConfigured
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -203,7 +203,7 @@ def test_dockerignore_keeps_what_the_image_needs() -> None:
         for line in (ROOT / ".dockerignore").read_text().splitlines()
         if line.strip() and not line.startswith("#")
     }
-    needed = {"dailies", "flows", "tasks", "api", "edge", "migrations", "work_pools",
+    needed = {"dailies", "ops", "flows", "tasks", "api", "edge", "migrations", "work_pools",
               "deployments", "automations", "scripts", "prefect.yaml", "pyproject.toml",
               "uv.lock", "alembic.ini", "README.md"}  # fmt: skip
     assert not needed & ignored
@@ -259,7 +259,7 @@ COMPOSE_TOOLS = {"dailies", "prefect", "uvicorn", "moto_server"}
 def test_compose_services_run_things_that_exist_here() -> None:
     from typer.main import get_command
 
-    from dailies.stack.cli import app
+    from ops.cli import app
 
     compose = _yaml("compose.yaml")
     services = compose["services"]

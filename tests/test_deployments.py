@@ -54,7 +54,7 @@ def test_pools_and_deployments_match_the_files(deployed) -> None:  # type: ignor
 
 
 def test_bootstrap_is_idempotent(deployed, stack) -> None:  # type: ignore[no-untyped-def]
-    from dailies.stack.bootstrap import bootstrap
+    from ops.bootstrap import bootstrap
 
     again = bootstrap(stack, deploy=True)
     assert again["buckets_created"] == []

@@ -21,8 +21,8 @@ from dailies.db.models import Preview
 from dailies.errors import UnplayableMaster
 from dailies.media.playlists import parse_media_playlist
 from dailies.previews.layout import BUILDING_PLAYLIST, FINAL_PLAYLIST, IMMUTABLE
-from dailies.stack.processes import BIN_DIR
 from flows.preview import build_preview
+from ops.processes import BIN_DIR
 from tests import preview_fixtures as media
 from tests.prefect_runs import task_retries
 
@@ -343,7 +343,7 @@ def test_two_concurrent_builds_of_one_sha_run_ffmpeg_once(stack, clips):  # type
 def test_cli_preview_prints_the_result(hd):
     from typer.testing import CliRunner
 
-    from dailies.stack.cli import app
+    from ops.cli import app
 
     outcome = CliRunner().invoke(app, ["preview", hd["sha"], "--encoder", "cpu"])
     assert outcome.exit_code == 0, outcome.output
@@ -354,8 +354,8 @@ def test_cli_preview_prints_the_result(hd):
 def test_cli_preview_of_an_unknown_master_exits_nonzero(stack):
     from typer.testing import CliRunner
 
-    from dailies.stack.cli import app
+    from ops.cli import app
 
     outcome = CliRunner().invoke(app, ["preview", "f" * 64])
-    # Refused before anything slow, as a usage error (dailies/stack/cli.py since dea20b2).
+    # Refused before anything slow, as a usage error (the CLI does so since dea20b2).
     assert outcome.exit_code == 2 and "no promoted master" in outcome.output

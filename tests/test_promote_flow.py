@@ -151,7 +151,7 @@ def test_cli_promote_prints_the_result_and_fails_plainly(settings, s3) -> None: 
 
     from typer.testing import CliRunner
 
-    from dailies.stack.cli import app
+    from ops.cli import app
 
     key, sha = stage_bytes(s3, settings, random_bytes(4096))
     ok = CliRunner().invoke(app, ["promote", key, sha, "--asset-id", f"cli-{sha[:6]}"])

@@ -161,7 +161,7 @@ def test_worker_killed_mid_copy_leaves_nothing_and_next_run_finishes(
         # one part at a time, so part 1 is copied before part 2 is asked for
         env = {**os.environ, "DAILIES_COPY_CONCURRENCY": "1"}
         worker = subprocess.Popen(
-            [sys.executable, "-m", "dailies.stack.cli", "promote", key, sha],
+            [sys.executable, "-m", "ops.cli", "promote", key, sha],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

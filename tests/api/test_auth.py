@@ -12,7 +12,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from dailies.db.models import ApiKey
-from dailies.stack.cli import app as cli
+from ops.cli import app as cli
 
 SHA = "a" * 64
 

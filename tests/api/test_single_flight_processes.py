@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from dailies.stack.processes import Service, free_port, start_api
+from ops.processes import Service, free_port, start_api
 from tests.api.conftest import insert_master
 from tests.api.test_single_flight import assert_one_run
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from dailies.stack.processes import Service, free_port
+from ops.processes import Service, free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -52,7 +52,7 @@ def edge(
     e2e_settings: Any, e2e_api: str, edge_port: int, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Service]:
     """The nginx edge: previews from the bucket, /api/ to the API, the player page."""
-    from dailies.stack.edge import start_edge
+    from ops.edge import start_edge
 
     run_dir = tmp_path_factory.mktemp("e2e-edge")
     service = start_edge(

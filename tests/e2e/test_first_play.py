@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from dailies.stack.processes import Service
-from dailies.stack.samples import sample_master_args
+from ops.processes import Service
+from ops.samples import sample_master_args
 
 pytestmark = pytest.mark.slow
 

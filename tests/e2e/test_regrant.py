@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from dailies.grant_rules import COOKIE_NAME
-from dailies.stack.edge import PLAYER_DIR
-from dailies.stack.processes import Service
+from ops.edge import PLAYER_DIR
+from ops.processes import Service
 from tests.api.conftest import insert_master
 from tests.grants import grant_for
 

@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
-from dailies.stack.processes import Service
 from dailies.timecode import rate_for, source_timing
+from ops.processes import Service
 
 pytestmark = pytest.mark.slow
 

@@ -15,9 +15,9 @@ import pytest
 
 from dailies.clients import s3_client
 from dailies.settings import Settings, get_settings
-from dailies.stack.bootstrap import create_buckets
-from dailies.stack.edge import start_edge
-from dailies.stack.processes import Service, free_port
+from ops.bootstrap import create_buckets
+from ops.edge import start_edge
+from ops.processes import Service, free_port
 from tests.api.conftest import api_settings, api_url, deployments, tokens  # noqa: F401 - fixtures
 from tests.edge.counting_origin import Origin, counting_proxy
 from tests.grants import GrantAuth

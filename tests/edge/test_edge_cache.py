@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from dailies.previews.layout import BUILDING_PLAYLIST, IMMUTABLE
-from dailies.stack.processes import Service
+from ops.processes import Service
 from tests.edge.counting_origin import Origin
 
 BUCKET = "previews"

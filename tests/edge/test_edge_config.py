@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from dailies.settings import Settings
-from dailies.stack.edge import find_nginx, render_edge_config
+from ops.edge import find_nginx, render_edge_config
 
 
 def _render(tmp_path: Path, **overrides: object) -> str:

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from dailies.stack.edge import PLAYER_DIR
-from dailies.stack.processes import Service
+from ops.edge import PLAYER_DIR
+from ops.processes import Service
 from tests.edge.counting_origin import Origin
 
 BUCKET = "previews"

@@ -4,7 +4,7 @@ anonymous reads, on moto and on Ceph RGW: tests/security/test_previews_private.p
 
 from __future__ import annotations
 
-from dailies.stack.bootstrap import PUBLIC_READ_SID, without_public_read
+from ops.bootstrap import PUBLIC_READ_SID, without_public_read
 
 OLD_PUBLIC_READ = {
     "Sid": PUBLIC_READ_SID,

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from dailies.settings import MiB
-from dailies.stack.processes import Service
+from ops.processes import Service
 from tests.faults.flaky_s3 import FlakyS3, Hold
 from tests.faults.procs import alive, flow_run_process, sigkill, wait_gone
 from tests.faults.report import FaultTable

@@ -21,7 +21,7 @@ import pytest
 from dailies.clients import session_scope
 from dailies.db import api_keys
 from dailies.db.models import Preview
-from dailies.stack.processes import Service, free_port, start_api
+from ops.processes import Service, free_port, start_api
 from tests.api.prefect_helpers import run_histories, runs_for_sha
 from tests.faults.conftest import PREVIEW, PROMOTE, RUN_DIR, FaultWorker
 from tests.faults.flaky_s3 import FlakyS3

@@ -23,7 +23,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
 from dailies.runs import sha_tag
-from dailies.stack.processes import free_port
+from ops.processes import free_port
 from tests.faults.conftest import PREVIEW, RUN_DIR, FaultWorker
 from tests.faults.flaky_s3 import FlakyS3
 from tests.faults.outcome import wait_for

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from dailies.stack.processes import Service
+from ops.processes import Service
 from tests.edge.counting_origin import Origin, SeenRequest
 
 MiB = 1024**2

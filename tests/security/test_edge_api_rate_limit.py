@@ -29,7 +29,7 @@ import httpx
 import pytest
 
 from dailies.settings import Settings
-from dailies.stack.processes import Service
+from ops.processes import Service
 from tests.edge.conftest import running_edge
 from tests.edge.counting_origin import Origin
 

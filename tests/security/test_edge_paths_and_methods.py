@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from dailies.stack.processes import Service
+from ops.processes import Service
 from tests.edge.counting_origin import Origin
 from tests.security.conftest import BUCKET, raw_request
 

@@ -16,7 +16,7 @@ import pytest
 from dailies.grant_rules import COOKIE_NAME, grant_cookie, issue_grant, verify_grant
 from dailies.grant_secret import grant_secret
 from dailies.settings import Settings
-from dailies.stack.processes import Service
+from ops.processes import Service
 from tests.api.conftest import insert_master
 from tests.security.conftest import BUCKET
 

@@ -14,9 +14,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from dailies.settings import Settings
-from dailies.stack.bootstrap import PUBLIC_READ_SID, create_buckets
-from dailies.stack.edge import start_edge
-from dailies.stack.processes import free_port
+from ops.bootstrap import PUBLIC_READ_SID, create_buckets
+from ops.edge import start_edge
+from ops.processes import free_port
 from tests.grants import GrantAuth
 from tests.stores import both_stores
 

@@ -38,7 +38,7 @@ def _use_running_stack(ctx: typer.Context) -> None:
     if ctx.invoked_subcommand in _OWN_STACK:
         return
     from dailies.settings import Settings
-    from dailies.stack.up import adopt, running_stack
+    from ops.up import adopt, running_stack
 
     state = running_stack(Settings().home)
     if state is not None:
@@ -93,7 +93,7 @@ def env_command() -> None:
     """Print the running stack's environment as shell exports, for Prefect's own CLI:
     `eval "$(dailies env)"` then `prefect deployment ls`."""
     from dailies.settings import Settings
-    from dailies.stack.up import running_stack
+    from ops.up import running_stack
 
     home = Settings().home
     state = running_stack(home)
@@ -115,7 +115,7 @@ def bootstrap(
     from prefect.settings import get_current_settings
 
     from dailies.settings import get_settings
-    from dailies.stack.bootstrap import bootstrap as run_bootstrap
+    from ops.bootstrap import bootstrap as run_bootstrap
 
     if deploy is None:
         # Deploying to Prefect's throwaway ephemeral server would be lost at exit.
@@ -129,7 +129,12 @@ def promote(
     sha256: str = typer.Argument(..., help="the master's sha256 (64 hex characters)"),
     asset_id: str | None = typer.Option(None, help="link this asset id to the master"),
 ) -> None:
-    """Run the promotion flow now and print its result."""
+    """Run the promotion flow in this CLI process (not on a worker); print its result.
+
+    The flow runs here, in this command's own Python process, with this
+    machine's access to S3 and the database. No deployment, work pool or
+    worker is involved; Prefect still records the run. The API launches
+    the same flow through the promote-master deployment instead."""
     from dailies.promotion_rules import validate_promotion_request
     from flows.promote import promote_master
 
@@ -150,7 +155,13 @@ def preview(
     sha256: str = typer.Argument(..., help="the promoted master's sha256"),
     encoder: Encoder = EncoderOption,
 ) -> None:
-    """Build the master's previews now (HLS ladder, MP4, poster, storyboard) with a progress bar."""
+    """Build the master's previews in this CLI process (not on a worker), with a progress bar.
+
+    The HLS ladder, MP4, poster and storyboard are encoded here, in this
+    command's own Python process, with this machine's ffmpeg and encoder.
+    No deployment, work pool or worker is involved; Prefect still records
+    the run. The API launches the same flow through the preview-gpu and
+    preview-cpu deployments instead."""
     from dailies.clients import session_scope
     from dailies.db import masters
     from dailies.previews.request import validate_preview_request
@@ -214,9 +225,9 @@ def edge(
 ) -> None:
     """Run the edge cache (nginx) in the foreground in front of the configured S3 endpoint's
     previews bucket; Ctrl-C stops it."""
-    from dailies.errors import EdgeError
     from dailies.settings import get_settings
-    from dailies.stack.edge import s3_origin_for, start_edge
+    from ops.edge import s3_origin_for, start_edge
+    from ops.errors import EdgeError
 
     settings = get_settings()
     try:
@@ -296,7 +307,7 @@ def up(
     verifies signatures and enforces Object Lock."""
     from dailies.errors import DailiesError
     from dailies.settings import Settings
-    from dailies.stack.up import up as run_up
+    from ops.up import up as run_up
 
     try:
         ports = _ports(edge_port, api_port, prefect_port, s3_port)
@@ -322,7 +333,7 @@ def demo(
     URL, the Prefect UI URL and each stage's time. Uses the stack `dailies up` runs, or
     starts one for the demo (stopped afterwards unless --keep). Exit 0 only when playable."""
     from dailies.settings import Settings
-    from dailies.stack.demo import run_demo
+    from ops.demo import run_demo
 
     if file is not None and not file.is_file():
         raise _fail(f"no such master file: {file}")
@@ -394,7 +405,13 @@ def audit(
         None, help="bytes to re-hash this run (default: DAILIES_AUDIT_REHASH_BUDGET_BYTES)"
     ),
 ) -> None:
-    """Audit the masters bucket against the manifest now; exit 1 when anything is found."""
+    """Audit the masters bucket against the manifest in this CLI process (not on a worker);
+    exit 1 when anything is found.
+
+    The audit runs here, in this command's own Python process. No
+    deployment, work pool or worker is involved; Prefect still records the
+    run. The integrity-audit deployment runs the same flow on a worker, on
+    its schedule."""
     import threading
 
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn

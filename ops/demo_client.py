@@ -14,8 +14,8 @@ from urllib.parse import urljoin
 
 import httpx
 
-from dailies.errors import DemoFailure
 from dailies.media.playlists import parse_media_playlist
+from ops.errors import DemoFailure
 
 FINAL_STATES = {"completed", "failed", "crashed", "cancelled"}
 _MEDIA_URI = re.compile(r'URI="([^"]+)"')

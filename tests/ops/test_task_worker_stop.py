@@ -8,7 +8,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from dailies.stack.processes import start_task_worker
+from ops.processes import start_task_worker
 
 
 def test_a_stopped_task_worker_exits_cleanly_without_a_traceback(stack: Any) -> None:

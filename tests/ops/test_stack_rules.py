@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from dailies.stack.demo_client import media_playlists
-from dailies.stack.prerequisites import StackError, missing_tools, pick_port
-from dailies.stack.up import embedded_environment
+from ops.demo_client import media_playlists
+from ops.environment import embedded_environment, throwaway_environment
+from ops.prerequisites import StackError, missing_tools, pick_port
 
 MULTIVARIANT = """#EXTM3U
 #EXT-X-INDEPENDENT-SEGMENTS
@@ -52,6 +52,30 @@ def test_embedded_defaults_fill_only_what_the_environment_leaves_unset(tmp_path:
     env, starts = embedded_environment(tmp_path, ports, given)
     assert starts == {"s3": False, "prefect": False}
     assert not {"AWS_ENDPOINT_URL_S3", "PREFECT_API_URL", "DAILIES_DATABASE_URL"} & set(env)
+
+
+def test_embedded_rgw_signs_with_its_own_user_and_refuses_a_configured_s3(tmp_path: Path) -> None:
+    ports = {"edge": 18080, "api": 18000, "prefect": 14200, "s3": 15000}
+    given = {"AWS_ACCESS_KEY_ID": "mine", "AWS_SECRET_ACCESS_KEY": "mine"}
+    env, _ = embedded_environment(tmp_path, ports, given, store="rgw")
+    assert env["AWS_ACCESS_KEY_ID"] == "dailies" and env["AWS_SECRET_ACCESS_KEY"] != "mine"
+    with pytest.raises(StackError, match="AWS_ENDPOINT_URL_S3 names one"):
+        embedded_environment(tmp_path, ports, {"AWS_ENDPOINT_URL_S3": "https://s3.example"}, "rgw")
+
+
+def test_a_throwaway_stack_keeps_everything_in_its_folder_and_a_callers_extras_win(
+    tmp_path: Path,
+) -> None:
+    env = throwaway_environment(
+        tmp_path, 15000, 14200, "k", redis_url="redis://r/1", extra={"PREFECT_UI_ENABLED": "true"}
+    )
+    assert env["AWS_ENDPOINT_URL_S3"] == "http://127.0.0.1:15000"
+    assert env["AWS_ACCESS_KEY_ID"] == env["AWS_SECRET_ACCESS_KEY"] == "k"
+    assert env["PREFECT_API_URL"] == "http://127.0.0.1:14200/api"
+    for name in ("DAILIES_HOME", "PREFECT_HOME", "PREFECT_LOCAL_STORAGE_PATH"):
+        assert Path(env[name]).parent == tmp_path, name
+    assert env["DAILIES_REDIS_URL"] == "redis://r/1" and "DAILIES_DATABASE_URL" not in env
+    assert env["PREFECT_UI_ENABLED"] == "true"
 
 
 def test_a_taken_default_port_is_swapped_but_a_requested_one_is_an_error() -> None:

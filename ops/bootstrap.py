@@ -12,8 +12,8 @@ from botocore.exceptions import ClientError
 from dailies.clients import engine, s3_client
 from dailies.grant_secret import grant_secret
 from dailies.settings import Settings
-from dailies.stack import PROJECT_DIR
 from dailies.storage.objects import ensure_bucket
+from ops import PROJECT_DIR
 
 MIGRATIONS = PROJECT_DIR / "migrations"
 
@@ -148,7 +148,7 @@ def bootstrap(settings: Settings, deploy: bool = False) -> dict[str, object]:
     if deploy:
         from prefect.utilities.asyncutils import run_coro_as_sync
 
-        from dailies.stack.deploy import (
+        from ops.deploy import (
             apply_automations,
             automation_specs,
             deploy_prefect_yaml,

@@ -21,8 +21,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dailies.errors import StackError
-from dailies.stack.processes import Service, free_port, spawn, wait_http
+from ops.errors import StackError
+from ops.processes import Service, free_port, spawn, wait_http
 
 PACKAGES = ("radosgw", "ceph-mon", "ceph-osd", "ceph-common")
 # The binary each package brings that we run (monmaptool comes with ceph-mon's ceph-base).

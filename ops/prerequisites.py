@@ -8,9 +8,9 @@ import socket
 import subprocess
 from collections.abc import Callable
 
-from dailies.errors import StackError
-from dailies.stack import PROJECT_DIR
-from dailies.stack.processes import free_port
+from ops import PROJECT_DIR
+from ops.errors import StackError
+from ops.processes import free_port
 
 PLAYER_VENDOR = PROJECT_DIR / "edge" / "player" / "vendor" / "hls.min.js"
 Echo = Callable[[str], None]

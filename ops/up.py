@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 import shutil
 import signal
 import threading
@@ -22,10 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dailies.errors import StackError
-from dailies.stack import orphans
-from dailies.stack.prerequisites import Echo, ensure_player_assets, pick_port, require_tools
-from dailies.stack.processes import (
+from ops import orphans
+from ops.environment import apply_environment, embedded_environment
+from ops.errors import StackError
+from ops.prerequisites import Echo, ensure_player_assets, pick_port, require_tools
+from ops.processes import (
     Service,
     drain_prefect_clients,
     start_api,
@@ -144,46 +144,6 @@ def adopt(state: dict[str, Any]) -> dict[str, str]:
     return {str(k): str(v) for k, v in dict(state["urls"]).items()}
 
 
-def embedded_environment(
-    home: Path, ports: dict[str, int], base: dict[str, str], store: str = "moto"
-) -> tuple[dict[str, str], dict[str, bool]]:
-    """What the stack's processes (and this one) get; and which services we must start.
-    `store` is the S3 started when none is configured: moto, or a Ceph RGW (stack/rgw.py)."""
-    stack_dir = (home / "stack").resolve()
-    start = {"s3": not base.get("AWS_ENDPOINT_URL_S3"), "prefect": not base.get("PREFECT_API_URL")}
-    if store != "moto" and not start["s3"]:
-        raise StackError(
-            f"--store {store} starts its own S3, but AWS_ENDPOINT_URL_S3 names one: unset it"
-        )
-    env = {
-        "DAILIES_HOME": str(home.resolve()),
-        "DAILIES_EDGE_URL": f"http://127.0.0.1:{ports['edge']}",
-        "PREFECT_HOME": str(stack_dir / "prefect-client"),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        # The player polls at the server's pace: 1 s, so playback starts about as soon as
-        # the first playlist is published (the API's default of 5 s suits busier fleets).
-        "DAILIES_PREVIEW_RETRY_AFTER_S": base.get("DAILIES_PREVIEW_RETRY_AFTER_S", "1"),
-    }
-    if start["s3"]:
-        env["AWS_ENDPOINT_URL_S3"] = f"http://127.0.0.1:{ports['s3']}"
-        env["AWS_ACCESS_KEY_ID"] = base.get("AWS_ACCESS_KEY_ID", "testing")
-        env["AWS_SECRET_ACCESS_KEY"] = base.get("AWS_SECRET_ACCESS_KEY", "testing")
-        if store == "rgw":
-            # RGW checks signatures: the user start_rgw makes has exactly these keys.
-            env["AWS_ACCESS_KEY_ID"] = "dailies"
-            env["AWS_SECRET_ACCESS_KEY"] = secrets.token_urlsafe(30)
-    env.setdefault("AWS_DEFAULT_REGION", base.get("AWS_DEFAULT_REGION", "us-east-1"))
-    if start["prefect"]:
-        env["PREFECT_API_URL"] = f"http://127.0.0.1:{ports['prefect']}/api"
-    if start["s3"] and not base.get("DAILIES_EDGE_CACHE_DIR"):
-        env["DAILIES_EDGE_CACHE_DIR"] = str(stack_dir / "edge-cache")
-    if not base.get("DAILIES_DATABASE_URL"):
-        env["DAILIES_DATABASE_URL"] = f"sqlite:///{stack_dir / 'dailies.db'}"
-    # Scratch of the stack's own builds, swept at start: a killed run's copies go with it.
-    env["DAILIES_SCRATCH_DIR"] = base.get("DAILIES_SCRATCH_DIR") or str(stack_dir / "scratch")
-    return env, start
-
-
 def start_stack(
     home: Path,
     ports: dict[str, int | None] | None = None,
@@ -209,7 +169,7 @@ def start_stack(
     logs = stack_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     sweep_scratch(Path(env["DAILIES_SCRATCH_DIR"]), echo)
-    os.environ.update(env)
+    apply_environment(env)
     orphans.become_subreaper()
     from dailies.clients import reset_clients
     from dailies.settings import get_settings
@@ -240,9 +200,9 @@ def _start_services(
 ) -> None:
     from dailies.media.encoders import nvenc_works
     from dailies.settings import get_settings
-    from dailies.stack.bootstrap import bootstrap
-    from dailies.stack.edge import start_edge
-    from dailies.stack.processes import start_moto, start_prefect_server
+    from ops.bootstrap import bootstrap
+    from ops.edge import start_edge
+    from ops.processes import start_moto, start_prefect_server
 
     logs = stack_dir / "logs"
     echo(f"starting S3 ({store}) and the Prefect server…")
@@ -304,7 +264,7 @@ def _start_services(
 def _start_rgw(port: int, run_dir: Path) -> list[Service]:
     """Monitor, OSD and gateway (named "s3", as moto is), with the keys the stack's
     environment already carries."""
-    from dailies.stack.rgw import start_rgw
+    from ops.rgw import start_rgw
 
     run_dir.parent.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(run_dir.parent).free

@@ -15,9 +15,9 @@ from typing import Any
 
 import yaml
 
-from dailies.errors import ImageNotConfigured
 from dailies.settings import Settings
-from dailies.stack import PROJECT_DIR
+from ops import PROJECT_DIR
+from ops.errors import ImageNotConfigured
 
 RESULTS_BLOCK = "dailies-results"
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from dailies.stack.processes import free_port
-from tests.stack.test_up import DAILIES, _alive, _clean_env, _wait
+from ops.processes import free_port
+from tests.ops.test_up import DAILIES, _alive, _clean_env, _wait
 from tests.staging import random_bytes, stage_bytes
 
 pytestmark = [pytest.mark.slow, pytest.mark.rgw]

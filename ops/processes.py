@@ -1,6 +1,6 @@
 """The processes of the local stack, shared by `dailies up` and the tests: moto's S3 server,
 a Prefect server, the API under uvicorn and `prefect worker`s (the nginx edge is started by
-dailies.stack.edge through `spawn`). Each runs in its own process group so that stopping one
+ops.edge through `spawn`). Each runs in its own process group so that stopping one
 stops its children (a worker's flow-run subprocesses, uvicorn's reloader, Prefect's
 uvicorn workers)."""
 
@@ -19,7 +19,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dailies.stack import PROJECT_DIR
+from ops import PROJECT_DIR
 
 BIN_DIR = Path(sys.executable).parent
 

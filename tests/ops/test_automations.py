@@ -12,7 +12,7 @@ from prefect.client.orchestration import get_client
 from prefect.events import emit_event
 from prefect.states import Running
 
-from dailies.stack.deploy import apply_automations, automation_specs
+from ops.deploy import apply_automations, automation_specs
 
 ZOMBIE = "dailies-crash-zombie-flow-runs"
 GPU_POOL = "dailies-pause-failing-gpu-pool"

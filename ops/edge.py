@@ -14,11 +14,11 @@ import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from dailies.errors import EdgeConfigInvalid, EdgeError, NginxMissing
 from dailies.grant_secret import grant_secret
 from dailies.settings import Settings
-from dailies.stack import PROJECT_DIR
-from dailies.stack.processes import Service, spawn, wait_http
+from ops import PROJECT_DIR
+from ops.errors import EdgeConfigInvalid, EdgeError, NginxMissing
+from ops.processes import Service, spawn, wait_http
 
 EDGE_DIR = PROJECT_DIR / "edge"
 TEMPLATE = EDGE_DIR / "nginx.conf.template"

@@ -19,10 +19,11 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from dailies.errors import DailiesError, DemoFailure
+from dailies.errors import DailiesError
 from dailies.hashing import sha256_of_chunks
-from dailies.stack.demo_client import promote, upload, wait_playable
-from dailies.stack.up import (
+from ops.demo_client import promote, upload, wait_playable
+from ops.errors import DemoFailure
+from ops.up import (
     Stack,
     adopt,
     print_urls,
@@ -116,7 +117,7 @@ def _demo_steps(
     console: Console,
 ) -> int:
     from dailies.settings import get_settings
-    from dailies.stack.samples import make_sample_master
+    from ops.samples import make_sample_master
 
     echo = console.print
     if file is None:

@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
-from dailies.stack import orphans
-from dailies.stack.processes import free_port
+from ops import orphans
+from ops.processes import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -224,7 +224,7 @@ def test_killed_workers_are_restarted_and_stopping_ends_every_process(own_up: Ru
 ORPHAN_SCRIPT = textwrap.dedent(
     """
     import json, os, signal, subprocess, sys, time
-    from dailies.stack import orphans
+    from ops import orphans
 
     assert orphans.become_subreaper()
     # A "worker" that starts a "flow run" in a session of its own, which ignores SIGTERM
@@ -264,7 +264,7 @@ def test_orphaned_flow_runs_are_found_and_ended_even_when_they_ignore_sigterm() 
 
 
 def test_scratch_left_by_killed_builds_is_swept(tmp_path: Path) -> None:
-    from dailies.stack.up import sweep_scratch
+    from ops.up import sweep_scratch
 
     (tmp_path / "dailies-preview-abc-1" / "hls").mkdir(parents=True)
     (tmp_path / "dailies-first-def-2").mkdir()

@@ -1,5 +1,5 @@
 # The README's commands. `make test` works on a fresh Debian machine: it installs what it needs.
-.PHONY: test faults lint bench demo sync system system-tests mutants mutants-sample soak
+.PHONY: test faults lint structure bench demo sync system system-tests mutants mutants-sample soak
 
 UV ?= uv
 PYTEST_ARGS ?=
@@ -27,6 +27,11 @@ test: system-tests lint
 faults: system-tests sync
 	$(UV) run pytest -m faults tests/faults $(PYTEST_ARGS)
 
+# The rooms' import rules (pyproject.toml's [tool.importlinter]: the API imports nothing from
+# tasks/, media/, flows/; the library nothing above it; only the preview lifecycle writes its row).
+structure: sync
+	$(UV) run lint-imports
+
 # Proof that CI is green every time: `bash .ci/run` on RUNS fresh clones of HEAD in a row,
 # beside BURNERS busy loops (RUNS=3 BURNERS=2 make soak for a loaded box); a table of each
 # run's time and seed (scripts/soak.sh).
@@ -46,6 +51,7 @@ mutants-sample: sync
 lint: sync
 	$(UV) run ruff check .
 	$(UV) run mypy
+	$(UV) run lint-imports
 
 bench: system-tests sync
 	$(UV) run python bench/promote.py

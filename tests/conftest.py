@@ -45,7 +45,14 @@ apply_environment(
         "testing",
         database_url="postgresql+psycopg://postgres@127.0.0.1:5432/" + PG_DB,
         redis_url=REDIS_URL,
-        extra={"PREFECT_LOGGING_TO_API_BATCH_INTERVAL": "0.3"},
+        extra={
+            "PREFECT_LOGGING_TO_API_BATCH_INTERVAL": "0.3",
+            # The liveness sweep judges every quiet row in the database, and a session's tests
+            # share one: rows a test left behind (fake run ids, masters that are only rows)
+            # would be relaunched into every later test's worker. It runs where a test asks for
+            # it (api/test_liveness_sweep.py, the fault suite).
+            "DAILIES_PREVIEW_SWEEP_INTERVAL_S": "0",
+        },
     ),
     unset=("AWS_PROFILE", "AWS_SESSION_TOKEN", "DAILIES_STAGING_BUCKET", "DAILIES_MASTERS_BUCKET"),
 )

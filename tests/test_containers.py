@@ -275,8 +275,12 @@ def test_compose_services_run_things_that_exist_here() -> None:
             module, attribute = command[1].split(":")
             assert hasattr(__import__(module, fromlist=[attribute]), attribute)
         if command[:3] == ["prefect", "task", "serve"]:
-            path, function = command[3].split(":")
-            assert re.search(rf"^def {function}\(", (ROOT / path).read_text(), re.M), name
+            from prefect import Task
+
+            path, attribute = command[3].split(":")
+            module = path.removesuffix(".py").replace("/", ".")
+            served = getattr(__import__(module, fromlist=[attribute]), attribute, None)
+            assert isinstance(served, Task), name
         if command[:3] == ["prefect", "worker", "start"]:
             pool = command[command.index("--pool") + 1]
             assert pool in environment_spec(Settings(deploy_env="local"))["pools"]

@@ -4,6 +4,7 @@ and their workers back. Used by the API (promotions) and dailies/previews (dispa
 from __future__ import annotations
 
 import hashlib
+import math
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -87,10 +88,19 @@ async def pool_has_live_worker(client: PrefectClient, pool: str) -> bool:
     return any(worker_is_live(w, now) for w in workers)
 
 
-async def lost_worker_of(client: PrefectClient, run: FlowRun) -> str | None:
+def worker_is_lost(
+    silent_s: float, heartbeat_interval_s: float | None, lost_after_s: float
+) -> bool:
+    """A worker silent for three of its heartbeat intervals and at least `lost_after_s`."""
+    return silent_s > max(3 * (heartbeat_interval_s or 30), lost_after_s)
+
+
+async def lost_worker_of(client: PrefectClient, run: FlowRun, lost_after_s: float) -> str | None:
     """The worker that took `run` (it labels the run with its name), if that worker has
-    stopped heartbeating: a lost host reports nothing else. None while it lives, or when no
-    worker has taken the run yet."""
+    sent no heartbeat for three of its intervals and at least `lost_after_s`: a lost host
+    reports nothing else. The floor is for a busy host, whose worker, starting a burst of
+    flow-run processes, can miss a few heartbeats (the server then shows it offline) while
+    its runs are healthy. None while it lives, or when no worker has taken the run yet."""
     labels = run.labels or {}
     name, pool = labels.get("prefect.worker.name"), labels.get("prefect.work-pool.name")
     if not isinstance(name, str) or not isinstance(pool, str):
@@ -100,7 +110,14 @@ async def lost_worker_of(client: PrefectClient, run: FlowRun) -> str | None:
     except ObjectNotFound:
         return name
     now = datetime.now(UTC)
-    return None if any(w.name == name and worker_is_live(w, now) for w in workers) else name
+    for worker in workers:
+        beat = worker.last_heartbeat_time
+        silent_s = (now - beat).total_seconds() if beat is not None else math.inf
+        if worker.name == name and not worker_is_lost(
+            silent_s, worker.heartbeat_interval_seconds, lost_after_s
+        ):
+            return None
+    return name
 
 
 async def read_run(client: PrefectClient, flow_run_id: UUID) -> FlowRun | None:

@@ -158,6 +158,10 @@ class Settings(BaseSettings):
     # A build whose previews row has not moved for this long is dead (its host is gone):
     # the sweep marks its run Crashed and launches a new attempt.
     preview_stall_s: float = Field(default=300, gt=0)
+    # A run's worker silent (no heartbeat) for this long, and for three of its heartbeat
+    # intervals, has lost its host: its runs are relaunched without waiting out the stall.
+    # A busy host's worker can miss a few heartbeats while its runs are healthy.
+    preview_worker_lost_s: float = Field(default=60, gt=0)
     # Deployments the API launches (flow-name/deployment-name) and the pool that has GPUs.
     promote_deployment: str = "promote-master/promote-master"
     preview_gpu_deployment: str = "build-preview/preview-gpu"

@@ -156,3 +156,24 @@ def test_building_elsewhere(status: S, owner: str | None, age_s: float, elsewher
 )
 def test_failure_messages_shown_to_reviewers_keep_no_worker_paths(message: str, shown: str) -> None:
     assert public_reason(message) == shown
+
+
+@pytest.mark.parametrize(
+    ("silent_s", "interval_s", "lost_after_s", "lost"),
+    [
+        (14, 5, 0, False),
+        (16, 5, 0, True),  # three 5 s heartbeats missed
+        (16, 5, 60, False),  # a busy host's worker, late with a few heartbeats
+        (60, 5, 60, False),
+        (61, 5, 60, True),
+        (89, None, 60, False),  # Prefect's default interval, 30 s: three missed is 90 s
+        (91, None, 60, True),
+        (float("inf"), 5, 60, True),  # never heard from
+    ],
+)
+def test_a_worker_is_lost_after_three_heartbeats_and_the_floor(
+    silent_s: float, interval_s: float | None, lost_after_s: float, lost: bool
+) -> None:
+    from dailies.runs import worker_is_lost
+
+    assert worker_is_lost(silent_s, interval_s, lost_after_s) is lost

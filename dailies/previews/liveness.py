@@ -94,7 +94,7 @@ async def check_run(
     state = run.state if run is not None else None
     lost_worker = None
     if run is not None and state is not None and not state.is_final():
-        lost_worker = await runs.lost_worker_of(prefect, run)
+        lost_worker = await runs.lost_worker_of(prefect, run, settings.preview_worker_lost_s)
     now = datetime.now(UTC)
     liveness = judge_run(
         state.type.value if state is not None else None,

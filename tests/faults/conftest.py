@@ -194,6 +194,7 @@ def fault_api(stack: Any, fault_worker: FaultWorker) -> Iterator[httpx.Client]:
             "preview_stall_s": 60,
             "preview_recheck_after_s": 3,
             "preview_sweep_interval_s": 1,
+            "preview_worker_lost_s": 15,
             "preview_retry_base_s": 1,
             "preview_retry_max_s": 2,
             "preview_single_flight_ttl_s": 5,

@@ -154,6 +154,9 @@ class Settings(BaseSettings):
     # (0: not by this one): a queued/building row quiet for preview_recheck_after_s gets its
     # flow run's state checked, since crashed runs never update the row themselves.
     preview_sweep_interval_s: float = Field(default=15, ge=0)
+    # The sweep relaunches a dead run while the preview has had fewer attempts than this;
+    # then it fails the row (the next request launches again, after the back-off).
+    preview_sweep_max_attempts: int = Field(default=5, ge=1)
     preview_recheck_after_s: int = Field(default=120, ge=1)
     # A build whose previews row has not moved for this long is dead (its host is gone):
     # the sweep marks its run Crashed and launches a new attempt.

@@ -213,12 +213,19 @@ def scratch_directory(settings: Settings, sha256: str) -> Iterator[Path]:
 
 def record_preview_failure(flow: Any, flow_run: Any, state: Any) -> None:
     """Flow on_failure/on_crashed hook: the row says why, in words a person can act on.
-    Parameter names matter: a worker's runner calls crash hooks with keyword arguments."""
+    Parameter names matter: a worker's runner calls crash hooks with keyword arguments.
+
+    A crash (the run's process died: killed, out of memory, its worker restarted) is not
+    the build's failure: the row stays active, and the liveness sweep relaunches the run
+    once the row has been quiet for preview_recheck_after_s, with nobody asking."""
     run = flow_run
     sha = str((run.parameters or {}).get("sha256", "")).strip().lower()
     if not is_sha256(sha):
         return  # a malformed request never had a row
     reason = failure_reason(state)
+    if is_crash(state):
+        run_logger("dailies.preview").warning("%s; the liveness sweep relaunches it", reason)
+        return
     with session_scope() as session:
         if masters.get_master(session, sha) is None:
             return  # unknown master: nothing to attach a row to
@@ -229,6 +236,10 @@ def failure_reason(state: Any) -> str:
     message = public_reason(str(getattr(state, "message", "") or ""))
     for prefix in ("Flow run encountered an exception: ", "Task run encountered an exception: "):
         message = message.removeprefix(prefix)
-    if getattr(state, "name", "") == "Crashed" or getattr(state, "type", None) == "CRASHED":
-        return f"the preview worker stopped before finishing ({message or 'crashed'}); retry it"
+    if is_crash(state):
+        return f"the preview worker stopped before finishing ({message or 'crashed'})"
     return message or "preview build failed"
+
+
+def is_crash(state: Any) -> bool:
+    return getattr(state, "name", "") == "Crashed" or getattr(state, "type", None) == "CRASHED"

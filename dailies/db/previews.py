@@ -65,13 +65,12 @@ def is_current(row: Preview | None, ladder_version: str) -> bool:
 
 
 def stale_active(session: Session, updated_before: datetime, limit: int) -> list[Preview]:
-    """Queued or building rows with a run, untouched since `updated_before`, oldest first:
-    the ones whose run the liveness sweep asks Prefect about."""
+    """Queued or building rows untouched since `updated_before`, oldest first: the ones
+    whose run the liveness sweep asks Prefect about (or, without a run, launches)."""
     return list(
         session.scalars(
             select(Preview)
             .where(Preview.status.in_([s.value for s in ACTIVE]))
-            .where(Preview.flow_run_id.is_not(None))
             .where(Preview.updated_at < updated_before)
             .order_by(Preview.updated_at)
             .limit(limit)

@@ -3,7 +3,8 @@
 A killed host leaves its flow run RUNNING for ever and its previews row `building`; a run that
 ended without its hook (a worker that died before running it) leaves the row `queued` or
 `building` too. Every `preview_sweep_interval_s` each API replica asks Prefect about the runs
-of active rows quiet for `preview_recheck_after_s`, whether or not anyone is watching:
+of active rows quiet for `preview_recheck_after_s`, whether or not anyone is watching (and
+launches the run of an attempt whose launcher died before it had one):
 - a run that died (crashed, vanished, stalled, its worker lost) is marked Crashed in Prefect
   (so the UI says what we decided) and the next attempt is launched at once;
 - a run that ended without a ready preview fails the row with its reason (the back-off then
@@ -45,7 +46,7 @@ class Swept:
     """One row the sweep looked at, and what it did."""
 
     sha256: str
-    flow_run_id: str
+    flow_run_id: str | None  # None: an attempt whose launcher died before it had a run
     liveness: Liveness
     relaunched_as: str | None = None
 
@@ -59,23 +60,40 @@ async def _in_db(settings: Settings, work: Callable[[Session], T]) -> T:
 
 
 async def sweep_once(prefect: PrefectClient, settings: Settings) -> list[Swept]:
-    """Judge the run of every active row quiet for `preview_recheck_after_s`."""
+    """Judge the run of every active row quiet for `preview_recheck_after_s` (launch it,
+    for an attempt that never had one)."""
     quiet_since = datetime.now(UTC) - timedelta(seconds=settings.preview_recheck_after_s)
     rows = await _in_db(
         settings,
         lambda s: [
-            (r.sha256, r.flow_run_id, r.updated_at)
+            (r.sha256, r.flow_run_id, r.updated_at, r.attempts)
             for r in previews.stale_active(s, quiet_since, BATCH)
         ],
     )
     swept = []
-    for sha, flow_run_id, updated_at in rows:
-        assert flow_run_id is not None  # stale_active selects rows with a run
+    for sha, flow_run_id, updated_at, attempts in rows:
         try:
-            swept.append(await check_run(prefect, settings, sha, flow_run_id, updated_at))
+            if flow_run_id is None:
+                swept.append(await launch_orphan(prefect, settings, sha, attempts))
+            else:
+                swept.append(
+                    await check_run(prefect, settings, sha, flow_run_id, updated_at, attempts)
+                )
         except Exception as exc:  # one row's trouble (Prefect away) must not stop the rest
             logger.warning("preview of %s: its run not checked: %s", sha[:12], exc)
     return swept
+
+
+async def launch_orphan(
+    prefect: PrefectClient, settings: Settings, sha: str, attempt: int
+) -> Swept:
+    """An attempt queued and never given a run: its launcher (an API replica) died between
+    the row and the run. Launched again under the same attempt number, its idempotency key
+    finds the run if Prefect created it after all, so there is still one run per attempt."""
+    run_id = await dispatch.launch_ladder(prefect, settings, sha, attempt)
+    await _in_db(settings, lambda s: lifecycle.attach_run(s, sha, attempt, run_id))
+    logger.warning("preview of %s: attempt %d had no run; it is %s", sha[:12], attempt, run_id)
+    return Swept(sha, None, Liveness.DIED, relaunched_as=run_id)
 
 
 async def check_run(
@@ -84,9 +102,11 @@ async def check_run(
     sha: str,
     flow_run_id: str,
     row_updated_at: datetime | None,
+    attempts: int = 1,
 ) -> Swept:
     """Ask Prefect about the row's run; fail the row of a dead or ended one (with why) and
-    relaunch a dead one."""
+    relaunch a dead one, unless the preview has had preview_sweep_max_attempts already (a
+    master that kills every worker that builds it must not be relaunched for ever)."""
     try:
         run = await runs.read_run(prefect, UUID(flow_run_id))
     except ValueError:  # not an id Prefect issues: no such run
@@ -121,7 +141,9 @@ async def check_run(
         reason = public_reason(described["error"] or "it ended without marking the preview ready")
         message = f"flow run {flow_run_id} {described['state']}: {reason}"
         failed_at = state.timestamp or now
-    relaunch = liveness == Liveness.DIED
+    relaunch = liveness == Liveness.DIED and attempts < settings.preview_sweep_max_attempts
+    if liveness == Liveness.DIED and not relaunch:
+        message = f"{message.removesuffix('; retrying')}; {attempts} attempts died: ask again"
 
     def fail(session: Session) -> int | None:
         # Failed and requeued in one transaction: a request in between sees the old row or

@@ -132,6 +132,29 @@ def test_a_run_that_ended_without_a_preview_fails_the_row_and_is_not_relaunched(
     assert [str(r.id) for r in runs_for_sha(sha)] == [run_id]
 
 
+def test_a_preview_whose_runs_keep_dying_is_relaunched_only_so_often(
+    launched: tuple[str, str], api_settings: Any
+) -> None:
+    """A master that kills every worker building it is not relaunched for ever: at
+    preview_sweep_max_attempts the row fails, and only a request launches again."""
+    sha, run_id = launched
+    crash_run(run_id)
+    with session_scope(api_settings) as session:
+        preview = session.get(Preview, sha)
+        assert preview is not None
+        preview.attempts = api_settings.preview_sweep_max_attempts
+    _age_row(api_settings, sha, minutes=5)
+
+    swept = _sweep(api_settings, sha)
+    assert swept.liveness == Liveness.DIED and swept.relaunched_as is None
+    row = _row(api_settings, sha)
+    assert row.status == "failed" and row.error is not None
+    assert row.error.endswith(
+        f"; {api_settings.preview_sweep_max_attempts} attempts died: ask again"
+    )
+    assert [str(r.id) for r in runs_for_sha(sha)] == [run_id]
+
+
 def test_a_row_whose_run_id_prefect_never_issued_is_relaunched(api_settings: Any) -> None:
     """A row naming a run Prefect does not know (a wiped Prefect database) is dead, and one
     bad row never stops the sweep of the others."""
@@ -167,3 +190,16 @@ def test_the_api_sweeps_on_its_own_with_nobody_asking(
         0.1,
     )
     assert {str(r.id) for r in runs_for_sha(sha)} == {run_id, new_run}
+
+
+def test_an_attempt_whose_launcher_died_before_its_run_is_launched(api_settings: Any) -> None:
+    """The API died between the attempt's row and its run: the sweep launches it under the
+    same attempt number (its idempotency key would find a run Prefect created after all)."""
+    sha = insert_master(api_settings, {"status": "queued", "attempts": 3})
+    _age_row(api_settings, sha, minutes=5)
+
+    swept = _sweep(api_settings, sha)
+    assert swept.flow_run_id is None and swept.relaunched_as is not None
+    row = _row(api_settings, sha)
+    assert (row.status, row.flow_run_id, row.attempts) == ("queued", swept.relaunched_as, 3)
+    assert [str(r.id) for r in runs_for_sha(sha)] == [swept.relaunched_as]

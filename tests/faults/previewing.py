@@ -65,6 +65,27 @@ def until_ready(api: httpx.Client, sha: str, timeout_s: float = 120) -> float:
         time.sleep(min(float(body.get("retry_after_s") or 1), 1.0))
 
 
+def ready_unasked(stack: Any, sha: str, timeout_s: float = 120) -> float:
+    """Wait, with no request to the API from anyone, until the previews row is ready: what
+    the system finishes on its own (the liveness sweep); return when (time.monotonic)."""
+    from dailies.clients import session_scope
+    from dailies.db.models import Preview
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with session_scope(stack) as session:
+            row = session.get(Preview, sha)
+            status = row.status if row is not None else None
+        if status == "ready":
+            return time.monotonic()
+        if time.monotonic() >= deadline:
+            raise AssertionError(
+                f"not ready within {timeout_s} s with nobody asking: {status}\n"
+                f"runs:\n{run_histories(sha)}"
+            )
+        time.sleep(0.2)
+
+
 def final_states(sha: str, timeout_s: float = 60) -> list[str]:
     """The state types of the master's preview runs once none is still going: a run marks
     its row ready a moment before Prefect hears it has completed."""

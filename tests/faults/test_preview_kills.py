@@ -1,7 +1,7 @@
-"""A preview build killed mid-encode and mid-publish, and its worker lost with it; a new
-attempt is launched (the player's next trigger after a failure's back-off, or the liveness
-sweep for a run whose worker is gone), and the preview comes back ready with nothing
-half-published and no scratch left."""
+"""A preview build killed mid-encode and mid-publish, and its worker lost with it: the
+liveness sweep launches a new attempt with nobody asking (no request reaches the API after
+the first trigger), and the preview comes back ready with nothing half-published and no
+scratch left."""
 
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ from tests.faults.previewing import (
     final_states,
     ladder_segment_put,
     promoted_clip,
+    ready_unasked,
     trigger,
-    until_ready,
 )
 from tests.faults.procs import kill_tree, sigkill, wait_gone
 from tests.faults.report import FaultTable
@@ -37,18 +37,18 @@ def _states(sha: str) -> list[str]:
 
 
 def _recovered(
-    api: httpx.Client, stack: Any, sha: str, killed_at: float, within_s: float = 120
+    stack: Any, sha: str, killed_at: float, within_s: float = 120
 ) -> tuple[float, list[str]]:
-    """Nothing half-published now; ready after the player's triggers, with a second run."""
+    """Nothing half-published now; ready with nobody asking, with a second run."""
     assert_nothing_half_published(stack, sha)
-    recovery_s = until_ready(api, sha, within_s) - killed_at
+    recovery_s = ready_unasked(stack, sha, within_s) - killed_at
     left = assert_recovered(stack, sha)
     states = final_states(sha)
     assert states == ["COMPLETED", "CRASHED"], f"{states}\n{run_histories(sha)}"
     return recovery_s, left
 
 
-def test_flow_run_killed_mid_encode_is_rebuilt_on_the_next_trigger(
+def test_flow_run_killed_mid_encode_is_rebuilt_with_nobody_asking(
     worker: FaultWorker, fault_api: httpx.Client, stack: Any, tmp_path: Path,
     fault_table: FaultTable,
 ) -> None:  # fmt: skip
@@ -61,14 +61,14 @@ def test_flow_run_killed_mid_encode_is_rebuilt_on_the_next_trigger(
     # its ffmpeg goes too (SIGPIPE on the progress pipe), and nothing points at a gap
     assert wait_gone([pid, *ffmpeg], 15) == []
 
-    recovery_s, left = _recovered(fault_api, stack, sha, killed_at)
+    recovery_s, left = _recovered(stack, sha, killed_at)
     fault_table.add(
         "3a encode", "SIGKILL flow-run process while ffmpeg encodes the ladder", recovery_s,
         "ready (2nd attempt)", left,
     )  # fmt: skip
 
 
-def test_flow_run_killed_mid_publish_is_rebuilt_on_the_next_trigger(
+def test_flow_run_killed_mid_publish_is_rebuilt_with_nobody_asking(
     worker: FaultWorker, store: FlakyS3, fault_api: httpx.Client, stack: Any,
     tmp_path: Path, fault_table: FaultTable,
 ) -> None:  # fmt: skip
@@ -79,7 +79,7 @@ def test_flow_run_killed_mid_publish_is_rebuilt_on_the_next_trigger(
     hold = store.hold(ladder_segment)  # the first ladder segment's upload, held
     killed_at = worker.kill_flow_run_at(trigger(fault_api, sha)["flow_run_id"], hold)
 
-    recovery_s, left = _recovered(fault_api, stack, sha, killed_at)
+    recovery_s, left = _recovered(stack, sha, killed_at)
     fault_table.add(
         "3b publish", "SIGKILL flow-run process while a ladder segment uploads", recovery_s,
         "ready (2nd attempt)", left,
@@ -90,7 +90,7 @@ def test_worker_lost_with_its_run_and_ffmpeg_is_replaced_within_two_minutes(
     worker: FaultWorker, fault_api: httpx.Client, stack: Any, tmp_path: Path,
     fault_table: FaultTable,
 ) -> None:  # fmt: skip
-    """Nothing reports the run's end: it stays Running until a trigger finds its row still
+    """Nothing reports the run's end: it stays Running until the sweep finds its row still
     and the worker that took it no longer heartbeating (or, failing that, the row still for
     preview_stall_s), marks it Crashed and launches again: ready within two minutes."""
     sha = promoted_clip(stack, tmp_path, "host.mp4", seconds=9)
@@ -105,7 +105,7 @@ def test_worker_lost_with_its_run_and_ffmpeg_is_replaced_within_two_minutes(
 
     # ~15 s until the worker's heartbeats are missed (3 intervals of 5 s), a new flow-run
     # process (up to ~40 s to start on a busy 2-core box), then the build.
-    recovery_s, left = _recovered(fault_api, stack, sha, killed_at, within_s=120)
+    recovery_s, left = _recovered(stack, sha, killed_at, within_s=120)
     assert recovery_s <= 120
     crashed = [r for r in runs_for_sha(sha) if r.state and r.state.type.value == "CRASHED"]
     assert "stopped heartbeating" in str(crashed[0].state.message), crashed[0].state

@@ -36,7 +36,7 @@ class CopiedMaster:
 
 @dataclass(frozen=True)
 class MasterRecord:
-    """A promoted master as the manifest has it: what a preview build reads."""
+    """A promoted master as the catalog has it: what a preview build reads."""
 
     sha256: str
     size_bytes: int

@@ -1,4 +1,4 @@
-"""The manifest row of a promoted master."""
+"""The catalog row of a promoted master."""
 
 from __future__ import annotations
 

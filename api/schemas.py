@@ -111,8 +111,9 @@ class PreviewTrigger(BaseModel):
         default=0,
         ge=0,
         le=30,
-        description="wait up to this long (capped by the server) for a playable manifest "
-        "before answering 202; players send it to start the moment the first rendition exists",
+        description="wait up to this long (capped by the server) for a playable preview "
+        "(its manifest_url) before answering 202; players send it to start the moment the "
+        "first rendition exists",
     )
 
 
@@ -130,7 +131,7 @@ class PreviewAccepted(BaseModel):
     flow_run_id: str | None
     retry_after_s: int
     error: str | None = None
-    playable: bool = False  # a manifest exists (the first rendition): play it now
+    playable: bool = False  # a multivariant playlist exists (the first rendition's): play it now
     manifest_url: str | None = None
     grant: str | None = None
     grant_expires_at: int | None = None

@@ -306,11 +306,11 @@ def timeline(seen: dict[str, Any], sha: str) -> dict[str, Any]:
     """Milestones in ms since navigation start, from the page's own clock."""
     if seen["playing"] is None:
         raise RuntimeError(f"never played: {seen['trace']}")
-    manifest = [r for r in seen["resources"] if r["name"].endswith(f"{sha}/manifest.m3u8")]
+    multivariant = [r for r in seen["resources"] if r["name"].endswith(f"{sha}/manifest.m3u8")]
     segments = [r for r in seen["resources"] if r["name"].endswith(".m4s")]
     events = {e["phase"]: e["at"] for e in reversed(seen["trace"]["events"])}
-    missed = next((r["end"] for r in manifest if r["status"] == 404), events.get("requesting"))
-    loaded = [r["end"] for r in manifest if r["status"] == 200] or [None]
+    missed = next((r["end"] for r in multivariant if r["status"] == 404), events.get("requesting"))
+    loaded = [r["end"] for r in multivariant if r["status"] == 200] or [None]
     posts = [r for r in seen["resources"] if r["name"].endswith("/api/preview")]
     return {
         "origin": seen["origin"],

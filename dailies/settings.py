@@ -98,7 +98,7 @@ class Settings(BaseSettings):
     # inherit it): on a shared host the ladder is batch work and yields the CPU to the
     # first rendition and the API, which a reviewer is waiting on. 0 = no preference.
     worker_nice: int = Field(default=10, ge=0, le=19)
-    # How long POST /api/preview waits for a playable manifest before answering 202.
+    # How long POST /api/preview waits for a playable multivariant playlist before answering 202.
     preview_wait_s: float = Field(default=8.0, ge=0, le=25)
     # How often a building ladder reports progress (the previews row and a Prefect artifact).
     preview_progress_interval_s: float = Field(default=2.0, gt=0)

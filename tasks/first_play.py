@@ -46,7 +46,7 @@ URL_EXPIRY_S = 3600
 
 
 def first_rendition_here(sha256: str) -> dict[str, Any]:
-    """Publish `{sha}/first/` and a manifest pointing at it, unless a manifest exists."""
+    """Publish `{sha}/first/` and a multivariant playlist pointing at it, unless one exists."""
     started = time.monotonic()
     sha = normalize_sha256(sha256)
     settings = get_settings()
@@ -81,14 +81,14 @@ def first_rendition_here(sha256: str) -> dict[str, Any]:
         published: dict[str, bool] = {}
         playable_at: dict[str, float] = {}
 
-        def publish_manifest() -> None:
+        def publish_playlist() -> None:
             codecs = init_codecs(out / FIRST_RENDITION)
             output = RenditionOutput(
                 FIRST_RENDITION, "video", codecs, plan.peak_bps, plan.peak_bps,
                 plan.duration_s, 0, plan.width, plan.height,
             )  # fmt: skip
             text = render_multivariant(single_variant(output, AAC_LC if plan.has_audio else None))
-            published["manifest"] = lifecycle.publish_multivariant(
+            published["multivariant"] = lifecycle.publish_multivariant(
                 s3, settings, sha, text, Stage.FIRST_RENDITION
             )
             playable_at["s"] = time.monotonic() - started
@@ -100,7 +100,7 @@ def first_rendition_here(sha256: str) -> dict[str, Any]:
             SEGMENT_S,
             lambda path, k, final: preview_store.upload_preview_file(s3, settings, path, k, final),
             lambda k, text, final: preview_store.upload_preview_text(s3, settings, k, text, final),
-            publish_manifest,
+            publish_playlist,
         )
         args = build_first_rendition_args(
             url, out, probe, plan, LADDER_VERSION, settings.ffmpeg_bin
@@ -115,12 +115,12 @@ def first_rendition_here(sha256: str) -> dict[str, Any]:
     state = publisher.renditions[FIRST_RENDITION]
     # The stages a reviewer waits on, for ops comparing hosts (the bench reads them too).
     logger.info(
-        "first rendition of %s: %d segments, %.1f MB published; manifest %s; probed after "
-        "%.2f s, playable after %.2f s, done after %.2f s",
+        "first rendition of %s: %d segments, %.1f MB published; multivariant playlist %s; "
+        "probed after %.2f s, playable after %.2f s, done after %.2f s",
         sha[:12],
         state.segments_uploaded,
         sum(state.uploaded.values()) / 1e6,
-        "written" if published.get("manifest") else "already there (the ladder's)",
+        "written" if published.get("multivariant") else "already there (the ladder's)",
         probed_s,
         playable_at.get("s", float("nan")),
         time.monotonic() - started,
@@ -131,7 +131,7 @@ def first_rendition_here(sha256: str) -> dict[str, Any]:
         "copy": plan.copy,
         "segments": state.segments_uploaded,
         "playlist_key": f"{sha}/{FIRST_RENDITION}/{PLAYLIST_NAME}",
-        "manifest_written": bool(published.get("manifest")),
+        "manifest_written": bool(published.get("multivariant")),
     }
 
 

@@ -27,7 +27,7 @@ from tests.store_proxy import store_behind_proxy
 pytestmark = pytest.mark.slow
 
 MiB = 1024**2
-LADDER_MANIFEST = "#EXTM3U\n#EXT-X-VERSION:7\n# the full ladder's manifest\n"
+LADDER_MULTIVARIANT = "#EXTM3U\n#EXT-X-VERSION:7\n# the full ladder's multivariant playlist\n"
 EVENT_TIMEOUT_S = 120  # failure timeout for each wait on an event (encodes on a busy box)
 
 
@@ -82,9 +82,9 @@ def test_first_rendition_is_published_complete_and_decodes(
     assert result["status"] == "published" and result["manifest_written"], result
     assert result["copy"] is (master != "prores")  # ProRes/PCM is encoded, H.264/AAC remuxed
 
-    manifest = _text(stack, f"{sha}/manifest.m3u8")
-    uris = [line for line in manifest.splitlines() if line and not line.startswith("#")]
-    assert uris == ["first/index.m3u8"], manifest
+    multivariant = _text(stack, f"{sha}/manifest.m3u8")
+    uris = [line for line in multivariant.splitlines() if line and not line.startswith("#")]
+    assert uris == ["first/index.m3u8"], multivariant
     playlist = parse_media_playlist(_text(stack, f"{sha}/first/index.m3u8"))
     assert playlist.ended and playlist.playlist_type == "VOD" and playlist.map_uri
     assert len(playlist.segments) == result["segments"] >= 1
@@ -98,9 +98,9 @@ def test_first_rendition_is_published_complete_and_decodes(
     assert f"{sha}/first/{playlist.map_uri}" in listed
 
     master_probe = media.ffprobe_json(str(built["path"]), "-show_streams", "-show_format")
-    # Through the manifest, as a player reads it; -count_frames decodes every frame.
-    manifest = f"{previews_url}/{sha}/manifest.m3u8"
-    probed = media.ffprobe_json(manifest, "-count_frames", "-show_streams", "-show_format")
+    # Through the multivariant playlist, as a player reads it; -count_frames decodes every frame.
+    multivariant = f"{previews_url}/{sha}/manifest.m3u8"
+    probed = media.ffprobe_json(multivariant, "-count_frames", "-show_streams", "-show_format")
     (video,) = _streams(probed, "video")
     (audio,) = _streams(probed, "audio")
     assert video["codec_name"] == "h264" and audio["codec_name"] == "aac"
@@ -122,12 +122,13 @@ def test_a_published_sha_is_left_alone(stack: Any, h264: dict[str, Any]) -> None
     assert (_text(stack, f"{sha}/manifest.m3u8"), _keys(stack, f"{sha}/")) == before
 
 
-def test_the_ladders_manifest_is_never_replaced(stack: Any, s3: Any, clips: Path) -> None:
+def test_the_ladders_multivariant_is_never_replaced(stack: Any, s3: Any, clips: Path) -> None:
     path = media.make_h264_moov_at_end(clips / "laddered.mov", seconds=1, size="320x240")
     sha = media.stage_and_promote(s3, stack, path)
-    s3.put_object(Bucket=stack.previews_bucket, Key=f"{sha}/manifest.m3u8", Body=LADDER_MANIFEST)
+    key = f"{sha}/manifest.m3u8"
+    s3.put_object(Bucket=stack.previews_bucket, Key=key, Body=LADDER_MULTIVARIANT)
     assert publish_first_rendition(sha) == {"sha256": sha, "status": "exists"}
-    assert _text(stack, f"{sha}/manifest.m3u8") == LADDER_MANIFEST
+    assert _text(stack, f"{sha}/manifest.m3u8") == LADDER_MULTIVARIANT
     assert _keys(stack, f"{sha}/first/") == set()
 
 
@@ -163,57 +164,59 @@ def _in_background(call: Callable[[], Any]) -> Future[Any]:
     return future
 
 
-def _manifest_put(stack: Any, sha: str) -> Callable[[str, str, dict[str, str]], bool]:
-    """Matches the first rendition's PUT of the sha's manifest at the store proxy."""
+def _multivariant_put(stack: Any, sha: str) -> Callable[[str, str, dict[str, str]], bool]:
+    """Matches the first rendition's PUT of the sha's multivariant playlist at the store proxy."""
     path = f"/{stack.previews_bucket}/{sha}/manifest.m3u8"
     return lambda method, target, _: method == "PUT" and target.split("?")[0] == path
 
 
-def test_a_manifest_that_appears_mid_publish_wins(stack: Any, s3: Any, clips: Path) -> None:
+def test_a_multivariant_that_appears_mid_publish_wins(stack: Any, s3: Any, clips: Path) -> None:
     """The ladder publishing while the first rendition runs: If-None-Match keeps its
-    manifest; the first rendition still completes its own playlist. The first rendition's
-    manifest PUT is held at a proxy in front of the store (after its "does a manifest
-    exist?" check, which is the race) while the ladder's manifest is written."""
+    multivariant playlist; the first rendition still completes its own media playlist. The
+    first rendition's multivariant playlist PUT is held at a proxy in front of the store
+    (after its "does one exist?" check, which is the race) while the ladder's is written."""
     path = media.make_prores_hq(clips / "raced.mov", seconds=2, size="640x360")
     sha = media.stage_and_promote(s3, stack, path)
     with store_behind_proxy(stack) as (proxy, _):
-        hold = proxy.hold(_manifest_put(stack, sha))
+        hold = proxy.hold(_multivariant_put(stack, sha))
         future = _in_background(lambda: publish_first_rendition(sha))
-        assert hold.wait(EVENT_TIMEOUT_S), "the first rendition never wrote its manifest"
+        never = "the first rendition never wrote its multivariant playlist"
+        assert hold.wait(EVENT_TIMEOUT_S), never
         # `s3` goes to the store directly, not through the proxy
         s3.put_object(
-            Bucket=stack.previews_bucket, Key=f"{sha}/manifest.m3u8", Body=LADDER_MANIFEST
+            Bucket=stack.previews_bucket, Key=f"{sha}/manifest.m3u8", Body=LADDER_MULTIVARIANT
         )
         hold.release()
         result = future.result(timeout=EVENT_TIMEOUT_S)
     assert result["status"] == "published" and result["manifest_written"] is False, result
-    assert _text(stack, f"{sha}/manifest.m3u8") == LADDER_MANIFEST
+    assert _text(stack, f"{sha}/manifest.m3u8") == LADDER_MULTIVARIANT
     assert parse_media_playlist(_text(stack, f"{sha}/first/index.m3u8")).ended
 
 
 def test_a_large_master_is_read_in_ranges_not_downloaded(stack: Any, s3: Any, clips: Path) -> None:
-    """The manifest is out while ffmpeg has read a small part of a 256 MiB master (a short
-    ProRes clip, then a `free` box of zeros before its trailing moov): ffmpeg seeks over
-    HTTP Range requests, so first play does not scale with the master's size. 256 MiB,
-    not larger, keeps staging and promotion on this 2-core box to a few seconds.
+    """The multivariant playlist is out while ffmpeg has read a small part of a 256 MiB
+    master (a short ProRes clip, then a `free` box of zeros before its trailing moov): ffmpeg
+    seeks over HTTP Range requests, so first play does not scale with the master's size.
+    256 MiB, not larger, keeps staging and promotion on this 2-core box to a few seconds.
 
-    What ffmpeg has read is taken the moment the manifest's PUT reaches a proxy in front of
-    the store, not whenever the test next looks."""
+    What ffmpeg has read is taken the moment the multivariant playlist's PUT reaches a proxy
+    in front of the store, not whenever the test next looks."""
     path = media.make_prores_hq(clips / "padded.mov", seconds=6, size="960x540")
     media.pad_before_moov(path, 256 * MiB)
     size = path.stat().st_size
     sha = media.stage_and_promote(s3, stack, path)
-    read_at_manifest: list[int] = []
-    is_manifest = _manifest_put(stack, sha)
+    read_at_multivariant: list[int] = []
+    is_multivariant = _multivariant_put(stack, sha)
 
-    def manifest_put(method: str, target: str, headers: dict[str, str]) -> bool:
-        if not is_manifest(method, target, headers):
+    def multivariant_put(method: str, target: str, headers: dict[str, str]) -> bool:
+        if not is_multivariant(method, target, headers):
             return False
-        read_at_manifest.extend(n for n in map(_bytes_read, _ffmpeg_children()) if n is not None)
+        read = (n for n in map(_bytes_read, _ffmpeg_children()) if n is not None)
+        read_at_multivariant.extend(read)
         return True
 
     with store_behind_proxy(stack) as (proxy, recorded):
-        hold = proxy.hold(manifest_put)
+        hold = proxy.hold(multivariant_put)
         future = _in_background(lambda: publish_first_rendition(sha))
         most_read = 0
         deadline = time.monotonic() + EVENT_TIMEOUT_S * 2
@@ -226,8 +229,8 @@ def test_a_large_master_is_read_in_ranges_not_downloaded(stack: Any, s3: Any, cl
             time.sleep(0.05)
         result = future.result()
     assert result["status"] == "published" and result["manifest_written"], result
-    assert read_at_manifest, "ffmpeg had already exited when the manifest went out"
-    assert max(read_at_manifest) < size // 8, (read_at_manifest, size)
+    assert read_at_multivariant, "ffmpeg had already exited when the multivariant playlist went out"
+    assert max(read_at_multivariant) < size // 8, (read_at_multivariant, size)
     assert most_read < size // 2, (most_read, size)  # the padding is never read
     # What the store served: only ranges, none of them starting inside the padding.
     master = f"/{stack.masters_bucket}/{sha}"

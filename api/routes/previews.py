@@ -13,8 +13,8 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 
 from api.auth import Reviewer
-from api.deps import DbRunnerDep, ManifestWatchDep, PrefectDep, SettingsDep, SingleFlightDep
-from api.manifest_watch import ManifestWatch
+from api.deps import DbRunnerDep, MultivariantWatchDep, PrefectDep, SettingsDep, SingleFlightDep
+from api.multivariant_watch import MultivariantWatch
 from api.preview_trigger import Outcome, PreviewTrigger
 from api.schemas import (
     AUTH_ERRORS,
@@ -58,15 +58,15 @@ async def trigger_preview(
     body: PreviewTriggerBody,
     _: Reviewer,
     trigger: Annotated[PreviewTrigger, Depends(get_trigger)],
-    watch: ManifestWatchDep,
+    watch: MultivariantWatchDep,
     settings: SettingsDep,
 ) -> Any:
     """Make sure a preview of this master exists or is being built (single-flight), and
     grant the caller watching it: a cookie for /previews/{sha}/ (and `grant` in the body
     for clients without cookies, as ?grant=) that the edge checks for every object.
 
-    With `wait_s`, a build in progress is answered once its manifest is playable (the first
-    rendition), or after `wait_s` (capped by the server), whichever comes first."""
+    With `wait_s`, a build in progress is answered once its multivariant playlist is playable
+    (the first rendition), or after `wait_s` (capped by the server), whichever comes first."""
     sha = normalize_sha256(body.sha)
     answer, ready = await _trigger(request, sha, body, trigger, watch, settings)
     return _with_grant(answer, ready, sha, request, settings)
@@ -77,13 +77,13 @@ async def _trigger(
     sha: str,
     body: PreviewTriggerBody,
     trigger: PreviewTrigger,
-    watch: ManifestWatch,
+    watch: MultivariantWatch,
     settings: Settings,
 ) -> tuple[dict[str, Any], bool]:
     """The answer, and whether it is the 200 (ready) one."""
     # The trigger (claim, row, first rendition, then the deployment launch) and the wait for
-    # a playable manifest run side by side: the first rendition is often playable before
-    # the ladder's flow run is even created, and the reviewer must not wait for that.
+    # a playable multivariant playlist run side by side: the first rendition is often playable
+    # before the ladder's flow run is even created, and the reviewer must not wait for that.
     launching = _keep_running(request, trigger.trigger(sha))
     waiting = asyncio.ensure_future(watch.wait(sha, body.wait_s)) if body.wait_s else None
     await asyncio.wait({launching, *([waiting] if waiting else [])}, return_when=FIRST_COMPLETED)

@@ -237,7 +237,7 @@ def _start_services(
         stack.restarters[worker.name] = _starter(
             start_worker, pool_name, {**os.environ}, logs, nice
         )
-    if settings.preview_first_play:
+    if settings.preview_first_rendition:
         echo("starting the task worker for first renditions…")
         stack.services.append(start_task_worker({**os.environ}, logs))
         stack.restarters["task-worker"] = _starter(start_task_worker, {**os.environ}, logs)

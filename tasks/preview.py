@@ -142,7 +142,7 @@ def build_preview_files(request: PreviewRequest, master: MasterRecord) -> BuiltP
         source = fetch_master(master, scratch)
         probe = probe_master(source)
         plan = plan_ladder(probe)
-        # A multivariant playlist already there is the first rendition's (tasks/first_play.py):
+        # A multivariant playlist already there is the first rendition's (tasks/first_rendition.py):
         # playable, so neither the stream copy nor the ladder's estimate is needed.
         playable = multivariant_published(request.sha256)
         copied = not playable and settings.preview_stream_copy and browser_friendly(probe)

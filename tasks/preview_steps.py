@@ -257,7 +257,7 @@ def _publisher(
 
 def init_codecs(folder: Path) -> str:
     """RFC 6381 CODECS of the H.264 rendition whose files are in `folder`, from its init
-    segment (the first rendition's too, tasks/first_play.py)."""
+    segment (the first rendition's too, tasks/first_rendition.py)."""
     found = sorted(folder.glob("*init*.mp4"))
     try:
         return (avc_codec_string(found[0].read_bytes()) if found else None) or FALLBACK_AVC

@@ -1,6 +1,6 @@
 """Masters editors really send that are not plain progressive 8-bit H.264: variable frame
 rate, interlaced, DNxHD in MOV and 10-bit H.264, through both encodes a reviewer sees: the
-first rendition (tasks/first_play.py, the task worker's path) and the ladder (flows/preview.py
+first rendition (tasks/first_rendition.py, the task worker's path) and the ladder (flows/preview.py
 build_preview). Each output is decoded in full by ffmpeg and checked for what a browser needs:
 8-bit 4:2:0 H.264, progressive pictures, timestamps that only go forward, the master's length,
 and a constant frame rate where we encode. Plus the first rendition of a corrupt master: a
@@ -20,7 +20,7 @@ import pytest
 from dailies.clients import s3_client
 from dailies.errors import UnplayableMaster
 from flows.preview import build_preview
-from tasks.first_play import publish_first_rendition
+from tasks.first_rendition import publish_first_rendition
 from tests import preview_fixtures as media
 
 pytestmark = pytest.mark.slow

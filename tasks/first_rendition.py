@@ -2,7 +2,7 @@
 edge's 404 path never waits for a new process (issue: first frame in under two seconds).
 
 The API submits it (dailies/previews/dispatch.py, which never imports this module) to any
-`prefect task serve tasks/first_play.py:publish_first_rendition` process; the full ladder
+`prefect task serve tasks/first_rendition.py:publish_first_rendition` process; the full ladder
 still runs as the `build-preview` deployment and replaces it. The task reads the master
 where it lies (a short-lived presigned URL; ffmpeg seeks with Range requests), so the first
 segments are out before the last byte of a large master is read.
@@ -105,7 +105,7 @@ def first_rendition_here(sha256: str) -> dict[str, Any]:
         args = build_first_rendition_args(
             url, out, probe, plan, LADDER_VERSION, settings.ffmpeg_bin
         )
-        with PollingThread(publisher, settings.first_play_publish_interval_s) as poller:
+        with PollingThread(publisher, settings.first_rendition_publish_interval_s) as poller:
             run_ffmpeg(args, "ffmpeg (first rendition)", plan.duration_s)
         if poller.error is not None:
             raise poller.error
@@ -135,7 +135,7 @@ def first_rendition_here(sha256: str) -> dict[str, Any]:
     }
 
 
-# What `prefect task serve tasks/first_play.py:publish_first_rendition` serves: the task the
+# What `prefect task serve tasks/first_rendition.py:publish_first_rendition` serves: the task the
 # API submits (dailies/previews/dispatch.py), running the work above in this process.
 dispatch.implement_first_rendition(first_rendition_here)
 publish_first_rendition = dispatch.FIRST_RENDITION

@@ -45,7 +45,7 @@ class MasterRecord:
     etag: str | None
     retention_mode: str
     retain_until: datetime | None
-    source_staging_key: str | None
+    source_staging_key: str
     promoted_at: datetime | None
     last_verified_at: datetime | None
 

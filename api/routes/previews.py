@@ -18,14 +18,14 @@ from api.multivariant_watch import MultivariantWatch
 from api.preview_trigger import Outcome, PreviewTrigger
 from api.schemas import (
     AUTH_ERRORS,
-    PreviewAccepted,
-    PreviewReady,
-    PreviewStatus,
+    PreviewAcceptedOut,
+    PreviewReadyOut,
+    PreviewStatusOut,
+    PreviewTriggerBody,
     error_responses,
 )
-from api.schemas import PreviewTrigger as PreviewTriggerBody
 from dailies.db import previews
-from dailies.db.previews import PreviewStatus as Status
+from dailies.db.previews import PreviewStatus
 from dailies.errors import DailiesError, UnknownMaster
 from dailies.grant_rules import grant_cookie, issue_grant
 from dailies.hashing import normalize_sha256
@@ -47,9 +47,9 @@ def get_trigger(
 
 @router.post(
     "",
-    response_model=PreviewReady,
+    response_model=PreviewReadyOut,
     responses={
-        202: {"model": PreviewAccepted, "description": "being built; ask again later"},
+        202: {"model": PreviewAcceptedOut, "description": "being built; ask again later"},
         **error_responses(404, *AUTH_ERRORS),
     },
 )
@@ -88,7 +88,7 @@ async def _trigger(
     waiting = asyncio.ensure_future(watch.wait(sha, body.wait_s)) if body.wait_s else None
     await asyncio.wait({launching, *([waiting] if waiting else [])}, return_when=FIRST_COMPLETED)
     if waiting is not None and waiting.done() and waiting.result():
-        answer: dict[str, Any] = {"status": Status.BUILDING, "flow_run_id": None}
+        answer: dict[str, Any] = {"status": PreviewStatus.BUILDING, "flow_run_id": None}
         if launching.done() and not launching.exception():
             answer.update(launching.result().body)
         answer.update(
@@ -103,7 +103,7 @@ async def _trigger(
             waiting.cancel()
         return dict(outcome.body), True
     answer = dict(outcome.body)
-    if answer["status"] == Status.FAILED:
+    if answer["status"] == PreviewStatus.FAILED:
         if waiting is not None:
             waiting.cancel()
     elif waiting is not None and await waiting:
@@ -147,7 +147,7 @@ def _log_failure(task: asyncio.Task[Any]) -> None:
 
 @router.get(
     "/{sha}",
-    response_model=PreviewStatus,
+    response_model=PreviewStatusOut,
     responses=error_responses(404, *AUTH_ERRORS),
 )
 async def preview_status(
@@ -155,7 +155,7 @@ async def preview_status(
     _: Reviewer,
     db: DbRunnerDep,
     settings: SettingsDep,
-) -> PreviewStatus:
+) -> PreviewStatusOut:
     """The preview's status from the previews row (missing when none was ever queued)."""
     sha = normalize_sha256(sha)
 
@@ -163,12 +163,12 @@ async def preview_status(
     if not exists:
         raise UnknownMaster(f"no master with sha256 {sha}")
     snapshot = snapshot_of(row)
-    status = snapshot.status
-    return PreviewStatus(
-        status=status,
+    ready = snapshot.status == PreviewStatus.READY
+    return PreviewStatusOut(
+        status=snapshot.status,
         progress=snapshot.progress,
         error=snapshot.error,
         flow_run_id=snapshot.flow_run_id,
         attempts=snapshot.attempts,
-        manifest_url=manifest_url(settings.edge_url, sha) if status == Status.READY else None,
+        manifest_url=manifest_url(settings.edge_url, sha) if ready else None,
     )

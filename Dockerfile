@@ -45,7 +45,7 @@ USER dailies
 # A flow that cannot import fails the build, not the first flow run on a GPU node; so does
 # the `dailies` command (ops.cli: compose's bootstrap and edge services run it)
 # (tests/test_containers.py runs this same line against the checkout).
-RUN python -c "import flows.preview, flows.promote, flows.audit, tasks.first_play, api.app, ops.cli"
+RUN python -c "import flows.preview, flows.promote, flows.audit, tasks.first_rendition, api.app, ops.cli"
 
 # Workers pass the command: the docker worker as the container's command, the kubernetes
 # worker as the container's args (after this entrypoint); both `prefect flow-run execute`.

@@ -15,7 +15,7 @@ from api.auth import TokenCache
 from api.body_limit import BodyLimit
 from api.deps import PrefectHandle, build_limits
 from api.errors import install_error_handlers
-from api.manifest_watch import ManifestWatch
+from api.multivariant_watch import MultivariantWatch
 from api.routes import documents, health, masters, previews, promotions, uploads
 from dailies.clients import async_redis_client, s3_client
 from dailies.grant_secret import grant_secret
@@ -44,7 +44,7 @@ def create_app(
         app.state.db_limiter = CapacityLimiter(bound.api_db_concurrency)
         app.state.background = set()  # triggers finishing after their answer went out
         app.state.grant_secret = grant_secret(bound)  # signs preview grants (previews.py)
-        app.state.manifest_watch = ManifestWatch(
+        app.state.multivariant_watch = MultivariantWatch(
             lambda sha: lifecycle.multivariant_published(s3_client(bound), bound, sha),
             max_wait_s=bound.preview_wait_s,
         )
@@ -58,7 +58,7 @@ def create_app(
                 sweep.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await sweep
-            await app.state.manifest_watch.close()
+            await app.state.multivariant_watch.close()
             await app.state.prefect.close()
             if redis is not None:
                 await redis.aclose()

@@ -22,7 +22,7 @@ from api.limits import (
     RedisSingleFlight,
     SingleFlight,
 )
-from api.manifest_watch import ManifestWatch
+from api.multivariant_watch import MultivariantWatch
 from dailies.clients import s3_client, session_scope
 from dailies.errors import DependencyUnavailable
 from dailies.settings import Settings
@@ -121,11 +121,11 @@ def get_rate_limiter(request: Request) -> RateLimiter:
     return request.app.state.rate_limiter  # type: ignore[no-any-return]
 
 
-def get_manifest_watch(request: Request) -> ManifestWatch:
-    return request.app.state.manifest_watch  # type: ignore[no-any-return]
+def get_multivariant_watch(request: Request) -> MultivariantWatch:
+    return request.app.state.multivariant_watch  # type: ignore[no-any-return]
 
 
-ManifestWatchDep = Annotated[ManifestWatch, Depends(get_manifest_watch)]
+MultivariantWatchDep = Annotated[MultivariantWatch, Depends(get_multivariant_watch)]
 
 
 def get_single_flight(request: Request) -> SingleFlight:

@@ -31,7 +31,7 @@ STATUS_BY_ERROR: list[tuple[type[errors.DailiesError], int]] = [
     (errors.Unauthenticated, 401),
     (errors.Forbidden, 403),
     (errors.RateLimited, 429),
-    (errors.IntegrityError, 422),
+    (errors.ContentMismatch, 422),
     (errors.UnplayableMaster, 422),
     (errors.DependencyUnavailable, 503),
     (errors.DailiesError, 400),

@@ -124,7 +124,7 @@ class PreviewTrigger:
         # The attempt row before the first rendition: submitted first, an API killed between
         # launch and record left a preview queued for good (tests/faults/test_api_kill.py).
         queued = await self._db(lambda s: lifecycle.queue(s, sha), priority=True)
-        if self.settings.preview_first_play:
+        if self.settings.preview_first_rendition:
             await self._start_first_rendition(sha)
         run_id = await dispatch.launch_ladder(self.prefect, self.settings, sha, queued.attempt)
         await self._db(

@@ -29,7 +29,7 @@ def main() -> None:
 
 
 def seed(n: int, big: int) -> None:
-    """n small locked masters plus `big` 8 MiB ones, each with its manifest row."""
+    """n small locked masters plus `big` 8 MiB ones, each with its catalog row."""
     from dailies.clients import s3_client, session_scope
     from dailies.db.models import Master
     from dailies.settings import get_settings
@@ -72,7 +72,7 @@ def run(n: int, rehash_mib: int) -> None:
     from dailies.audit_rules import diff_listing
     from dailies.settings import get_settings
     from flows.audit import audit_masters
-    from tasks.audit import list_masters_bucket, load_manifest, rehash_batch
+    from tasks.audit import list_masters_bucket, load_catalog, rehash_batch
 
     big = max(1, rehash_mib // 8)
     started = time.perf_counter()
@@ -81,13 +81,13 @@ def run(n: int, rehash_mib: int) -> None:
     total = n + big
 
     started = time.perf_counter()
-    manifest = load_manifest.fn()
-    manifest_s = time.perf_counter() - started
+    catalog = load_catalog.fn()
+    catalog_s = time.perf_counter() - started
     latest = list_masters_bucket.fn()
-    listing_s = time.perf_counter() - started - manifest_s
-    findings = diff_listing(manifest, latest)
+    listing_s = time.perf_counter() - started - catalog_s
+    findings = diff_listing(catalog, latest)
     diff_s = time.perf_counter() - started
-    pure_s = diff_s - manifest_s - listing_s
+    pure_s = diff_s - catalog_s - listing_s
     assert not findings, findings[:3]
 
     state = None
@@ -96,7 +96,7 @@ def run(n: int, rehash_mib: int) -> None:
     audit_s = time.perf_counter() - started
     assert state.is_completed(), state.message
 
-    picked = [e for e in manifest if e.size_bytes == 8 * MiB]
+    picked = [e for e in catalog if e.size_bytes == 8 * MiB]
     started = time.perf_counter()
     hashed = rehash_batch.fn(picked)
     rehash_s = time.perf_counter() - started
@@ -110,14 +110,14 @@ def run(n: int, rehash_mib: int) -> None:
     nbytes = hashed["bytes_hashed"]
 
     body = f"""
-{total} masters in moto's S3 server (seeded in {seed_s:.0f} s), manifest in SQLite; re-hash
+{total} masters in moto's S3 server (seeded in {seed_s:.0f} s), catalog in SQLite; re-hash
 budget 0 for the whole-audit row so it measures listing, diff and retention HEADs.
 
 | what | seconds | rate |
 | --- | --- | --- |
-| listing diff (ListObjectVersions + manifest read + diff) | {diff_s:.2f} | {total / diff_s:,.0f} objects/s |
+| listing diff (ListObjectVersions + catalog read + diff) | {diff_s:.2f} | {total / diff_s:,.0f} objects/s |
 | … of which ListObjectVersions pages from moto | {listing_s:.2f} | {total / listing_s:,.0f} objects/s |
-| … of which the manifest read | {manifest_s:.2f} | {total / manifest_s:,.0f} objects/s |
+| … of which the catalog read | {catalog_s:.2f} | {total / catalog_s:,.0f} objects/s |
 | … of which the diff itself (pure) | {pure_s:.3f} | {total / max(pure_s, 1e-6):,.0f} objects/s |
 | whole audit flow (diff + a HEAD per object for retention + records + artifacts) | {audit_s:.2f} | {total / audit_s:,.0f} objects/s |
 | re-hash through S3 ({big} x 8 MiB) | {rehash_s:.2f} | {nbytes / MiB / rehash_s:,.0f} MiB/s |

@@ -4,7 +4,7 @@ the <video>'s first `playing` event, with the player's real defaults (404 → lo
 POST /api/preview → hls.js). p50 of N runs per case, each run a master never built before.
 
 Each case runs through the fast path (a running `prefect task serve` publishes a first
-rendition) and the old path (`DAILIES_PREVIEW_FIRST_PLAY=false`: the `build-preview`
+rendition) and the old path (`DAILIES_PREVIEW_FIRST_RENDITION=false`: the `build-preview`
 deployment alone), on two stacks one after the other in the same bench run.
 
   a  H.264/AAC 1080p 6 s (browser-ready: remuxed)
@@ -54,7 +54,7 @@ HOMES = {
     "old": Path("/tmp/bench-home-first-play-old"),
 }
 EMBEDDED = ("AWS_ENDPOINT_URL_S3", "PREFECT_API_URL", "DAILIES_DATABASE_URL", "DAILIES_REDIS_URL",
-            "DAILIES_EDGE_CACHE_DIR", "DAILIES_EDGE_URL", "DAILIES_PREVIEW_FIRST_PLAY")  # fmt: skip
+            "DAILIES_EDGE_CACHE_DIR", "DAILIES_EDGE_URL", "DAILIES_PREVIEW_FIRST_RENDITION")  # fmt: skip
 GIB = 1024**3
 FFMPEG = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y"]
 # Page-side instrumentation only: a capturing listener sees the <video>'s first `playing`
@@ -176,7 +176,7 @@ def start(path: str, store: str = "moto") -> Ctx:
 
     for name in EMBEDDED:  # always the embedded stack: comparable from one machine to the next
         os.environ.pop(name, None)
-    os.environ["DAILIES_PREVIEW_FIRST_PLAY"] = "true" if path == "new" else "false"
+    os.environ["DAILIES_PREVIEW_FIRST_RENDITION"] = "true" if path == "new" else "false"
     os.environ.update({"DAILIES_HOME": str(HOMES[path]), "PREFECT_UI_ENABLED": "false"})
     ports: dict[str, int | None] = {"edge": 0, "api": 0, "prefect": 0, "s3": 0}
     stack = start_stack(
@@ -306,11 +306,11 @@ def timeline(seen: dict[str, Any], sha: str) -> dict[str, Any]:
     """Milestones in ms since navigation start, from the page's own clock."""
     if seen["playing"] is None:
         raise RuntimeError(f"never played: {seen['trace']}")
-    manifest = [r for r in seen["resources"] if r["name"].endswith(f"{sha}/manifest.m3u8")]
+    multivariant = [r for r in seen["resources"] if r["name"].endswith(f"{sha}/manifest.m3u8")]
     segments = [r for r in seen["resources"] if r["name"].endswith(".m4s")]
     events = {e["phase"]: e["at"] for e in reversed(seen["trace"]["events"])}
-    missed = next((r["end"] for r in manifest if r["status"] == 404), events.get("requesting"))
-    loaded = [r["end"] for r in manifest if r["status"] == 200] or [None]
+    missed = next((r["end"] for r in multivariant if r["status"] == 404), events.get("requesting"))
+    loaded = [r["end"] for r in multivariant if r["status"] == 200] or [None]
     posts = [r for r in seen["resources"] if r["name"].endswith("/api/preview")]
     return {
         "origin": seen["origin"],
@@ -460,7 +460,7 @@ def report(results: dict[str, dict], cases: list[Case], runs: int, store: str = 
         "master never built; time from navigation start to the <video>'s first `playing`, "
         f"player defaults (POST `wait_s` 8, hls.js). p50 of {runs} runs per case and path, "
         "each a new master. **new** = task worker's first rendition + ladder deployment; "
-        "**old** = `DAILIES_PREVIEW_FIRST_PLAY=false` (deployment only). Both paths measured "
+        "**old** = `DAILIES_PREVIEW_FIRST_RENDITION=false` (deployment only). Both paths measured "
         f"in the same bench run, one stack after the other, {STORES[store]}, "
         f"on one {os.cpu_count()}-core {platform.machine()} machine that also runs the stack, "
         f"the browser and the untimed promotions. Each run starts once the CPUs have been "

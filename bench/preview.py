@@ -1,7 +1,7 @@
 """Preview build speed: (1) the flow's full-ladder wall time against bare ffmpeg making the
 same ladder from a local file, in the same run (the ratio is our overhead: download, probe,
 live publishing, MP4/poster/storyboard, bookkeeping); (2) time from flow start until a player
-could start: the manifest, its first variant's playlist and that playlist's first segment
+could start: the multivariant playlist, its first variant's playlist and that playlist's first segment
 are all in the bucket.
 
 Brings up its own stack (moto S3 server, a Prefect server, SQLite, in-process locks), makes
@@ -53,7 +53,7 @@ def make_master(path: Path, size: str, seconds: float, video: list[str], audio: 
 
 
 class FirstPlayable:
-    """Polls the bucket the way a player would start: manifest → first variant → segment."""
+    """Polls the bucket the way a player would start: multivariant playlist → first variant → segment."""
 
     def __init__(self, s3: Any, bucket: str, sha: str) -> None:
         self.s3, self.bucket, self.sha = s3, bucket, sha
@@ -78,10 +78,10 @@ class FirstPlayable:
     def _playable(self) -> bool:
         from dailies.media.playlists import parse_media_playlist
 
-        manifest = self._get(f"{self.sha}/manifest.m3u8")
-        if manifest is None:
+        multivariant = self._get(f"{self.sha}/manifest.m3u8")
+        if multivariant is None:
             return False
-        uris = [line for line in manifest.splitlines() if line and not line.startswith("#")]
+        uris = [line for line in multivariant.splitlines() if line and not line.startswith("#")]
         rendition = uris[0].rsplit("/", 1)[0]
         text = self._get(f"{self.sha}/{uris[0]}")
         if text is None:
@@ -182,7 +182,7 @@ def report(rows: list[dict[str, Any]], seconds: float, size: str, preset: str) -
         "",
         "Flow time includes promotion-free work only: master download to scratch, ffprobe, the "
         "one-process ladder with live segment uploads, MP4 remux, poster, storyboard, final "
-        "playlists and the previews row. First playable = from flow start until the manifest, "
+        "playlists and the previews row. First playable = from flow start until the multivariant playlist, "
         "its first variant playlist and that playlist's first segment are all in the bucket "
         "(the h264-aac master is published as a stream copy first; mpeg4-pcm waits for the "
         "first encoded segment of every rendition)."

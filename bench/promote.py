@@ -2,7 +2,7 @@
 
     uv run python bench/promote.py [--size-mib 1024]
 
-Starts its own moto server, runs the promotion flow on the embedded defaults (SQLite manifest,
+Starts its own moto server, runs the promotion flow on the embedded defaults (SQLite catalog,
 its own Prefect server) and writes the ratio and the peak RSS growth to bench/RESULTS.md.
 """
 
@@ -125,7 +125,7 @@ Object: {size_mib} MiB in moto's S3 server (same server, same run).
 | --- | --- | --- |
 | `aws s3 cp s3://… - \\| sha256sum` (awscli v1 + coreutils) | {peer_s:.2f} | {size / MiB / peer_s:.0f} |
 | hashing step alone (`hash_staging_object`) | {hash_s:.2f} | {size / MiB / hash_s:.0f} |
-| `promote_master` (stream + sha256 + locked server-side copy + verify + manifest row) | {ours_s:.2f} | {size / MiB / ours_s:.0f} |
+| `promote_master` (stream + sha256 + locked server-side copy + verify + catalog row) | {ours_s:.2f} | {size / MiB / ours_s:.0f} |
 
 - throughput ratio, hashing step vs awscli-and-sha256sum: **{peer_s / hash_s:.2f}x** (above 1 = ours faster)
 - throughput ratio, whole promotion vs awscli-and-sha256sum: **{ratio:.2f}x** (the promotion also copies and records)

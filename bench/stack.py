@@ -1,5 +1,5 @@
 """The stack a benchmark runs against: its own moto S3 server and Prefect server on free
-ports, SQLite manifest, no Redis (one machine), all under a throwaway directory."""
+ports, SQLite catalog, no Redis (one machine), all under a throwaway directory."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Pure audit logic: diff the masters bucket against the manifest, judge retention, choose
+"""Pure audit logic: diff the masters bucket against the catalog, judge retention, choose
 what to re-hash. Inputs are plain records built by tasks/audit.py from S3 and SQL."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ _MODE_STRENGTH = {"GOVERNANCE": 1, "COMPLIANCE": 2}
 
 
 @dataclass(frozen=True)
-class ManifestEntry:
+class CatalogEntry:
     sha256: str
     key: str
     size_bytes: int
@@ -70,18 +70,16 @@ def latest_versions(pages: Iterable[dict]) -> dict[str, BucketObject]:  # type: 
     return latest
 
 
-def diff_listing(
-    manifest: Sequence[ManifestEntry], latest: dict[str, BucketObject]
-) -> list[Finding]:
+def diff_listing(catalog: Sequence[CatalogEntry], latest: dict[str, BucketObject]) -> list[Finding]:
     """Missing, orphaned and wrong-size objects. O(n) over both sides."""
     findings: list[Finding] = []
-    expected = {entry.key: entry for entry in manifest}
-    for entry in manifest:
+    expected = {entry.key: entry for entry in catalog}
+    for entry in catalog:
         found = latest.get(entry.key)
         if found is None or found.is_delete_marker:
             how = "a delete marker hides it" if found else "no object at its key"
             findings.append(
-                Finding("missing", entry.key, entry.sha256, f"manifest lists it; {how}")
+                Finding("missing", entry.key, entry.sha256, f"the catalog lists it; {how}")
             )
         elif found.size_bytes != entry.size_bytes:
             findings.append(
@@ -89,19 +87,19 @@ def diff_listing(
                     "size_mismatch",
                     entry.key,
                     entry.sha256,
-                    f"bucket has {found.size_bytes} bytes, manifest says {entry.size_bytes}",
+                    f"bucket has {found.size_bytes} bytes, the catalog says {entry.size_bytes}",
                 )
             )
     for key, found in latest.items():
         if key not in expected and not found.is_delete_marker:
             findings.append(
-                Finding("orphaned", key, None, f"{found.size_bytes} bytes with no manifest row")
+                Finding("orphaned", key, None, f"{found.size_bytes} bytes with no catalog row")
             )
     return findings
 
 
 def judge_retention(
-    entry: ManifestEntry, lock: LockState, required_mode: str, now: datetime
+    entry: CatalogEntry, lock: LockState, required_mode: str, now: datetime
 ) -> Finding | None:
     """Retention must be in force, at least as strong as configured and as recorded."""
     problem = None
@@ -127,7 +125,7 @@ def rehash_budget(configured_bytes: int, total_bytes: int, reverify_days: int) -
     return max(configured_bytes, -(-total_bytes // max(reverify_days, 1)))
 
 
-def pick_for_rehash(entries: Sequence[ManifestEntry], budget_bytes: int) -> list[ManifestEntry]:
+def pick_for_rehash(entries: Sequence[CatalogEntry], budget_bytes: int) -> list[CatalogEntry]:
     """Oldest-verified first (never verified before all), until the byte budget is spent.
 
     The first pick is taken even when it alone exceeds the budget, so a huge master can
@@ -137,7 +135,7 @@ def pick_for_rehash(entries: Sequence[ManifestEntry], budget_bytes: int) -> list
         entries,
         key=lambda e: (e.last_verified_at is not None, e.last_verified_at or datetime.min, e.key),
     )
-    picked: list[ManifestEntry] = []
+    picked: list[CatalogEntry] = []
     spent = 0
     for entry in ordered:
         if picked and spent + entry.size_bytes > budget_bytes:

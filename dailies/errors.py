@@ -32,11 +32,12 @@ class UnknownMaster(NotFound):
     pass
 
 
-class IntegrityError(DailiesError):
-    """Content is not what it claims to be."""
+class ContentMismatch(DailiesError):
+    """Content is not what it claims to be. (Not "IntegrityError": that is SQLAlchemy's, for
+    a constraint the database refused.)"""
 
 
-class ChecksumMismatch(IntegrityError):
+class ChecksumMismatch(ContentMismatch):
     def __init__(self, expected: str, actual: str, key: str) -> None:
         self.expected, self.actual, self.key = expected, actual, key
         super().__init__(
@@ -45,11 +46,11 @@ class ChecksumMismatch(IntegrityError):
         )
 
 
-class CopyVerificationFailed(IntegrityError):
+class CopyVerificationFailed(ContentMismatch):
     pass
 
 
-class StagingObjectChanged(IntegrityError):
+class StagingObjectChanged(ContentMismatch):
     """The staged object was overwritten after it was hashed; what was verified is gone."""
 
 

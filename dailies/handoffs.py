@@ -36,7 +36,7 @@ class CopiedMaster:
 
 @dataclass(frozen=True)
 class MasterRecord:
-    """A promoted master as the manifest has it: what a preview build reads."""
+    """A promoted master as the catalog has it: what a preview build reads."""
 
     sha256: str
     size_bytes: int
@@ -45,7 +45,7 @@ class MasterRecord:
     etag: str | None
     retention_mode: str
     retain_until: datetime | None
-    source_staging_key: str | None
+    source_staging_key: str
     promoted_at: datetime | None
     last_verified_at: datetime | None
 

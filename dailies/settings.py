@@ -88,17 +88,29 @@ class Settings(BaseSettings):
     # Publish a stream-copy rendition first when the master is already browser-friendly.
     preview_stream_copy: bool = True
     preview_publish_interval_s: float = Field(default=0.5, gt=0)
-    # The first rendition (tasks/first_play.py) by a running task worker on a 404 trigger;
-    # off = the deployment alone (what bench/first_play.py compares against).
-    preview_first_play: bool = True
+    # The first rendition (tasks/first_rendition.py) by a running task worker on a 404 trigger;
+    # off = the deployment alone (what bench/first_play.py compares against). Both settings
+    # of the first rendition still read their old names (…FIRST_PLAY…).
+    preview_first_rendition: bool = Field(
+        default=True,
+        validation_alias=AliasChoices(
+            "DAILIES_PREVIEW_FIRST_RENDITION", "DAILIES_PREVIEW_FIRST_PLAY"
+        ),
+    )
     # How often the first rendition looks for finished segments (a local directory listing):
     # each poll's wait is added to a reviewer's first frame.
-    first_play_publish_interval_s: float = Field(default=0.05, gt=0)
+    first_rendition_publish_interval_s: float = Field(
+        default=0.05,
+        gt=0,
+        validation_alias=AliasChoices(
+            "DAILIES_FIRST_RENDITION_PUBLISH_INTERVAL_S", "DAILIES_FIRST_PLAY_PUBLISH_INTERVAL_S"
+        ),
+    )
     # Niceness of the work-pool workers `dailies up` starts (their flow runs and ffmpeg
     # inherit it): on a shared host the ladder is batch work and yields the CPU to the
     # first rendition and the API, which a reviewer is waiting on. 0 = no preference.
     worker_nice: int = Field(default=10, ge=0, le=19)
-    # How long POST /api/preview waits for a playable manifest before answering 202.
+    # How long POST /api/preview waits for a playable multivariant playlist before answering 202.
     preview_wait_s: float = Field(default=8.0, ge=0, le=25)
     # How often a building ladder reports progress (the previews row and a Prefect artifact).
     preview_progress_interval_s: float = Field(default=2.0, gt=0)

@@ -1,4 +1,4 @@
-"""The scheduled integrity audit: the masters bucket still holds what the manifest says."""
+"""The scheduled integrity audit: the masters bucket still holds what the catalog says."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from dailies.settings import Settings, get_settings
 from tasks.audit import (
     check_retention_batch,
     list_masters_bucket,
-    load_manifest,
+    load_catalog,
     publish_audit,
     record_audit,
     rehash_batch,
@@ -22,14 +22,14 @@ from tasks.audit import (
 
 @flow(name="integrity-audit", task_runner=ThreadPoolTaskRunner(max_workers=4))  # type: ignore[arg-type]
 def _audit_masters(rehash_budget_bytes: int | None = None) -> State[Any]:
-    """Diff bucket vs manifest, check retention, re-hash a rolling subset; fail on findings."""
+    """Diff bucket vs catalog, check retention, re-hash a rolling subset; fail on findings."""
     settings = get_settings()
-    manifest = load_manifest()
+    catalog = load_catalog()
     latest = list_masters_bucket()
-    findings = diff_listing(manifest, latest)
+    findings = diff_listing(catalog, latest)
 
     flagged = {f.key for f in findings}
-    present = [e for e in manifest if e.key not in flagged]
+    present = [e for e in catalog if e.key not in flagged]
     batches = chunked(present, settings.audit_batch_size)
     for batch_findings in check_retention_batch.map(batches).result():
         findings += batch_findings
@@ -45,7 +45,7 @@ def _audit_masters(rehash_budget_bytes: int | None = None) -> State[Any]:
     bytes_hashed = sum(h["bytes_hashed"] for h in hashed)
     verified = {sha: ok for h in hashed for sha, ok in h["verified"].items()}
 
-    checked = len(set(latest) | {e.key for e in manifest})
+    checked = len(set(latest) | {e.key for e in catalog})
     run_id = record_audit(checked, bytes_hashed, findings, verified)
     summary = publish_audit(run_id, checked, bytes_hashed, findings)
     result = {

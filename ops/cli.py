@@ -405,7 +405,7 @@ def audit(
         None, help="bytes to re-hash this run (default: DAILIES_AUDIT_REHASH_BUDGET_BYTES)"
     ),
 ) -> None:
-    """Audit the masters bucket against the manifest in this CLI process (not on a worker);
+    """Audit the masters bucket against the catalog in this CLI process (not on a worker);
     exit 1 when anything is found.
 
     The audit runs here, in this command's own Python process. No

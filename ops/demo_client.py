@@ -102,9 +102,9 @@ def promote(
     raise DemoFailure(f"promotion run {run_id} did not finish within {timeout_s:.0f}s")
 
 
-def media_playlists(manifest: str) -> list[str]:
+def media_playlists(multivariant: str) -> list[str]:
     """The first variant's playlist and the audio renditions' (EXT-X-MEDIA URI=…)."""
-    lines = [line.strip() for line in manifest.splitlines() if line.strip()]
+    lines = [line.strip() for line in multivariant.splitlines() if line.strip()]
     first_variant = next((line for line in lines if not line.startswith("#")), None)
     audio = [m.group(1) for line in lines if line.startswith("#EXT-X-MEDIA") for m in
              [_MEDIA_URI.search(line)] if m]  # fmt: skip
@@ -112,17 +112,17 @@ def media_playlists(manifest: str) -> list[str]:
 
 
 def playable(edge: httpx.Client, sha256: str) -> bool:
-    """What a player needs to start: the manifest, its playlists, their init and first
-    segments, all answering 200 through the edge."""
-    manifest_url = f"/previews/{sha256}/manifest.m3u8"
-    manifest = edge.get(manifest_url)
-    if manifest.status_code != 200:
+    """What a player needs to start: the multivariant playlist, its media playlists, their
+    init and first segments, all answering 200 through the edge."""
+    multivariant_url = f"/previews/{sha256}/manifest.m3u8"
+    multivariant = edge.get(multivariant_url)
+    if multivariant.status_code != 200:
         return False
-    playlists = media_playlists(manifest.text)
+    playlists = media_playlists(multivariant.text)
     if not playlists:
         return False
     for uri in playlists:
-        playlist_url = urljoin(manifest_url, uri)
+        playlist_url = urljoin(multivariant_url, uri)
         playlist = edge.get(playlist_url)
         if playlist.status_code != 200:
             return False

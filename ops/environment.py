@@ -1,5 +1,5 @@
 """The environment of a stack: the variables that point a process, its children and
-dailies' settings at one S3, one Prefect server, one manifest database and one Redis.
+dailies' settings at one S3, one Prefect server, one catalog database and one Redis.
 
 `stack_environment` is the one writer of those variables. `dailies up` gets its own through
 `embedded_environment` (which services to start, what the operator's shell already names),

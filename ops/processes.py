@@ -231,7 +231,7 @@ def start_task_worker(env: dict[str, str], log_dir: Path, timeout_s: float = 60)
     """`prefect task serve` for the first rendition: a process that is already running when a
     reviewer's 404 arrives, so the first segments do not wait for a Python start."""
     args = [str(BIN_DIR / "prefect"), "task", "serve",
-            "tasks/first_play.py:publish_first_rendition", "--limit", "4"]  # fmt: skip
+            "tasks/first_rendition.py:publish_first_rendition", "--limit", "4"]  # fmt: skip
     log_path = log_dir / "task-worker.log"
     # A restart appends to the same log: only what this process writes counts.
     offset = len(_read(log_path))

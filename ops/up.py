@@ -1,7 +1,7 @@
 """`dailies up`: the whole stack on one machine, on embedded defaults.
 
 moto's S3 server and a Prefect server (SQLite) unless AWS_ENDPOINT_URL_S3 / PREFECT_API_URL
-name others, a SQLite manifest database unless DAILIES_DATABASE_URL names one, then
+name others, a SQLite catalog database unless DAILIES_DATABASE_URL names one, then
 bootstrap (buckets, migrations, pools, deployments), the API, the nginx edge and workers.
 `dailies demo` starts the same stack through `start_stack` when none is running.
 """
@@ -163,7 +163,7 @@ def start_stack(
     env, starts = embedded_environment(home, chosen, dict(os.environ), store)
     stack_dir = home / "stack"
     if starts["s3"]:
-        # moto keeps objects in memory: the manifest and Prefect's records of the last run
+        # moto keeps objects in memory: the catalog and Prefect's records of the last run
         # would point at objects that no longer exist, so they start afresh with it.
         shutil.rmtree(stack_dir, ignore_errors=True)
     logs = stack_dir / "logs"
@@ -237,7 +237,7 @@ def _start_services(
         stack.restarters[worker.name] = _starter(
             start_worker, pool_name, {**os.environ}, logs, nice
         )
-    if settings.preview_first_play:
+    if settings.preview_first_rendition:
         echo("starting the task worker for first renditions…")
         stack.services.append(start_task_worker({**os.environ}, logs))
         stack.restarters["task-worker"] = _starter(start_task_worker, {**os.environ}, logs)

@@ -13,9 +13,9 @@ from prefect.events import emit_event
 
 from dailies.audit_rules import (
     BucketObject,
+    CatalogEntry,
     Finding,
     LockState,
-    ManifestEntry,
     judge_retention,
     latest_versions,
     markdown_summary,
@@ -31,9 +31,9 @@ from tasks.run_context import current_flow_run_id
 
 
 @task
-def load_manifest() -> list[ManifestEntry]:
+def load_catalog() -> list[CatalogEntry]:
     with session_scope() as session:
-        return audits.manifest_entries(session)
+        return audits.catalog_entries(session)
 
 
 @task(**transient_retries(3))
@@ -45,13 +45,13 @@ def list_masters_bucket() -> dict[str, BucketObject]:
 
 
 @task(**transient_retries(3))
-def check_retention_batch(entries: list[ManifestEntry]) -> list[Finding]:
+def check_retention_batch(entries: list[CatalogEntry]) -> list[Finding]:
     """HEAD each current version (threads within the batch) and judge its Object Lock."""
     settings = get_settings()
     s3 = s3_client(settings)
     now = datetime.now(UTC)
 
-    def judge(entry: ManifestEntry) -> Finding | None:
+    def judge(entry: CatalogEntry) -> Finding | None:
         found = head(s3, settings.masters_bucket, entry.key)
         if found is None:  # deleted since the listing: the listing diff reports it next run
             return None
@@ -69,7 +69,7 @@ def check_retention_batch(entries: list[ManifestEntry]) -> list[Finding]:
 
 
 @task(**transient_retries(2))
-def rehash_batch(entries: list[ManifestEntry]) -> dict[str, Any]:
+def rehash_batch(entries: list[CatalogEntry]) -> dict[str, Any]:
     """Stream each current version and compare its sha256 with its content address.
 
     Several objects at once: hashlib and socket reads release the GIL, so threads overlap
@@ -77,7 +77,7 @@ def rehash_batch(entries: list[ManifestEntry]) -> dict[str, Any]:
     settings = get_settings()
     s3 = s3_client(settings)
 
-    def rehash(entry: ManifestEntry) -> tuple[ManifestEntry, str, int]:
+    def rehash(entry: CatalogEntry) -> tuple[CatalogEntry, str, int]:
         chunks = iter_object(s3, settings.masters_bucket, entry.key, settings.hash_chunk_bytes)
         return (entry, *sha256_of_chunks(chunks))
 

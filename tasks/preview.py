@@ -43,7 +43,7 @@ from tasks.preview_steps import (
     fetch_master,
     multivariant_published,
     probe_master,
-    publish_manifest,
+    publish_final_multivariant,
     publish_stream_copy,
 )
 from tasks.retry import transient_retries
@@ -142,7 +142,7 @@ def build_preview_files(request: PreviewRequest, master: MasterRecord) -> BuiltP
         source = fetch_master(master, scratch)
         probe = probe_master(source)
         plan = plan_ladder(probe)
-        # A multivariant playlist already there is the first rendition's (tasks/first_play.py):
+        # A multivariant playlist already there is the first rendition's (tasks/first_rendition.py):
         # playable, so neither the stream copy nor the ladder's estimate is needed.
         playable = multivariant_published(request.sha256)
         copied = not playable and settings.preview_stream_copy and browser_friendly(probe)
@@ -150,14 +150,14 @@ def build_preview_files(request: PreviewRequest, master: MasterRecord) -> BuiltP
             copied = publish_stream_copy(source, probe, request.sha256, scratch)
         early = not (copied or playable)
         outputs = encode_ladder(
-            source, probe, plan, encoder, request.sha256, scratch, early_manifest=early
+            source, probe, plan, encoder, request.sha256, scratch, early_multivariant=early
         )
         plan = dataclasses.replace(plan, duration_s=measured_duration_s(outputs, plan.duration_s))
         timing, timing_key = publish_timing(probe, request.sha256, scratch, outputs)
         mp4_key = publish_mp4(plan, request.sha256, scratch)
         poster_key = publish_poster(plan, request.sha256, scratch)
         storyboard_key = publish_storyboard(plan, request.sha256, scratch)
-        manifest_key = publish_manifest(request.sha256, outputs, plan)
+        manifest_key = publish_final_multivariant(request.sha256, outputs, plan)
     return BuiltPreview(
         sha256=request.sha256,
         manifest_key=manifest_key,

@@ -106,8 +106,9 @@ def probe_master(source: str) -> MasterProbe:
 
 @task(cache_policy=NO_CACHE, persist_result=False)
 def publish_stream_copy(source: str, probe: MasterProbe, sha256: str, scratch: Path) -> bool:
-    """Remux a browser-friendly master and point the manifest at it: playable in seconds.
-    False when the remux fails: it is a head start, and the ladder still decodes the master."""
+    """Remux a browser-friendly master and point the multivariant playlist at it: playable in
+    seconds. False when the remux fails: it is a head start, and the ladder still decodes the
+    master."""
     settings = get_settings()
     out = scratch / "copy"
     (out / SOURCE_RENDITION).mkdir(parents=True)
@@ -137,8 +138,8 @@ def publish_stream_copy(source: str, probe: MasterProbe, sha256: str, scratch: P
         init_codecs(folder),
         (probe.width, probe.height),
     )
-    manifest = single_variant(output, AAC_LC if probe.audio else None)
-    _publish(sha256, manifest, Stage.STREAM_COPY)
+    multivariant = single_variant(output, AAC_LC if probe.audio else None)
+    _publish(sha256, multivariant, Stage.STREAM_COPY)
     return True
 
 
@@ -150,7 +151,7 @@ def encode_ladder(
     encoder: str,
     sha256: str,
     scratch: Path,
-    early_manifest: bool,
+    early_multivariant: bool,
 ) -> list[RenditionOutput]:
     """The one ffmpeg process for every rendition, published segment by segment."""
     settings = get_settings()
@@ -163,13 +164,17 @@ def encode_ladder(
     )
     args = build_ladder_args(source, out, probe, plan, encode, LADDER_VERSION)
 
-    def publish_early_manifest() -> None:
+    def publish_early_multivariant() -> None:
         codecs = {r.name: init_codecs(out / r.name) for r in plan.rungs}
-        manifest = build_multivariant(estimated_outputs(plan, codecs), plan.frame_rate)
-        _publish(sha256, manifest, Stage.LADDER_STARTED)
+        multivariant = build_multivariant(estimated_outputs(plan, codecs), plan.frame_rate)
+        _publish(sha256, multivariant, Stage.LADDER_STARTED)
 
     publisher = _publisher(
-        out, names, sha256, plan.segment_s, publish_early_manifest if early_manifest else None
+        out,
+        names,
+        sha256,
+        plan.segment_s,
+        publish_early_multivariant if early_multivariant else None,
     )
     report = _progress_reporter(sha256)
     logger = run_logger("dailies.preview")
@@ -204,7 +209,9 @@ def encode_ladder(
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
-def publish_manifest(sha256: str, outputs: list[RenditionOutput], plan: LadderPlan) -> str:
+def publish_final_multivariant(
+    sha256: str, outputs: list[RenditionOutput], plan: LadderPlan
+) -> str:
     """The final multivariant playlist, with measured BANDWIDTH: last, so a player that
     finds it finds every rendition complete."""
     key = _publish(sha256, build_multivariant(outputs, plan.frame_rate), Stage.LADDER)
@@ -225,9 +232,9 @@ def time_limit(duration_s: float) -> float:
     )
 
 
-def _publish(sha256: str, manifest: Multivariant, stage: Stage) -> str:
+def _publish(sha256: str, multivariant: Multivariant, stage: Stage) -> str:
     settings = get_settings()
-    text = render_multivariant(manifest)
+    text = render_multivariant(multivariant)
     lifecycle.publish_multivariant(s3_client(settings), settings, sha256, text, stage)
     return multivariant_key(sha256)
 
@@ -250,7 +257,7 @@ def _publisher(
 
 def init_codecs(folder: Path) -> str:
     """RFC 6381 CODECS of the H.264 rendition whose files are in `folder`, from its init
-    segment (the first rendition's too, tasks/first_play.py)."""
+    segment (the first rendition's too, tasks/first_rendition.py)."""
     found = sorted(folder.glob("*init*.mp4"))
     try:
         return (avc_codec_string(found[0].read_bytes()) if found else None) or FALLBACK_AVC

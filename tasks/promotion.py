@@ -190,7 +190,7 @@ def secure_master(copied: CopiedMaster) -> CopiedMaster | None:
         return None
     verify_copy(found, copied.size_bytes, copied.sha256)
     # Ceph RGW answers CopyObject without x-amz-version-id: name the version HEAD found, so
-    # retention and the manifest row point at it and not at "" (the copy ran under the
+    # retention and the catalog row point at it and not at "" (the copy ran under the
     # sha's lock, so the latest version is ours).
     version = version or str(found.get("VersionId") or "")
     copied = dataclasses.replace(copied, version_id=version)
@@ -210,7 +210,7 @@ def secure_master(copied: CopiedMaster) -> CopiedMaster | None:
 @task
 def probe_master(secured: CopiedMaster) -> dict[str, Any] | None:
     """ffprobe's description of the new master, read where it lies (ranged GETs through a
-    short-lived URL), for the manifest row: a reviewer's first play then starts without a
+    short-lived URL), for the catalog row: a reviewer's first play then starts without a
     probe over the network. Never fails the promotion: a master ffprobe cannot read is still
     kept, and previews probe it themselves (and say why they cannot build it)."""
     settings = get_settings()

@@ -220,7 +220,7 @@ def cpu_worker(deployed):  # type: ignore[no-untyped-def]
 
 
 class TaskWorker:
-    """`prefect task serve` for the first rendition (tasks/first_play.py), as `dailies up`
+    """`prefect task serve` for the first rendition (tasks/first_rendition.py), as `dailies up`
     runs it. A test may kill it; `restart` brings a fresh one for the tests after it."""
 
     def __init__(self) -> None:

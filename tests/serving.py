@@ -39,7 +39,7 @@ def serve(app: Any, **config: Any) -> Iterator[str]:
 def bucket_reader(s3: Any, bucket: str) -> Iterator[str]:
     """Yield a base URL serving `bucket`'s objects over plain HTTP (GET/HEAD, Range passed
     through), read with the client's credentials: how a test lets ffprobe follow an HLS
-    manifest's relative URLs now that the previews bucket refuses anonymous reads."""
+    multivariant playlist's relative URLs now that the previews bucket refuses anonymous reads."""
     import http.server
 
     from botocore.exceptions import ClientError

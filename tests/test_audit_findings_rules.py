@@ -9,9 +9,9 @@ import pytest
 
 from dailies.audit_rules import (
     BucketObject,
+    CatalogEntry,
     Finding,
     LockState,
-    ManifestEntry,
     chunked,
     diff_listing,
     judge_retention,
@@ -25,8 +25,8 @@ NOW = datetime(2026, 6, 1, tzinfo=UTC)
 LATER = NOW + timedelta(days=300)
 
 
-def entry(key: str, size: int = 10) -> ManifestEntry:
-    return ManifestEntry("sha-" + key, key, size, "COMPLIANCE", LATER)
+def entry(key: str, size: int = 10) -> CatalogEntry:
+    return CatalogEntry("sha-" + key, key, size, "COMPLIANCE", LATER)
 
 
 def test_latest_versions_reads_pages_with_either_list_absent() -> None:
@@ -42,17 +42,21 @@ def test_latest_versions_reads_pages_with_either_list_absent() -> None:
 
 
 def test_diff_findings_say_what_is_wrong() -> None:
-    manifest = [entry("gone"), entry("hidden"), entry("resized")]
+    catalog = [entry("gone"), entry("hidden"), entry("resized")]
     latest = {
         "hidden": BucketObject("hidden", "2", 0, is_delete_marker=True),
         "resized": BucketObject("resized", "1", 11),
         "stray": BucketObject("stray", "1", 3),
     }
-    assert diff_listing(manifest, latest) == [
-        Finding("missing", "gone", "sha-gone", "manifest lists it; no object at its key"),
-        Finding("missing", "hidden", "sha-hidden", "manifest lists it; a delete marker hides it"),
-        Finding("size_mismatch", "resized", "sha-resized", "bucket has 11 bytes, manifest says 10"),
-        Finding("orphaned", "stray", None, "3 bytes with no manifest row"),
+    assert diff_listing(catalog, latest) == [
+        Finding("missing", "gone", "sha-gone", "the catalog lists it; no object at its key"),
+        Finding(
+            "missing", "hidden", "sha-hidden", "the catalog lists it; a delete marker hides it"
+        ),
+        Finding(
+            "size_mismatch", "resized", "sha-resized", "bucket has 11 bytes, the catalog says 10"
+        ),
+        Finding("orphaned", "stray", None, "3 bytes with no catalog row"),
     ]
 
 
@@ -95,7 +99,7 @@ def test_retention_findings_say_what_is_wrong(lock: LockState, required: str, de
 
 def test_retention_in_force_until_a_second_from_now_is_fine() -> None:
     lock = LockState("k", "COMPLIANCE", NOW + timedelta(seconds=1))
-    record = ManifestEntry("sha-k", "k", 10, "COMPLIANCE", NOW)
+    record = CatalogEntry("sha-k", "k", 10, "COMPLIANCE", NOW)
     assert judge_retention(record, lock, "COMPLIANCE", NOW) is None
 
 
@@ -134,7 +138,7 @@ def test_a_clean_audit_summary() -> None:
 
 
 def test_an_audit_summary_lists_its_findings() -> None:
-    findings = [Finding("orphaned", "k", None, "3 bytes with no manifest row")]
+    findings = [Finding("orphaned", "k", None, "3 bytes with no catalog row")]
     assert markdown_summary(1, 0, findings).split("\n")[0] == (
         "# Masters integrity audit: 1 finding(s)"
     )
@@ -146,7 +150,7 @@ def test_an_audit_summary_lists_its_findings() -> None:
         "",
         "| kind | key | detail |",
         "| --- | --- | --- |",
-        "| orphaned | `k` | 3 bytes with no manifest row |",
+        "| orphaned | `k` | 3 bytes with no catalog row |",
     ]
 
 

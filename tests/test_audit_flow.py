@@ -26,7 +26,7 @@ from tests.stores import both_stores
 
 @pytest.fixture
 def audit_stack(store, monkeypatch):  # type: ignore[no-untyped-def]
-    # GOVERNANCE so the test can shorten a retention behind the manifest's back
+    # GOVERNANCE so the test can shorten a retention behind the catalog's back
     with isolated_stack(monkeypatch, DAILIES_RETENTION_MODE="GOVERNANCE") as s:
         yield s
 

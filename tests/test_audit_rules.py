@@ -8,8 +8,8 @@ import pytest
 
 from dailies.audit_rules import (
     BucketObject,
+    CatalogEntry,
     LockState,
-    ManifestEntry,
     count_by_kind,
     diff_listing,
     judge_retention,
@@ -23,8 +23,8 @@ NOW = datetime(2026, 6, 1, tzinfo=UTC)
 LATER = NOW + timedelta(days=300)
 
 
-def entry(key: str, size: int = 10, verified: datetime | None = None) -> ManifestEntry:
-    return ManifestEntry(key, key, size, "COMPLIANCE", LATER, verified)
+def entry(key: str, size: int = 10, verified: datetime | None = None) -> CatalogEntry:
+    return CatalogEntry(key, key, size, "COMPLIANCE", LATER, verified)
 
 
 def test_latest_versions_keeps_the_newest_version_or_delete_marker() -> None:
@@ -45,7 +45,7 @@ def test_latest_versions_keeps_the_newest_version_or_delete_marker() -> None:
 
 
 def test_diff_reports_missing_orphaned_and_size_mismatch_once_each() -> None:
-    manifest = [entry("gone"), entry("hidden"), entry("resized"), entry("fine")]
+    catalog = [entry("gone"), entry("hidden"), entry("resized"), entry("fine")]
     latest = {
         "hidden": BucketObject("hidden", "2", 0, is_delete_marker=True),
         "resized": BucketObject("resized", "1", 11),
@@ -53,7 +53,7 @@ def test_diff_reports_missing_orphaned_and_size_mismatch_once_each() -> None:
         "stray": BucketObject("stray", "1", 3),
         "stray-deleted": BucketObject("stray-deleted", "1", 0, is_delete_marker=True),
     }
-    found = {(f.kind, f.key) for f in diff_listing(manifest, latest)}
+    found = {(f.kind, f.key) for f in diff_listing(catalog, latest)}
     assert found == {
         ("missing", "gone"),
         ("missing", "hidden"),

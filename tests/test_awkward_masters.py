@@ -1,6 +1,6 @@
 """Masters editors really send that are not plain progressive 8-bit H.264: variable frame
 rate, interlaced, DNxHD in MOV and 10-bit H.264, through both encodes a reviewer sees: the
-first rendition (tasks/first_play.py, the task worker's path) and the ladder (flows/preview.py
+first rendition (tasks/first_rendition.py, the task worker's path) and the ladder (flows/preview.py
 build_preview). Each output is decoded in full by ffmpeg and checked for what a browser needs:
 8-bit 4:2:0 H.264, progressive pictures, timestamps that only go forward, the master's length,
 and a constant frame rate where we encode. Plus the first rendition of a corrupt master: a
@@ -20,7 +20,7 @@ import pytest
 from dailies.clients import s3_client
 from dailies.errors import UnplayableMaster
 from flows.preview import build_preview
-from tasks.first_play import publish_first_rendition
+from tasks.first_rendition import publish_first_rendition
 from tests import preview_fixtures as media
 
 pytestmark = pytest.mark.slow
@@ -127,19 +127,19 @@ def test_ladder_of_an_awkward_master_plays(
     assert result["status"] == "ready" and result["encoder"] == "libx264", result
     renditions = {r["name"]: r["kind"] for r in result["renditions"]}
     assert renditions.pop("audio") == "audio" and renditions, result["renditions"]
-    (rate,) = _manifest_frame_rates(stack, sha)  # the rate planned from the master's average
+    (rate,) = _multivariant_frame_rates(stack, sha)  # the rate planned from the master's average
     for name in renditions:
         url = f"{previews_url}/{sha}/{name}/index.m3u8"
         video = assert_plays_in_a_browser(url, _duration(path), constant_rate=True)
         assert video["profile"] == "High", video
-        # The rate the manifest promises is the one encoded (ffmpeg's own CFR default would
-        # repeat a VFR master's frames at its 30 fps tick rate instead).
+        # The rate the multivariant playlist promises is the one encoded (ffmpeg's own CFR
+        # default would repeat a VFR master's frames at its 30 fps tick rate instead).
         assert float(Fraction(video["r_frame_rate"])) == pytest.approx(rate, abs=0.001), video
         assert_progressive_pictures(case, url, video)
     assert_decodes_cleanly(f"{previews_url}/{sha}/audio/index.m3u8")
 
 
-def _manifest_frame_rates(stack: Any, sha: str) -> set[float]:
+def _multivariant_frame_rates(stack: Any, sha: str) -> set[float]:
     body = s3_client(stack).get_object(Bucket=stack.previews_bucket, Key=f"{sha}/manifest.m3u8")
     lines = body["Body"].read().decode().splitlines()
     return {

@@ -62,7 +62,8 @@ def _row(stack: Any, sha: str) -> Preview:
 
 
 def _assert_complete(stack: Any, result: dict[str, Any], public: str) -> None:
-    """Every object the result names is there, and ffprobe plays the manifest through."""
+    """Every object the result names is there, and ffprobe plays the multivariant playlist
+    through."""
     sha, s3 = result["sha256"], s3_client(stack)
     keys = [result["manifest_key"], result["mp4_key"], result["poster_key"]]
     keys += [result["storyboard_key"]] if result["storyboard_key"] else []

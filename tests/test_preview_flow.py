@@ -112,12 +112,13 @@ def test_1080p_master_gets_a_full_ladder_ffprobe_can_read(stack, hd, previews_ur
         assert abs(_duration(url) - source_s) <= 0.1, rendition["name"]
 
 
-def test_manifest_attributes_are_measured_and_playlists_are_vod(stack, hd):
+def test_multivariant_attributes_are_measured_and_playlists_are_vod(stack, hd):
     sha = hd["sha"]
-    manifest = _text(stack, f"{sha}/manifest.m3u8")
-    assert "#EXT-X-INDEPENDENT-SEGMENTS" in manifest
-    assert 'TYPE=AUDIO,GROUP-ID="aud"' in manifest
-    stream_infs = [line for line in manifest.splitlines() if line.startswith("#EXT-X-STREAM-INF")]
+    multivariant = _text(stack, f"{sha}/manifest.m3u8")
+    assert "#EXT-X-INDEPENDENT-SEGMENTS" in multivariant
+    assert 'TYPE=AUDIO,GROUP-ID="aud"' in multivariant
+    lines = multivariant.splitlines()
+    stream_infs = [line for line in lines if line.startswith("#EXT-X-STREAM-INF")]
     assert len(stream_infs) == 4
     for line, rendition in zip(stream_infs, _video_renditions(hd["result"]), strict=True):
         # High profile (0x64), really in the stream, and the audio codec alongside.
@@ -273,8 +274,8 @@ def test_master_without_audio_gets_a_video_only_ladder(stack, clips, previews_ur
     built = _build(stack, media.make_no_audio(clips / "silent.mkv"))
     sha, result = built["sha"], built["result"]
     assert [r["name"] for r in result["renditions"]] == ["478p", "360p"]  # odd 853x479 source
-    manifest = _text(stack, f"{sha}/manifest.m3u8")
-    assert "EXT-X-MEDIA" not in manifest and "mp4a" not in manifest
+    multivariant = _text(stack, f"{sha}/manifest.m3u8")
+    assert "EXT-X-MEDIA" not in multivariant and "mp4a" not in multivariant
     probed = media.ffprobe_json(f"{previews_url}/{sha}/manifest.m3u8", "-show_streams",
                                 "-show_format")  # fmt: skip
     assert {s["codec_type"] for s in probed["streams"]} == {"video"}

@@ -192,7 +192,7 @@ def test_staging_object_overwritten_after_hashing_is_not_promoted(settings, s3, 
 
 
 def test_a_video_master_is_probed_once_at_promotion(settings, s3, db_session, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """The manifest row carries ffprobe's description, read through the masters bucket, so
+    """The catalog row carries ffprobe's description, read through the masters bucket, so
     the first rendition need not probe over the network while a reviewer waits."""
     path = media.make_prores_hq(tmp_path / "probe-me.mov", seconds=1, size="640x360")
     sha = media.stage_and_promote(s3, settings, path)

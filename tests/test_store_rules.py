@@ -197,9 +197,10 @@ def test_ranged_get_reads_only_the_range(store: str, settings: Any, s3: Any) -> 
 def test_a_preview_is_published_whole(
     store: str, settings: Any, s3: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Promote and build a small master on the store: every file the manifest and the media
-    playlists name is in the previews bucket, the playlists are final (VOD + ENDLIST), and the
-    row says ready. (RGW answers CopyObject without a version id: the promotion reads it back.)"""
+    """Promote and build a small master on the store: every file the multivariant playlist and
+    the media playlists name is in the previews bucket, the playlists are final (VOD +
+    ENDLIST), and the row says ready. (RGW answers CopyObject without a version id: the
+    promotion reads it back.)"""
     from flows.preview import build_preview
     from tests import preview_fixtures as media
 
@@ -215,8 +216,8 @@ def test_a_preview_is_published_whole(
         body = s3.get_object(Bucket=settings.previews_bucket, Key=key)["Body"]
         return str(body.read().decode())
 
-    manifest = text(result["manifest_key"])
-    playlists = [line for line in manifest.splitlines() if line and not line.startswith("#")]
+    multivariant = text(result["manifest_key"])
+    playlists = [line for line in multivariant.splitlines() if line and not line.startswith("#")]
     assert playlists and {f"{sha}/preview.mp4", f"{sha}/poster.jpg"} <= keys
     for playlist in playlists:
         key = f"{sha}/{playlist}"

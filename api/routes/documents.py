@@ -13,11 +13,11 @@ from api.auth import Editor, Reviewer
 from api.deps import DbDep, S3Dep, SettingsDep
 from api.schemas import (
     AUTH_ERRORS,
-    DocumentCreate,
-    DocumentInfo,
-    DocumentLink,
-    DocumentList,
-    DocumentUpload,
+    DocumentCreateBody,
+    DocumentLinkOut,
+    DocumentListOut,
+    DocumentOut,
+    DocumentUploadOut,
     error_responses,
 )
 from dailies import document_rules
@@ -38,12 +38,12 @@ DocumentId = Annotated[str, Path(min_length=1, max_length=64)]
 @router.post(
     "/api/assets/{asset_id}/documents",
     status_code=201,
-    response_model=DocumentUpload,
+    response_model=DocumentUploadOut,
     responses=error_responses(404, 413, *AUTH_ERRORS),
 )
 def attach_document(
-    asset_id: AssetId, body: DocumentCreate, editor: Editor, s3: S3Dep, settings: SettingsDep
-) -> DocumentUpload:
+    asset_id: AssetId, body: DocumentCreateBody, editor: Editor, s3: S3Dep, settings: SettingsDep
+) -> DocumentUploadOut:
     """Start attaching a document: a pending row and a PUT URL for exactly its key."""
     request = document_rules.validate_document(
         body.filename, body.size_bytes, body.content_type, body.sha256,
@@ -60,7 +60,7 @@ def attach_document(
             request.size_bytes, request.sha256, editor.key_id,
         )  # fmt: skip
     url, headers = docs.presign_put(s3, settings, key, request.content_type, request.size_bytes)
-    return DocumentUpload(
+    return DocumentUploadOut(
         document_id=document_id,
         key=key,
         url=url,
@@ -72,12 +72,12 @@ def attach_document(
 
 @router.post(
     "/api/documents/{document_id}/complete",
-    response_model=DocumentInfo,
+    response_model=DocumentOut,
     responses=error_responses(404, *AUTH_ERRORS),
 )
 def complete_document(
     document_id: DocumentId, editor: Editor, s3: S3Dep, settings: SettingsDep
-) -> DocumentInfo:
+) -> DocumentOut:
     """Check what was PUT (size, sha256 read back from the bucket) and list it for reviewers.
     Bytes that do not match what was declared are deleted."""
     with session_scope(settings) as db:
@@ -87,7 +87,7 @@ def complete_document(
         if not may_act_on(row.owner_key_id, editor.key_id, editor.role):
             raise Forbidden("only the editor who started this document (or an admin) completes it")
         if row.state == DocumentState.READY:
-            return DocumentInfo(**documents.document_as_dict(row))
+            return DocumentOut(**documents.document_as_dict(row))
         key, declared_size, declared_sha = row.key, row.size_bytes, row.sha256
     size = docs.stored_size(s3, settings, key)
     # Read back only what could be right: a larger object is refused without hashing it.
@@ -99,51 +99,51 @@ def complete_document(
             docs.delete_document(s3, settings, key)
         raise
     with session_scope(settings) as db:
-        return DocumentInfo(
+        return DocumentOut(
             **documents.document_as_dict(documents.mark_ready(db, document_id, digest))
         )
 
 
 @router.get(
     "/api/assets/{asset_id}/documents",
-    response_model=DocumentList,
+    response_model=DocumentListOut,
     responses=error_responses(404, *AUTH_ERRORS),
 )
-def list_asset_documents(asset_id: AssetId, _: Reviewer, db: DbDep) -> DocumentList:
+def list_asset_documents(asset_id: AssetId, _: Reviewer, db: DbDep) -> DocumentListOut:
     exists, _owner = masters.asset_owner(db, asset_id)
     if not exists:
         raise UnknownAsset(f"no asset {asset_id!r}")
     rows = documents.ready_for_asset(db, asset_id)
-    return DocumentList(documents=[DocumentInfo(**documents.document_as_dict(r)) for r in rows])
+    return DocumentListOut(documents=[DocumentOut(**documents.document_as_dict(r)) for r in rows])
 
 
 @router.get(
     "/api/masters/{sha256}/documents",
-    response_model=DocumentList,
+    response_model=DocumentListOut,
     responses=error_responses(*AUTH_ERRORS),
 )
 def list_master_documents(
     sha256: Annotated[str, Path(max_length=200)], _: Reviewer, db: DbDep
-) -> DocumentList:
+) -> DocumentListOut:
     """The documents of every asset of one master: what the review page lists."""
     rows = documents.ready_for_master(db, normalize_sha256(sha256))
-    return DocumentList(documents=[DocumentInfo(**documents.document_as_dict(r)) for r in rows])
+    return DocumentListOut(documents=[DocumentOut(**documents.document_as_dict(r)) for r in rows])
 
 
 @router.get(
     "/api/documents/{document_id}",
-    response_model=DocumentLink,
+    response_model=DocumentLinkOut,
     responses=error_responses(404, *AUTH_ERRORS),
 )
 def open_document(
     document_id: DocumentId, _: Reviewer, s3: S3Dep, settings: SettingsDep, db: DbDep
-) -> DocumentLink:
+) -> DocumentLinkOut:
     """A presigned GET of the document, valid for `docs_open_expiry_s` seconds (default 120)."""
     row = documents.get_document(db, document_id)
     if row is None or row.state != DocumentState.READY:
         raise DocumentNotFound(f"no document {document_id} (or its upload was not completed)")
     disposition = document_rules.content_disposition(row.filename)
-    return DocumentLink(
+    return DocumentLinkOut(
         **documents.document_as_dict(row),
         url=docs.presign_get(s3, settings, row.key, row.content_type, disposition),
         expires_at=datetime.now(UTC) + timedelta(seconds=settings.docs_open_expiry_s),

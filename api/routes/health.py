@@ -12,17 +12,17 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from api.deps import PrefectHandle, PrefectHandleDep, RedisDep, SettingsDep
-from api.schemas import Health, NotReady, Readiness
+from api.schemas import HealthOut, NotReadyOut, ReadinessOut
 from dailies.clients import s3_probe_client, session_scope
 
 router = APIRouter(tags=["health"])
 CHECK_TIMEOUT_S = 3.0
 
 
-@router.get("/healthz", response_model=Health)
-async def healthz() -> Health:
+@router.get("/healthz", response_model=HealthOut)
+async def healthz() -> HealthOut:
     """The process answers; says nothing about its dependencies."""
-    return Health(status="ok")
+    return HealthOut(status="ok")
 
 
 async def _check(awaitable: Awaitable[Any]) -> str:
@@ -44,8 +44,8 @@ async def _prefect_health(handle: PrefectHandle) -> None:
 
 @router.get(
     "/readyz",
-    response_model=Readiness,
-    responses={503: {"model": NotReady, "description": "names the dependencies that are down"}},
+    response_model=ReadinessOut,
+    responses={503: {"model": NotReadyOut, "description": "names the dependencies that are down"}},
 )
 async def readyz(settings: SettingsDep, redis: RedisDep, prefect: PrefectHandleDep) -> Any:
     """Database, Redis, S3 and the Prefect API, probed concurrently with short timeouts."""
@@ -78,4 +78,4 @@ async def readyz(settings: SettingsDep, redis: RedisDep, prefect: PrefectHandleD
             status_code=503,
             headers={"Retry-After": "5"},
         )
-    return Readiness(status="ready", checks=checks)
+    return ReadinessOut(status="ready", checks=checks)

@@ -1,14 +1,15 @@
-"""The manifest row of a promoted master."""
+"""The catalog row of a promoted master."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import APIRouter, Path
+from pydantic import BaseModel
 
 from api.auth import Editor
 from api.deps import DbDep
-from api.schemas import AUTH_ERRORS, MasterRecord, error_responses
+from api.schemas import AUTH_ERRORS, MasterOut, error_responses
 from dailies.db import masters, previews
 from dailies.db.previews import parse_status
 from dailies.errors import UnknownMaster
@@ -17,15 +18,15 @@ from dailies.hashing import normalize_sha256
 router = APIRouter(prefix="/api/masters", tags=["masters"])
 
 
-@router.get("/{sha256}", response_model=MasterRecord, responses=error_responses(404, *AUTH_ERRORS))
-def get_master(sha256: Annotated[str, Path(max_length=200)], _: Editor, db: DbDep) -> MasterRecord:
+@router.get("/{sha256}", response_model=MasterOut, responses=error_responses(404, *AUTH_ERRORS))
+def get_master(sha256: Annotated[str, Path(max_length=200)], _: Editor, db: DbDep) -> BaseModel:
     """The masters row, the assets pointing at it and its preview's status."""
     sha = normalize_sha256(sha256)
     master = masters.get_master(db, sha)
     if master is None:
         raise UnknownMaster(f"no master with sha256 {sha}")
     preview = previews.get_preview(db, sha)
-    return MasterRecord(
+    return MasterOut(
         **master.as_dict(),
         assets=masters.assets_of(db, sha),
         preview_status=parse_status(preview.status if preview else None),

@@ -13,19 +13,19 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 
 from api.auth import Reviewer
-from api.deps import DbRunnerDep, ManifestWatchDep, PrefectDep, SettingsDep, SingleFlightDep
-from api.manifest_watch import ManifestWatch
+from api.deps import DbRunnerDep, MultivariantWatchDep, PrefectDep, SettingsDep, SingleFlightDep
+from api.multivariant_watch import MultivariantWatch
 from api.preview_trigger import Outcome, PreviewTrigger
 from api.schemas import (
     AUTH_ERRORS,
-    PreviewAccepted,
-    PreviewReady,
-    PreviewStatus,
+    PreviewAcceptedOut,
+    PreviewReadyOut,
+    PreviewStatusOut,
+    PreviewTriggerBody,
     error_responses,
 )
-from api.schemas import PreviewTrigger as PreviewTriggerBody
 from dailies.db import previews
-from dailies.db.previews import PreviewStatus as Status
+from dailies.db.previews import PreviewStatus
 from dailies.errors import DailiesError, UnknownMaster
 from dailies.grant_rules import grant_cookie, issue_grant
 from dailies.hashing import normalize_sha256
@@ -47,9 +47,9 @@ def get_trigger(
 
 @router.post(
     "",
-    response_model=PreviewReady,
+    response_model=PreviewReadyOut,
     responses={
-        202: {"model": PreviewAccepted, "description": "being built; ask again later"},
+        202: {"model": PreviewAcceptedOut, "description": "being built; ask again later"},
         **error_responses(404, *AUTH_ERRORS),
     },
 )
@@ -58,15 +58,15 @@ async def trigger_preview(
     body: PreviewTriggerBody,
     _: Reviewer,
     trigger: Annotated[PreviewTrigger, Depends(get_trigger)],
-    watch: ManifestWatchDep,
+    watch: MultivariantWatchDep,
     settings: SettingsDep,
 ) -> Any:
     """Make sure a preview of this master exists or is being built (single-flight), and
     grant the caller watching it: a cookie for /previews/{sha}/ (and `grant` in the body
     for clients without cookies, as ?grant=) that the edge checks for every object.
 
-    With `wait_s`, a build in progress is answered once its manifest is playable (the first
-    rendition), or after `wait_s` (capped by the server), whichever comes first."""
+    With `wait_s`, a build in progress is answered once its multivariant playlist is playable
+    (the first rendition), or after `wait_s` (capped by the server), whichever comes first."""
     sha = normalize_sha256(body.sha)
     answer, ready = await _trigger(request, sha, body, trigger, watch, settings)
     return _with_grant(answer, ready, sha, request, settings)
@@ -77,18 +77,18 @@ async def _trigger(
     sha: str,
     body: PreviewTriggerBody,
     trigger: PreviewTrigger,
-    watch: ManifestWatch,
+    watch: MultivariantWatch,
     settings: Settings,
 ) -> tuple[dict[str, Any], bool]:
     """The answer, and whether it is the 200 (ready) one."""
     # The trigger (claim, row, first rendition, then the deployment launch) and the wait for
-    # a playable manifest run side by side: the first rendition is often playable before
-    # the ladder's flow run is even created, and the reviewer must not wait for that.
+    # a playable multivariant playlist run side by side: the first rendition is often playable
+    # before the ladder's flow run is even created, and the reviewer must not wait for that.
     launching = _keep_running(request, trigger.trigger(sha))
     waiting = asyncio.ensure_future(watch.wait(sha, body.wait_s)) if body.wait_s else None
     await asyncio.wait({launching, *([waiting] if waiting else [])}, return_when=FIRST_COMPLETED)
     if waiting is not None and waiting.done() and waiting.result():
-        answer: dict[str, Any] = {"status": Status.BUILDING, "flow_run_id": None}
+        answer: dict[str, Any] = {"status": PreviewStatus.BUILDING, "flow_run_id": None}
         if launching.done() and not launching.exception():
             answer.update(launching.result().body)
         answer.update(
@@ -103,7 +103,7 @@ async def _trigger(
             waiting.cancel()
         return dict(outcome.body), True
     answer = dict(outcome.body)
-    if answer["status"] == Status.FAILED:
+    if answer["status"] == PreviewStatus.FAILED:
         if waiting is not None:
             waiting.cancel()
     elif waiting is not None and await waiting:
@@ -147,7 +147,7 @@ def _log_failure(task: asyncio.Task[Any]) -> None:
 
 @router.get(
     "/{sha}",
-    response_model=PreviewStatus,
+    response_model=PreviewStatusOut,
     responses=error_responses(404, *AUTH_ERRORS),
 )
 async def preview_status(
@@ -155,7 +155,7 @@ async def preview_status(
     _: Reviewer,
     db: DbRunnerDep,
     settings: SettingsDep,
-) -> PreviewStatus:
+) -> PreviewStatusOut:
     """The preview's status from the previews row (missing when none was ever queued)."""
     sha = normalize_sha256(sha)
 
@@ -163,12 +163,12 @@ async def preview_status(
     if not exists:
         raise UnknownMaster(f"no master with sha256 {sha}")
     snapshot = snapshot_of(row)
-    status = snapshot.status
-    return PreviewStatus(
-        status=status,
+    ready = snapshot.status == PreviewStatus.READY
+    return PreviewStatusOut(
+        status=snapshot.status,
         progress=snapshot.progress,
         error=snapshot.error,
         flow_run_id=snapshot.flow_run_id,
         attempts=snapshot.attempts,
-        manifest_url=manifest_url(settings.edge_url, sha) if status == Status.READY else None,
+        manifest_url=manifest_url(settings.edge_url, sha) if ready else None,
     )

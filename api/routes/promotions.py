@@ -15,9 +15,9 @@ from api.auth import Editor, Principal
 from api.deps import DbRunnerDep, PrefectDep, S3Dep, SettingsDep
 from api.schemas import (
     AUTH_ERRORS,
-    PromotionCreate,
-    PromotionStarted,
-    PromotionStatus,
+    PromotionCreateBody,
+    PromotionStartedOut,
+    PromotionStatusOut,
     error_responses,
 )
 from dailies import runs, upload_rules
@@ -42,17 +42,17 @@ def _check_asset(asset: dict[str, Any] | None) -> None:
 @router.post(
     "",
     status_code=202,
-    response_model=PromotionStarted,
+    response_model=PromotionStartedOut,
     responses=error_responses(404, *AUTH_ERRORS),
 )
 async def start_promotion(
-    body: PromotionCreate,
+    body: PromotionCreateBody,
     editor: Editor,
     s3: S3Dep,
     settings: SettingsDep,
     prefect: PrefectDep,
     db: DbRunnerDep,
-) -> PromotionStarted:
+) -> PromotionStartedOut:
     """Launch the promotion of an uploaded object; the same request twice is one run."""
     request = validate_promotion_request(body.staging_key, body.sha256)
     upload_id = request.staging_key.split("/")[1]
@@ -68,7 +68,7 @@ async def start_promotion(
         runs.promotion_key_base(request.sha256, request.staging_key),
         tags=["promotion", runs.sha_tag(request.sha256)],
     )
-    return PromotionStarted(flow_run_id=str(run.id), sha256=request.sha256)
+    return PromotionStartedOut(flow_run_id=str(run.id), sha256=request.sha256)
 
 
 def _may_promote(
@@ -108,7 +108,7 @@ def _may_promote(
 
 @router.get(
     "/{flow_run_id}",
-    response_model=PromotionStatus,
+    response_model=PromotionStatusOut,
     responses=error_responses(404, *AUTH_ERRORS),
 )
 async def promotion_status(
@@ -126,5 +126,5 @@ async def promotion_status(
     result = None
     if described["state"] == "completed":
         result = await db(lambda session: masters.promotion_result(session, str(run.id)))
-    body = PromotionStatus(**described, result=result)
+    body = PromotionStatusOut(**described, result=result)
     return JSONResponse(body.model_dump(mode="json", exclude_none=True))

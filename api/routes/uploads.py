@@ -17,13 +17,13 @@ from api.auth import Editor, Principal
 from api.deps import S3Dep, SettingsDep
 from api.schemas import (
     AUTH_ERRORS,
-    PartsPage,
-    PartsRequest,
-    PartUrl,
-    UploadComplete,
-    UploadCompleted,
-    UploadCreate,
-    UploadStarted,
+    PartsBody,
+    PartsPageOut,
+    PartUrlOut,
+    UploadCompleteBody,
+    UploadCompletedOut,
+    UploadCreateBody,
+    UploadStartedOut,
     error_responses,
 )
 from dailies import upload_rules
@@ -53,12 +53,12 @@ _BAD_COMPLETION = {
 @router.post(
     "",
     status_code=201,
-    response_model=UploadStarted,
+    response_model=UploadStartedOut,
     responses=error_responses(413, *AUTH_ERRORS),
 )
 def start_upload(
-    body: UploadCreate, editor: Editor, s3: S3Dep, settings: SettingsDep
-) -> UploadStarted:
+    body: UploadCreateBody, editor: Editor, s3: S3Dep, settings: SettingsDep
+) -> UploadStartedOut:
     """Start a multipart upload under uploads/{upload_id}/{filename}, owned by the caller;
     presign the first page of parts (POST /api/uploads/{upload_id}/parts for the rest)."""
     filename = upload_rules.sanitize_filename(body.filename)
@@ -75,7 +75,7 @@ def start_upload(
     with session_scope(settings) as db:  # committed before the answer: complete may follow
         uploads.open_upload(db, upload_id, key, editor.key_id, body.size_bytes, part_size, count)
     page = _presign(s3, settings, key, s3_upload, count, first=1)
-    return UploadStarted(
+    return UploadStartedOut(
         upload_id=upload_id,
         key=key,
         part_size=part_size,
@@ -88,16 +88,16 @@ def start_upload(
 
 @router.post(
     "/{upload_id}/parts",
-    response_model=PartsPage,
+    response_model=PartsPageOut,
     responses=error_responses(404, *AUTH_ERRORS),
 )
 def more_parts(
     upload_id: UploadId,
-    body: PartsRequest,
+    body: PartsBody,
     editor: Editor,
     s3: S3Dep,
     settings: SettingsDep,
-) -> PartsPage:
+) -> PartsPageOut:
     """The next page of presigned part URLs, from part number `first`."""
     upload = _owned(settings, upload_id, body.key, editor)
     if upload.state != UploadState.OPEN:
@@ -110,18 +110,18 @@ def more_parts(
 
 def _presign(
     s3: Any, settings: Settings, key: str, s3_upload: str, count: int, first: int
-) -> PartsPage:
+) -> PartsPageOut:
     numbers = upload_rules.part_page(count, first, settings.upload_parts_page)
     expiry = settings.upload_url_expiry_s
     parts = [
-        PartUrl(
+        PartUrlOut(
             part_number=number,
             url=staging.presign_part(s3, settings.staging_bucket, key, s3_upload, number, expiry),
         )
         for number in numbers
     ]
     following = numbers.stop if numbers.stop <= count else None
-    return PartsPage(
+    return PartsPageOut(
         parts=parts,
         next_part_number=following,
         expires_at=datetime.now(UTC) + timedelta(seconds=expiry),
@@ -142,16 +142,16 @@ def _owned(settings: Settings, upload_id: str, key: str, principal: Principal) -
 
 @router.post(
     "/{upload_id}/complete",
-    response_model=UploadCompleted,
+    response_model=UploadCompletedOut,
     responses=error_responses(404, 413, *AUTH_ERRORS),
 )
 def complete_upload(
     upload_id: UploadId,
-    body: UploadComplete,
+    body: UploadCompleteBody,
     editor: Editor,
     s3: S3Dep,
     settings: SettingsDep,
-) -> UploadCompleted:
+) -> UploadCompletedOut:
     """Assemble the parts; the object must have exactly the declared size."""
     upload = _owned(settings, upload_id, body.key, editor)
     if upload.state == UploadState.ABORTED:
@@ -167,7 +167,7 @@ def complete_upload(
         if done is None:
             raise UploadNotFound(f"no upload in progress for {key}")
         _set_state(settings, upload_id, UploadState.COMPLETED)
-        return UploadCompleted(key=key, size_bytes=int(done["ContentLength"]))
+        return UploadCompletedOut(key=key, size_bytes=int(done["ContentLength"]))
     parts = [(p.part_number, p.etag) for p in body.parts]
     try:
         staging.complete_multipart(s3, bucket, key, s3_upload, parts)
@@ -186,7 +186,7 @@ def complete_upload(
         error = UploadTooLarge if size > settings.max_upload_bytes else InvalidRequest
         raise error(f"uploaded {size} bytes but declared {declared}; the object was removed")
     _set_state(settings, upload_id, UploadState.COMPLETED)
-    return UploadCompleted(key=key, size_bytes=size)
+    return UploadCompletedOut(key=key, size_bytes=size)
 
 
 @router.delete(

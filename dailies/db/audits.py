@@ -8,11 +8,11 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from dailies.audit_rules import Finding, ManifestEntry, count_by_kind
+from dailies.audit_rules import CatalogEntry, Finding, count_by_kind
 from dailies.db.models import AuditFinding, AuditRun, Master
 
 
-def manifest_entries(session: Session) -> list[ManifestEntry]:
+def catalog_entries(session: Session) -> list[CatalogEntry]:
     rows = session.execute(
         select(
             Master.sha256,
@@ -23,7 +23,7 @@ def manifest_entries(session: Session) -> list[ManifestEntry]:
             Master.last_verified_at,
         )
     ).all()
-    return [ManifestEntry(*row) for row in rows]
+    return [CatalogEntry(*row) for row in rows]
 
 
 def record_run(

@@ -1,4 +1,4 @@
-"""The manifest tables (masters, assets, promotion attempts): every read and write of them."""
+"""The catalog tables (masters, assets, promotion attempts): every read and write of them."""
 
 from __future__ import annotations
 

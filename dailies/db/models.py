@@ -1,4 +1,4 @@
-"""The manifest schema. Postgres in production and tests, SQLite as the embedded default.
+"""The catalog schema. Postgres in production and tests, SQLite as the embedded default.
 
 Changes go through an Alembic migration in migrations/versions/.
 """
@@ -175,7 +175,7 @@ class ApiKey(Base):
 
 
 class AuditRun(Base):
-    """One integrity audit of the masters bucket against this manifest."""
+    """One integrity audit of the masters bucket against this catalog."""
 
     __tablename__ = "audit_runs"
 

@@ -72,8 +72,8 @@ class LivePublisher:
                 )
             if not self._started_fired:
                 # Playable first: one segment (and its playlist) per rendition, so the
-                # manifest goes out before a backlog of segments is uploaded. A remux writes
-                # seconds of segments at once; a player needs only the first.
+                # multivariant playlist goes out before a backlog of segments is uploaded. A
+                # remux writes seconds of segments at once; a player needs only the first.
                 for name, playlist in playlists.items():
                     if playlist is not None:
                         self._publish(self.renditions[name], playlist, False, limit=1)

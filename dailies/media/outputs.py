@@ -69,7 +69,8 @@ def measured_duration_s(outputs: Sequence[RenditionOutput], fallback: float) -> 
 
 
 def estimated_outputs(plan: LadderPlan, codecs: dict[str, str]) -> list[RenditionOutput]:
-    """Before anything is measured (the early EVENT manifest): bandwidth from the rate caps."""
+    """Before anything is measured (the early EVENT multivariant playlist): bandwidth from
+    the rate caps."""
     outputs = [
         RenditionOutput(
             name=r.name,
@@ -117,7 +118,7 @@ def build_multivariant(
 
 
 def single_variant(output: RenditionOutput, audio_codec: str | None) -> Multivariant:
-    """The early manifest of a stream-copied master: one variant, audio muxed in."""
+    """The early multivariant playlist of a stream-copied master: one variant, audio muxed in."""
     codecs = f"{output.codecs},{audio_codec}" if audio_codec else output.codecs
     return Multivariant(
         (

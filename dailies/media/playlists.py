@@ -144,9 +144,9 @@ class Multivariant:
     audio: tuple[AudioRendition, ...] = field(default_factory=tuple)
 
 
-def render_multivariant(manifest: Multivariant) -> str:
+def render_multivariant(playlist: Multivariant) -> str:
     lines = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-INDEPENDENT-SEGMENTS"]
-    for audio in manifest.audio:
+    for audio in playlist.audio:
         attrs = [
             "TYPE=AUDIO",
             f'GROUP-ID="{audio.group_id}"',
@@ -159,7 +159,7 @@ def render_multivariant(manifest: Multivariant) -> str:
             attrs.append(f'LANGUAGE="{audio.language}"')
         attrs.append(f'URI="{audio.uri}"')
         lines.append("#EXT-X-MEDIA:" + ",".join(attrs))
-    for variant in manifest.variants:
+    for variant in playlist.variants:
         attrs = [f"BANDWIDTH={variant.bandwidth}"]
         if variant.average_bandwidth:
             attrs.append(f"AVERAGE-BANDWIDTH={variant.average_bandwidth}")

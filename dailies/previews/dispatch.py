@@ -21,13 +21,13 @@ _implementation: Callable[[str], dict[str, Any]] | None = None
 
 def first_rendition(sha256: str) -> dict[str, Any]:
     """The first rendition's task function, run by a task worker as the implementation
-    tasks/first_play.py registered there. Prefect knows a task by a hash of its function's
+    tasks/first_rendition.py registered there. Prefect knows a task by a hash of its function's
     code, so the API that submits and the worker that serves share this one function; the
     work itself (ffmpeg, media/) stays on the worker."""
     if _implementation is None:
         raise RuntimeError(
             "no first-rendition implementation in this process: task workers serve "
-            "tasks/first_play.py:publish_first_rendition"
+            "tasks/first_rendition.py:publish_first_rendition"
         )
     return _implementation(sha256)
 

@@ -192,7 +192,7 @@ def moved_on(row: Preview, flow_run_id: str | None) -> bool:
 class Stage(enum.IntEnum):
     """Who writes the multivariant playlist, lowest rank first."""
 
-    FIRST_RENDITION = 1  # the task worker's head start (tasks/first_play.py)
+    FIRST_RENDITION = 1  # the task worker's head start (tasks/first_rendition.py)
     STREAM_COPY = 2  # the master remuxed, when a browser can play it as it is
     LADDER_STARTED = 3  # the ladder's estimate, once every rendition has a segment out
     LADDER = 4  # the ladder measured, written last: every rendition is complete

@@ -53,7 +53,7 @@ def upload_timing(
 
 def upload_preview_text_if_absent(s3: Any, settings: Settings, key: str, text: str) -> bool:
     """Write a (non-final) object only where none exists (If-None-Match: *): the first
-    rendition's manifest must never replace one the full ladder already published.
+    rendition's multivariant playlist must never replace one the full ladder already published.
     False when the key was taken."""
     spec = upload_spec(key, final=False)
     try:

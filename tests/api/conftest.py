@@ -80,7 +80,7 @@ def api_settings(stack: Any) -> Any:
             "auth_cache_ttl_s": 1.0,  # revocation tests wait this long
             # These test the API: no first renditions queued for masters that exist only as
             # rows (a task worker started later would first work through them all).
-            "preview_first_play": False,
+            "preview_first_rendition": False,
         }
     )
 

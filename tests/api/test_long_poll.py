@@ -1,5 +1,5 @@
-"""POST /api/preview with `wait_s`: held until the manifest is in the previews bucket (moto),
-one shared HEAD poller per sha however many reviewers wait.
+"""POST /api/preview with `wait_s`: held until the multivariant playlist is in the previews
+bucket (moto), one shared HEAD poller per sha however many reviewers wait.
 
 The real app, configured through its settings: its S3 endpoint is a proxy in front of moto
 that keeps every request (what the poller costs the store) and can hold a HEAD once moto
@@ -41,11 +41,11 @@ class Served:
     store: FlakyS3  # holds a request on demand
     recorded: RecordingFaults  # every request it forwarded to moto
 
-    def manifest_path(self, sha: str) -> str:
+    def multivariant_path(self, sha: str) -> str:
         return f"/{self.app.state.settings.previews_bucket}/{multivariant_key(sha)}"
 
     def heads(self, sha: str) -> int:
-        path = self.manifest_path(sha)
+        path = self.multivariant_path(sha)
         with self.recorded.lock:
             seen = list(self.recorded.seen)
         return sum(
@@ -53,9 +53,9 @@ class Served:
         )
 
     def hold_next_head(self, sha: str) -> Hold:
-        """The next HEAD of the sha's manifest, held after moto answered it (404 when the
-        manifest was not there yet), before the app has the answer."""
-        path = self.manifest_path(sha)
+        """The next HEAD of the sha's multivariant playlist, held after moto answered it (404
+        when it was not there yet), before the app has the answer."""
+        path = self.multivariant_path(sha)
         return self.store.hold(
             lambda method, target, _: method == "HEAD" and target.split("?")[0] == path,
             answered=True,
@@ -119,7 +119,7 @@ class Post:
         return self.response
 
 
-def _put_manifest(stack: Any, sha: str) -> None:
+def _put_multivariant(stack: Any, sha: str) -> None:
     """Straight to moto, as the first rendition's publisher would."""
     s3_client(stack).put_object(
         Bucket=stack.previews_bucket, Key=multivariant_key(sha), Body=b"#EXTM3U\n"
@@ -133,14 +133,14 @@ def _until(predicate: Any, what: str) -> None:
         time.sleep(0.01)
 
 
-def test_answers_playable_once_the_manifest_appears(
+def test_answers_playable_once_the_multivariant_appears(
     client: httpx.Client, served: Served, stack: Any
 ) -> None:
     sha = insert_master(stack)
     post = Post(client, sha, CAP_S)
     _until(lambda: served.heads(sha) > 0, "the request's poll to start")  # it is held
     put_started = time.monotonic()
-    _put_manifest(stack, sha)
+    _put_multivariant(stack, sha)
     put_done = time.monotonic()
     response = post.result()
     assert response.status_code == 202, response.text
@@ -149,7 +149,8 @@ def test_answers_playable_once_the_manifest_appears(
     # a build in progress, never "ready" (that is the ladder's) nor "failed".
     assert body["playable"] is True and body["status"] in ACTIVE, body
     assert body["manifest_url"] == f"{stack.edge_url}/previews/{sha}/manifest.m3u8"
-    # Held until the manifest was there, then answered on a poll, not when the wait ran out.
+    # Held until the multivariant playlist was there, then answered on a poll, not when the
+    # wait ran out.
     assert post.answered_at > put_started
     assert post.answered_at - put_done < CAP_S / 2, (post.answered_at - put_done, CAP_S)
 
@@ -178,11 +179,12 @@ def test_a_late_waiter_gets_its_whole_wait(
     api_settings: Any, deployments: None, tokens: dict[str, str], stack: Any
 ) -> None:
     """Joining a poll another request started does not end this request at the other's
-    deadline: it is still held when the manifest appears after the first poll gave up.
+    deadline: it is still held when the multivariant playlist appears after the first poll
+    gave up.
 
     The first poll is held in a probe (moto has said 404) from its start until its deadline
-    has passed, so the second request joins it, and the manifest is put before the probe's
-    answer is let through: only a poll started after that one can see it."""
+    has passed, so the second request joins it, and the multivariant playlist is put before
+    the probe's answer is let through: only a poll started after that one can see it."""
     headers = {"Authorization": f"Bearer {tokens['reviewer']}"}
     with (
         _served(api_settings, LATE_CAP_S) as late,
@@ -198,7 +200,7 @@ def test_a_late_waiter_gets_its_whole_wait(
         second = Post(client, sha, LATE_CAP_S)
         assert first.result().json().get("playable") is None  # its wait ran out
         time.sleep(max(0.0, polling_since + LATE_CAP_S - time.monotonic()))
-        _put_manifest(stack, sha)
+        _put_multivariant(stack, sha)
         hold.release()  # the first poll gets its 404, past its deadline: it ends
         response = second.result()
     assert response.json().get("playable") is True, response.json()
@@ -240,7 +242,7 @@ def test_200_waiters_share_one_poller(served: Served, stack: Any) -> None:
             _until(lambda: _requests_in(stack, key_id) >= n, "the whole burst to arrive")
             time.sleep(1.0)  # setup: the last arrivals get from the rate limit to the poll
             heads_while_held.append(served.heads(sha))
-            _put_manifest(stack, sha)
+            _put_multivariant(stack, sha)
         finally:
             hold.release()
 

@@ -33,7 +33,7 @@ def promote(editor: httpx.Client, key: str, sha: str, **extra: Any) -> httpx.Res
     return editor.post("/api/promotions", json={"staging_key": key, "sha256": sha, **extra})
 
 
-def test_upload_promote_and_read_status(editor: httpx.Client) -> None:
+def test_upload_promote_and_read_status(editor: httpx.Client, stack: Any) -> None:
     data = os.urandom(6 * MiB + 7)
     sha = hashlib.sha256(data).hexdigest()
     key = upload_file(editor, data)
@@ -58,6 +58,28 @@ def test_upload_promote_and_read_status(editor: httpx.Client) -> None:
     assert master.json()["assets"] == [f"clip-{sha[:8]}"]
     assert master.json()["source_staging_key"] == key
     assert master.json()["preview_status"] == "missing"
+    _assert_is_the_catalog_row(stack, master.json())
+
+
+def _assert_is_the_catalog_row(stack: Any, body: dict[str, Any]) -> None:
+    """GET /api/masters/{sha}: the masters row's columns in this order (times as Python's
+    isoformat writes them), then the assets and the preview's status."""
+    from dailies.clients import session_scope
+    from dailies.db.models import Master
+
+    with session_scope(stack) as session:
+        row = session.get(Master, body["sha256"])
+        assert row is not None
+        columns = ["sha256", "size_bytes", "masters_key", "version_id", "etag", "retention_mode"]
+        expected: dict[str, Any] = {name: getattr(row, name) for name in columns}
+        expected |= {
+            "retain_until": row.retain_until.isoformat(),
+            "source_staging_key": row.source_staging_key,
+            "promoted_at": row.promoted_at.isoformat(),
+            "last_verified_at": None,
+        }
+    assert list(body) == [*expected, "assets", "preview_status"]
+    assert {name: body[name] for name in expected} == expected
 
 
 def test_failed_promotion_reports_why(editor: httpx.Client) -> None:

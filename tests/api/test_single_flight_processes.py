@@ -21,7 +21,7 @@ from tests.api.test_single_flight import assert_one_run
 @pytest.fixture
 def two_apis(stack: Any, deployments: None, tmp_path: Path) -> Iterator[list[str]]:
     # Row-only masters: no first renditions queued (see api_settings in conftest).
-    env = {**os.environ, "DAILIES_PREVIEW_FIRST_PLAY": "false"}
+    env = {**os.environ, "DAILIES_PREVIEW_FIRST_RENDITION": "false"}
     services: list[Service] = []
     try:
         for n in range(2):

@@ -100,8 +100,8 @@ def test_player_builds_missing_preview_then_plays_from_the_start(
     assert phases[0] == "requesting", phases  # POST /api/preview first: it grants watching
     assert "playing" in phases, phases
     assert trace["error"] is None
-    # The fast path: the player's first manifest is the task worker's first rendition, not
-    # the deployment's stream copy or ladder.
+    # The fast path: the player's first multivariant playlist is the task worker's first
+    # rendition, not the deployment's stream copy or ladder.
     levels = page.evaluate("() => window.dailiesPlayer.hls.levels.map((level) => level.uri)")
     assert levels and all("/first/" in uri for uri in levels), levels
     assert trace["startedAt"] < 0.5, trace  # from the start, not a live edge

@@ -84,8 +84,8 @@ def test_trigger_plays_the_first_rendition_from_the_task_worker(
 
     # Within the first long poll on a quiet box; a loaded one may need the player's next.
     eventually("the API answers playable", playable, 120, 0)
-    manifest = _text(stack, f"{sha}/manifest.m3u8")
-    assert manifest is not None and "first/index.m3u8" in _uris(manifest), manifest
+    multivariant = _text(stack, f"{sha}/manifest.m3u8")
+    assert multivariant is not None and "first/index.m3u8" in _uris(multivariant), multivariant
 
     def completed() -> TaskRun | None:
         runs = first_rendition_runs(sha)
@@ -103,7 +103,7 @@ def test_a_killed_task_worker_costs_speed_not_the_preview(
     task_worker: Any, cpu_worker: Any, api: httpx.Client, s3: Any, stack: Any, tmp_path: Path
 ) -> None:
     """SIGKILL mid-publish leaves `first/` half-written; the deployment still makes the
-    preview ready, and its manifest points only at complete ladder playlists.
+    preview ready, and its multivariant playlist points only at complete ladder playlists.
 
     "Mid-publish" is made certain, not raced: the task worker's S3 goes through a proxy that
     holds the answer to its first segment PUT (the segment is stored, the publisher waits),
@@ -135,9 +135,9 @@ def test_a_killed_task_worker_costs_speed_not_the_preview(
         return status if status["status"] == "ready" else None
 
     eventually("the deployment makes the preview ready", ready, 240, 1.0)
-    manifest = _text(stack, f"{sha}/manifest.m3u8") or ""
-    referenced = _uris(manifest)
-    assert referenced and not any(uri.startswith("first/") for uri in referenced), manifest
+    multivariant = _text(stack, f"{sha}/manifest.m3u8") or ""
+    referenced = _uris(multivariant)
+    assert referenced and not any(uri.startswith("first/") for uri in referenced), multivariant
     listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"{sha}/")
     keys = {o["Key"] for o in listed["Contents"]}
     for uri in referenced:

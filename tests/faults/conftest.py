@@ -190,7 +190,7 @@ def fault_api(stack: Any, fault_worker: FaultWorker) -> Iterator[httpx.Client]:
             "preview_cpu_deployment": f"{PREVIEW[0]}/{PREVIEW[1]}",
             "promote_deployment": f"{PROMOTE[0]}/{PROMOTE[1]}",
             "gpu_work_pool": "faults-no-gpu",  # never the session's (fake) gpu workers
-            "preview_first_play": False,  # the deployment path; first play: tests/e2e
+            "preview_first_rendition": False,  # the deployment path; the first rendition: tests/e2e
             "preview_stall_s": 60,
             "preview_recheck_after_s": 3,
             "preview_sweep_interval_s": 1,

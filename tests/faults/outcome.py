@@ -72,19 +72,19 @@ def _uris(playlist_text: str) -> list[str]:
 
 
 def published_problems(settings: Any, sha: str, final: bool) -> list[str]:
-    """What a player following the manifest would miss. Mid-fault (final=False) a growing
-    playlist is fine but every object it lists must be there; at the end every playlist
-    must be VOD and ended."""
-    manifest = _text(settings, f"{sha}/manifest.m3u8")
-    if manifest is None:
-        return ["no manifest"] if final else []
+    """What a player following the multivariant playlist would miss. Mid-fault (final=False)
+    a growing playlist is fine but every object it lists must be there; at the end every
+    playlist must be VOD and ended."""
+    multivariant = _text(settings, f"{sha}/manifest.m3u8")
+    if multivariant is None:
+        return ["no multivariant playlist"] if final else []
     listed = s3_client(settings).list_objects_v2(Bucket=settings.previews_bucket, Prefix=sha)
     keys = {o["Key"] for o in listed.get("Contents", [])}
     problems = []
-    for uri in _uris(manifest):
+    for uri in _uris(multivariant):
         text = _text(settings, f"{sha}/{uri}")
         if text is None:
-            problems.append(f"manifest names missing {uri}")
+            problems.append(f"multivariant playlist names missing {uri}")
             continue
         playlist = parse_media_playlist(text)
         if final and not (playlist.ended and playlist.playlist_type == "VOD"):
@@ -97,7 +97,7 @@ def published_problems(settings: Any, sha: str, final: bool) -> list[str]:
 
 
 def preview_problems(settings: Any, sha: str) -> list[str]:
-    """The row ready, and everything it and the manifest name is in the bucket."""
+    """The row ready, and everything it and the multivariant playlist name is in the bucket."""
     with session_scope(settings) as session:
         row = session.get(Preview, sha)
         if row is None or row.status != "ready":

@@ -131,8 +131,8 @@ def test_missing_playlists_are_waited_for_until_final(tmp_path):
         pub.poll(final=True)
 
 
-def test_a_backlog_of_segments_does_not_hold_back_the_manifest(tmp_path):
-    """A remux writes seconds of segments before the first poll: the manifest (started)
+def test_a_backlog_of_segments_does_not_hold_back_the_multivariant(tmp_path):
+    """A remux writes seconds of segments before the first poll: the multivariant playlist (started)
     goes out after one segment and its playlist, then the rest follow."""
     rec = Recorder()
     seen_at_start: list[list[str]] = []

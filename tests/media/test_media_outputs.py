@@ -35,20 +35,20 @@ AUDIO = RenditionOutput("audio", "audio", "mp4a.40.2", 130_000, 129_000, 3.0, 1)
 
 
 def test_variants_add_the_audio_bitrate_and_codec_highest_first():
-    manifest = build_multivariant([*VIDEO, AUDIO], None)
-    first, second = manifest.variants
+    multivariant = build_multivariant([*VIDEO, AUDIO], None)
+    first, second = multivariant.variants
     assert first.uri == "720p/index.m3u8" and second.uri == "360p/index.m3u8"
     assert first.bandwidth == 3_130_000 and first.average_bandwidth == 2_129_000
     assert first.codecs == "avc1.64001f,mp4a.40.2" and first.audio_group == "aud"
-    assert manifest.audio[0].uri == "audio/index.m3u8"
+    assert multivariant.audio[0].uri == "audio/index.m3u8"
 
 
-def test_video_only_manifest_has_no_audio_group():
+def test_video_only_multivariant_has_no_audio_group():
     text = render_multivariant(build_multivariant(VIDEO, None))
     assert "EXT-X-MEDIA" not in text and "mp4a" not in text and "AUDIO=" not in text
 
 
-def test_the_whole_manifest_of_video_and_audio():
+def test_the_whole_multivariant_of_video_and_audio():
     assert build_multivariant([*VIDEO, AUDIO], Fraction(30)) == Multivariant(
         (
             Variant("720p/index.m3u8", 3_130_000, "avc1.64001f,mp4a.40.2", 1280, 720,

@@ -77,7 +77,7 @@ def test_the_rendered_version_is_what_the_features_need(
 
 
 def test_a_multivariant_playlist_as_players_read_it() -> None:
-    manifest = Multivariant(
+    multivariant = Multivariant(
         variants=(
             Variant("720p/index.m3u8", 3000000, "avc1.64001f,mp4a.40.2", 1280, 720, 2500000,
                     Fraction(30000, 1001), "aud"),
@@ -85,7 +85,7 @@ def test_a_multivariant_playlist_as_players_read_it() -> None:
         ),
         audio=(AudioRendition("aud", "audio", "audio/index.m3u8", 2, "en"),),
     )  # fmt: skip
-    assert render_multivariant(manifest) == (
+    assert render_multivariant(multivariant) == (
         "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n"
         '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud",NAME="audio",DEFAULT=YES,AUTOSELECT=YES,'
         'CHANNELS="2",LANGUAGE="en",URI="audio/index.m3u8"\n'

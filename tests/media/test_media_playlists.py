@@ -81,7 +81,7 @@ def test_pinned_target_duration(segment_s, durations, target):
 
 
 def test_multivariant_has_codecs_resolution_bandwidth_and_audio_group():
-    manifest = Multivariant(
+    multivariant = Multivariant(
         (
             Variant(
                 "720p/index.m3u8",
@@ -99,7 +99,7 @@ def test_multivariant_has_codecs_resolution_bandwidth_and_audio_group():
         ),  # fmt: skip
         (AudioRendition("aud", "Stereo", "audio/index.m3u8"),),
     )
-    text = render_multivariant(manifest)
+    text = render_multivariant(multivariant)
     lines = text.splitlines()
     assert lines[:3] == ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-INDEPENDENT-SEGMENTS"]
     assert lines[3] == (

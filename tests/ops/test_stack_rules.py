@@ -22,7 +22,7 @@ MULTIVARIANT = """#EXTM3U
 
 
 @pytest.mark.parametrize(
-    ("manifest", "expected"),
+    ("multivariant", "expected"),
     [
         (MULTIVARIANT, ["1080p/index.m3u8", "audio/index.m3u8"]),
         ("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nsource/index.m3u8\n", ["source/index.m3u8"]),
@@ -30,9 +30,9 @@ MULTIVARIANT = """#EXTM3U
     ],
 )
 def test_a_player_needs_the_first_variant_and_every_audio_rendition(
-    manifest: str, expected: list[str]
+    multivariant: str, expected: list[str]
 ) -> None:
-    assert media_playlists(manifest) == expected
+    assert media_playlists(multivariant) == expected
 
 
 def test_embedded_defaults_fill_only_what_the_environment_leaves_unset(tmp_path: Path) -> None:

@@ -180,7 +180,7 @@ def _tree(root: Path) -> list[str]:
     return sorted(str(path.relative_to(root)) for path in root.rglob("*"))
 
 
-def test_work_pool_workers_yield_the_cpu_to_first_play(up: RunningUp) -> None:
+def test_work_pool_workers_yield_the_cpu_to_the_first_rendition(up: RunningUp) -> None:
     """Ladder flow runs inherit their worker's niceness; the task worker and the API, which
     a reviewer waits on, keep the default."""
     from dailies.settings import Settings

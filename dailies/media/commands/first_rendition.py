@@ -48,7 +48,7 @@ class FirstRenditionPlan:
     gop_frames: int
     has_audio: bool
     duration_s: float
-    peak_bps: int  # for the manifest's BANDWIDTH before anything is measured
+    peak_bps: int  # for the multivariant playlist's BANDWIDTH before anything is measured
 
 
 def plan_first_rendition(probe: MasterProbe, master_size_bytes: int) -> FirstRenditionPlan:

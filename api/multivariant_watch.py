@@ -1,5 +1,6 @@
-"""Long-polling for a playable preview: `POST /api/preview` may wait until the manifest is in
-the previews bucket, so a player starts the moment it exists instead of on its next poll.
+"""Long-polling for a playable preview: `POST /api/preview` may wait until the multivariant
+playlist is in the previews bucket, so a player starts the moment it exists instead of on its
+next poll.
 
 One poller per sha per API process, however many requests wait on it: a 500-reviewer storm
 costs one HEAD every `interval_s`, not 500.
@@ -17,7 +18,7 @@ import anyio.to_thread
 logger = logging.getLogger("dailies.api")
 
 
-class ManifestWatch:
+class MultivariantWatch:
     def __init__(
         self, exists: Callable[[str], bool], interval_s: float = 0.05, max_wait_s: float = 8.0
     ) -> None:
@@ -26,7 +27,7 @@ class ManifestWatch:
         self._polls: dict[str, asyncio.Task[bool]] = {}
 
     async def wait(self, sha: str, timeout_s: float) -> bool:
-        """True once the manifest exists, False when `timeout_s` passes first."""
+        """True once the multivariant playlist exists, False when `timeout_s` passes first."""
         deadline = time.monotonic() + min(timeout_s, self.max_wait_s)
         # A poll joined late ends at its starter's deadline: start another for the rest.
         while (left := deadline - time.monotonic()) > 0:
@@ -57,11 +58,11 @@ class ManifestWatch:
 
     def _probe(self, sha: str) -> bool:
         """The store failing to answer is "not yet", not an error for every waiter: the
-        player asks again, and the edge says whether the manifest is really there."""
+        player asks again, and the edge says whether the playlist is really there."""
         try:
             return self._exists(sha)
         except Exception as exc:
-            logger.warning("manifest check for %s failed: %s", sha[:12], exc)
+            logger.warning("multivariant playlist check for %s failed: %s", sha[:12], exc)
             return False
 
     async def close(self) -> None:

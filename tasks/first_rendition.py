@@ -2,7 +2,7 @@
 edge's 404 path never waits for a new process (issue: first frame in under two seconds).
 
 The API submits it (dailies/previews/dispatch.py, which never imports this module) to any
-`prefect task serve tasks/first_play.py:publish_first_rendition` process; the full ladder
+`prefect task serve tasks/first_rendition.py:publish_first_rendition` process; the full ladder
 still runs as the `build-preview` deployment and replaces it. The task reads the master
 where it lies (a short-lived presigned URL; ffmpeg seeks with Range requests), so the first
 segments are out before the last byte of a large master is read.
@@ -46,7 +46,7 @@ URL_EXPIRY_S = 3600
 
 
 def first_rendition_here(sha256: str) -> dict[str, Any]:
-    """Publish `{sha}/first/` and a manifest pointing at it, unless a manifest exists."""
+    """Publish `{sha}/first/` and a multivariant playlist pointing at it, unless one exists."""
     started = time.monotonic()
     sha = normalize_sha256(sha256)
     settings = get_settings()
@@ -81,14 +81,14 @@ def first_rendition_here(sha256: str) -> dict[str, Any]:
         published: dict[str, bool] = {}
         playable_at: dict[str, float] = {}
 
-        def publish_manifest() -> None:
+        def publish_playlist() -> None:
             codecs = init_codecs(out / FIRST_RENDITION)
             output = RenditionOutput(
                 FIRST_RENDITION, "video", codecs, plan.peak_bps, plan.peak_bps,
                 plan.duration_s, 0, plan.width, plan.height,
             )  # fmt: skip
             text = render_multivariant(single_variant(output, AAC_LC if plan.has_audio else None))
-            published["manifest"] = lifecycle.publish_multivariant(
+            published["multivariant"] = lifecycle.publish_multivariant(
                 s3, settings, sha, text, Stage.FIRST_RENDITION
             )
             playable_at["s"] = time.monotonic() - started
@@ -100,12 +100,12 @@ def first_rendition_here(sha256: str) -> dict[str, Any]:
             SEGMENT_S,
             lambda path, k, final: preview_store.upload_preview_file(s3, settings, path, k, final),
             lambda k, text, final: preview_store.upload_preview_text(s3, settings, k, text, final),
-            publish_manifest,
+            publish_playlist,
         )
         args = build_first_rendition_args(
             url, out, probe, plan, LADDER_VERSION, settings.ffmpeg_bin
         )
-        with PollingThread(publisher, settings.first_play_publish_interval_s) as poller:
+        with PollingThread(publisher, settings.first_rendition_publish_interval_s) as poller:
             run_ffmpeg(args, "ffmpeg (first rendition)", plan.duration_s)
         if poller.error is not None:
             raise poller.error
@@ -115,12 +115,12 @@ def first_rendition_here(sha256: str) -> dict[str, Any]:
     state = publisher.renditions[FIRST_RENDITION]
     # The stages a reviewer waits on, for ops comparing hosts (the bench reads them too).
     logger.info(
-        "first rendition of %s: %d segments, %.1f MB published; manifest %s; probed after "
-        "%.2f s, playable after %.2f s, done after %.2f s",
+        "first rendition of %s: %d segments, %.1f MB published; multivariant playlist %s; "
+        "probed after %.2f s, playable after %.2f s, done after %.2f s",
         sha[:12],
         state.segments_uploaded,
         sum(state.uploaded.values()) / 1e6,
-        "written" if published.get("manifest") else "already there (the ladder's)",
+        "written" if published.get("multivariant") else "already there (the ladder's)",
         probed_s,
         playable_at.get("s", float("nan")),
         time.monotonic() - started,
@@ -131,11 +131,11 @@ def first_rendition_here(sha256: str) -> dict[str, Any]:
         "copy": plan.copy,
         "segments": state.segments_uploaded,
         "playlist_key": f"{sha}/{FIRST_RENDITION}/{PLAYLIST_NAME}",
-        "manifest_written": bool(published.get("manifest")),
+        "manifest_written": bool(published.get("multivariant")),
     }
 
 
-# What `prefect task serve tasks/first_play.py:publish_first_rendition` serves: the task the
+# What `prefect task serve tasks/first_rendition.py:publish_first_rendition` serves: the task the
 # API submits (dailies/previews/dispatch.py), running the work above in this process.
 dispatch.implement_first_rendition(first_rendition_here)
 publish_first_rendition = dispatch.FIRST_RENDITION

@@ -17,10 +17,13 @@ sync: system
 
 # Lint and types first (seconds), then the suite against the real services, in two pytest-xdist
 # processes: each is a session of its own (S3, Prefect, RGW, a Postgres db, a Redis db), and most
-# tests wait on processes rather than compute, so two halve the wall time even on two cores.
+# tests wait on processes rather than compute, so two halve the wall time even on two cores
+# (three were slower here: one more session to start). Whole modules go to a worker
+# (loadscope), so a module's fixtures (an edge, a `dailies up`) start once; tests/conftest.py
+# puts the modules with slow tests first.
 PYTEST_WORKERS ?= 2
 test: system-tests lint
-	$(UV) run pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	$(UV) run pytest -n $(PYTEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
 
 # Fault injection: real SIGKILLs of flow runs, workers and ffmpeg (tests/faults, minutes),
 # in random order like the rest of the suite.

@@ -58,6 +58,17 @@ apply_environment(
 )
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules with a slow test first, each module whole and in the order pytest-randomly
+    gave it. `make test` hands whole modules to its two pytest-xdist workers (`--dist
+    loadscope`: a module's fixtures, an edge or a whole `dailies up`, start once), as they
+    free up; a minute-long module drawn last would keep one worker busy while the other
+    idles, drawn first the short ones fill in around it."""
+    slow = {item.module for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.module not in slow)
+
+
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[Service]:
     service = start_moto(MOTO_PORT, RUN_DIR / "logs")
@@ -95,6 +106,23 @@ def prefect_server() -> Iterator[Service]:
     yield service
     drain_prefect_clients()
     service.stop()
+
+
+@pytest.fixture(autouse=True)
+def _unclaimed_runs_cancelled(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each test that had the Prefect server: its deployment runs that no worker took
+    are cancelled (tests/prefect_runs.py says why), so leftovers never queue in front of a
+    later test's run or burn the box's two cores."""
+    if "prefect_server" not in request.fixturenames:
+        yield
+        return
+    from datetime import UTC, datetime
+
+    from tests.prefect_runs import cancel_unclaimed
+
+    since = datetime.now(UTC)
+    yield
+    cancel_unclaimed(since)
 
 
 @pytest.fixture(scope="session")

@@ -160,6 +160,17 @@
     trace.upgraded = true;
   }
 
+  // A 403 from the edge: our grant lapsed while watching. hls.js reports it at once (not
+  // fatal) and retries the segment with back-off (1, 2, 4, 8, 8, 8 s); asking for a new grant
+  // on that first report lets its first retry, a second later, carry the new cookie, where
+  // waiting for the fatal error would stall the picture for some 30 s.
+  let renewing = null;
+  function renewGrant() {
+    renewing ||= api("POST", "/preview", { sha }).catch(() => null)
+      .finally(() => { renewing = null; });
+    return renewing;
+  }
+
   function attach(startPosition = 0) {
     if (window.Hls && window.Hls.isSupported()) {
       // startPosition 0: an EVENT playlist (still being built) would otherwise start at its
@@ -167,12 +178,10 @@
       const hls = new window.Hls({ startPosition, enableWorker: true, lowLatencyMode: false });
       let networkRetries = 0;
       hls.on(window.Hls.Events.ERROR, (_event, data) => {
+        if (data.response && data.response.code === 403) renewGrant();
         if (!data.fatal) return;
         if (data.type === window.Hls.ErrorTypes.NETWORK_ERROR && networkRetries++ < 10) {
-          // A 403 from the edge: the grant expired while watching; ask for a new one.
-          const renewed = data.response && data.response.code === 403
-            ? api("POST", "/preview", { sha }).catch(() => null) : null;
-          setTimeout(async () => { await renewed; hls.startLoad(video.currentTime || 0); }, 1000);
+          setTimeout(async () => { await renewing; hls.startLoad(video.currentTime || 0); }, 1000);
         } else if (data.type === window.Hls.ErrorTypes.MEDIA_ERROR) {
           hls.recoverMediaError();
         } else {

@@ -37,9 +37,9 @@ Match = Callable[[str, str, dict[str, str]], bool]
 @dataclass
 class Hold:
     """Stop the first request `match` accepts: before it is forwarded (after_bytes=0), once
-    upstream has answered it but before the client has the answer (answered=True: the
-    work is done, the caller does not know), or once `after_bytes` of its response body
-    have gone out."""
+    upstream has answered it with a success but before the client has the answer
+    (answered=True: the work is done, the caller does not know), or once `after_bytes` of
+    its response body have gone out."""
 
     match: Match
     after_bytes: int = 0
@@ -99,6 +99,10 @@ class Faults:
             if outage.started is not None and time.monotonic() < outage.started + outage.window_s:
                 return outage.status
         return 0
+
+    def rearm(self, hold: Hold) -> None:
+        with self.lock:
+            self.holds.insert(0, hold)
 
     def take_hold(self, method: str, path: str, headers: dict[str, str]) -> Hold | None:
         with self.lock:
@@ -200,8 +204,14 @@ def _handler(proxy: FlakyS3) -> type[BaseHTTPRequestHandler]:
                 upstream.request(self.command, self.path, body=body, headers=headers)
                 response = upstream.getresponse()
                 if hold is not None and hold.answered:
-                    hold.reached.set()
-                    hold.released.wait(120)
+                    if response.status >= 300:
+                        # Upstream refused (a busy Prefect SQLite answers 5xx, and the client
+                        # retries): nothing was done, so this is not the answer to hold back.
+                        proxy.faults.rearm(hold)
+                        hold = None
+                    else:
+                        hold.reached.set()
+                        hold.released.wait(120)
                 self._relay(response, hold if hold and hold.after_bytes else None)
             finally:
                 upstream.close()

@@ -99,7 +99,7 @@ def save_result_storage_block(settings: Settings) -> str:
 def deploy_prefect_yaml(settings: Settings, timeout_s: float = 600) -> str:
     """`prefect deploy --all` from the checkout for each of the environment's prefect files:
     the same commands an operator would run."""
-    env = {**os.environ, "DAILIES_PROJECT_DIR": str(PROJECT_DIR)}
+    env = dict(os.environ)
     files = prefect_files(settings)
     if CONTAINERS_FILE in files:
         if not settings.image:

@@ -27,7 +27,6 @@ BIN_DIR = Path(sys.executable).parent
 # (bench/first_play.py). Half a second costs one cheap query to the Prefect server per poll.
 WORKER_QUERY_S = "0.5"
 WORKER_HEARTBEAT_S = "5"
-FLOW_HEARTBEAT_S = "30"
 
 
 def free_port() -> int:
@@ -212,9 +211,7 @@ def start_worker(pool: str, env: dict[str, str], log_dir: Path, nice: int = 0) -
         **env,
         "PREFECT_WORKER_QUERY_SECONDS": WORKER_QUERY_S,
         "PREFECT_WORKER_HEARTBEAT_SECONDS": WORKER_HEARTBEAT_S,
-        # Flow runs send heartbeats (30 s is Prefect's minimum): the zombie automation in
-        # automations/ marks a run Crashed when they stop, e.g. its host died.
-        "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": FLOW_HEARTBEAT_S,
+        # (Flow-run heartbeats come with each deployment's env, prefect.yaml's run_env.)
     }
     args = [str(BIN_DIR / "prefect"), "worker", "start", "--pool", pool,
             "--name", f"dailies-{pool}-worker"]  # fmt: skip

@@ -39,9 +39,11 @@ def test_pools_and_deployments_match_the_files(deployed) -> None:  # type: ignor
         got = deployments[wanted["name"]]
         assert got.entrypoint == wanted["entrypoint"]
         assert got.work_pool_name == wanted["work_pool"]["name"]
-        assert got.pull_steps[0]["prefect.deployments.steps.set_working_directory"][
-            "directory"
-        ] == str(ROOT)
+        # No path of this host in it: each worker's run changes into its own checkout.
+        assert got.pull_steps == [{"flows.checkout.use_this_hosts_checkout": {}}]
+        # Heartbeats ride with the run, whoever started its worker (the session's cpu
+        # worker is started without them).
+        assert got.job_variables["env"]["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"] == "30"
     assert deployments["preview-gpu"].parameters == {"encoder": "nvenc"}
     assert deployments["preview-cpu"].parameters == {"encoder": "cpu"}
     # What the server enforces, against the README's figures (not prefect.yaml's).
@@ -51,6 +53,20 @@ def test_pools_and_deployments_match_the_files(deployed) -> None:  # type: ignor
     assert [s.schedule.cron for s in audit.schedules] == ["17 3 * * *"]
     assert [s.schedule.timezone for s in audit.schedules] == ["UTC"]
     assert audit.concurrency_options.collision_strategy == "CANCEL_NEW"
+
+
+def test_every_deployment_sends_the_heartbeats_the_zombie_window_counts() -> None:
+    """The zombie automation crashes a deployment run silent for 4 heartbeats. The beat is
+    each deployment's own (its env), so no worker started without it (Prefect's default is
+    one every 180 s) can make a healthy build look dead."""
+    from ops.deploy import automation_specs
+
+    zombie = next(s for s in automation_specs() if s["name"] == "dailies-crash-zombie-flow-runs")
+    for path in ("prefect.yaml", "prefect.containers.yaml"):
+        for deployment in yaml.safe_load((ROOT / path).read_text())["deployments"]:
+            env = deployment["work_pool"]["job_variables"]["env"]
+            beat = int(env["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"])
+            assert zombie["trigger"]["within"] == 4 * beat, (path, deployment["name"])
 
 
 def test_bootstrap_is_idempotent(deployed, stack) -> None:  # type: ignore[no-untyped-def]

@@ -219,8 +219,10 @@ def _preview_with_progress(sha256: str, encoder: Encoder) -> dict[str, Any]:
 @app.command()
 def edge(
     port: int | None = typer.Option(None, help="loopback port (default: DAILIES_EDGE_PORT, 8080)"),
-    api: str | None = typer.Option(
-        None, help="FastAPI upstream for /api/, e.g. http://127.0.0.1:8000 (none: /api/ is 503)"
+    api: list[str] | None = typer.Option(  # noqa: B008 - typer reads options from defaults
+        None,
+        help="FastAPI upstream for /api/, e.g. http://127.0.0.1:8000; repeat it for each "
+        "replica (none: /api/ is 503)",
     ),
 ) -> None:
     """Run the edge cache (nginx) in the foreground in front of the configured S3 endpoint's

@@ -11,6 +11,7 @@ import pwd
 import re
 import shutil
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -40,7 +41,7 @@ def render_edge_config(
     listen_port: int,
     s3_origin: str,
     previews_bucket: str,
-    api_upstream: str | None,
+    api_upstream: str | Sequence[str] | None,
     cache_dir: Path,
     player_dir: Path,
     run_dir: Path,
@@ -50,10 +51,13 @@ def render_edge_config(
     js_module: Path | None = None,
 ) -> str:
     """nginx.conf for the edge. `s3_origin` is the S3 endpoint URL (path-style requests);
-    `api_upstream` a URL or host:port of the FastAPI app, None for an edge without API;
+    `api_upstream` a URL or host:port of the FastAPI app, or several (replicas: nginx spreads
+    requests over them and passes one a replica refused to the next), None for an edge
+    without API;
     `worker_user` ("user" or "user group") only matters when nginx starts as root;
     `access_log` defaults to run_dir/access.log; `js_module` is njs's nginx module (found
     on this machine when not given). Secrets are not in the text: see `edge_environment`."""
+    upstreams = [api_upstream] if isinstance(api_upstream, str) else list(api_upstream or [])
     origin = urlsplit(s3_origin if "://" in s3_origin else f"http://{s3_origin}")
     if origin.scheme not in {"http", "https"} or not origin.hostname:
         raise ValueError(f"S3 origin must be an http(s) URL, got {s3_origin!r}")
@@ -85,9 +89,9 @@ def render_edge_config(
         "origin_host_header": origin.netloc.rsplit("@", 1)[-1]
         if origin.port
         else _host(origin.hostname),
-        "api_hostport": _hostport(api_upstream) if api_upstream else "",
+        "api_servers": "\n        ".join(f"server {_hostport(u)};" for u in upstreams),
     }
-    text = _keep_sections(TEMPLATE.read_text(), {"api": api_upstream is not None})
+    text = _keep_sections(TEMPLATE.read_text(), {"api": bool(upstreams)})
     return _fill(text, values)
 
 
@@ -95,7 +99,7 @@ def start_edge(
     settings: Settings,
     *,
     port: int,
-    api_upstream: str | None,
+    api_upstream: str | Sequence[str] | None,
     run_dir: Path,
     log_dir: Path,
     player_dir: Path = PLAYER_DIR,

@@ -40,10 +40,11 @@ def _nginx_t(tmp_path: Path, text: str) -> subprocess.CompletedProcess[str]:
         # -t resolves upstream names, and tests run offline: an https origin by a local name.
         (None, "https://localhost:9443"),
         ("127.0.0.1:8000", "http://[::1]:9000"),
+        (["http://127.0.0.1:8000", "127.0.0.1:8001"], "http://127.0.0.1:5000"),
     ],
 )
 def test_rendered_config_passes_nginx_t(
-    tmp_path: Path, api_upstream: str | None, s3_origin: str
+    tmp_path: Path, api_upstream: str | list[str] | None, s3_origin: str
 ) -> None:
     text = _render(tmp_path, api_upstream=api_upstream, s3_origin=s3_origin)
     assert "{{" not in text
@@ -58,6 +59,12 @@ def test_api_section_only_with_an_api_upstream(tmp_path: Path) -> None:
     assert "server 127.0.0.1:8000;" in with_api
     assert "dailies_api" not in without
     assert "no API behind this edge" in without
+
+
+def test_each_api_replica_is_an_upstream_server(tmp_path: Path) -> None:
+    text = _render(tmp_path, api_upstream=["http://10.0.0.5:8000", "10.0.0.6:8000"])
+    upstream = text[text.index("upstream dailies_api {") :].split("}", 1)[0]
+    assert "server 10.0.0.5:8000;" in upstream and "server 10.0.0.6:8000;" in upstream
 
 
 def test_cache_settings_reach_the_config(tmp_path: Path) -> None:

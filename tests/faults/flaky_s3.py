@@ -37,13 +37,15 @@ Match = Callable[[str, str, dict[str, str]], bool]
 @dataclass
 class Hold:
     """Stop the first request `match` accepts: before it is forwarded (after_bytes=0), once
-    upstream has answered it with a success but before the client has the answer
-    (answered=True: the work is done, the caller does not know), or once `after_bytes` of
-    its response body have gone out."""
+    upstream has answered it but before the client has the answer (answered=True: the
+    work is done, the caller does not know; success_only: only a 2xx answer, an error is
+    passed on and the hold waits for the retry), or once `after_bytes` of its response
+    body have gone out."""
 
     match: Match
     after_bytes: int = 0
     answered: bool = False  # hold once upstream has answered, before relaying the answer
+    success_only: bool = False
     reached: threading.Event = field(default_factory=threading.Event)
     released: threading.Event = field(default_factory=threading.Event)
 
@@ -149,8 +151,10 @@ class FlakyS3:
             self.faults.outages.append(outage)
         return outage
 
-    def hold(self, match: Match, after_bytes: int = 0, answered: bool = False) -> Hold:
-        hold = Hold(match, after_bytes, answered)
+    def hold(
+        self, match: Match, after_bytes: int = 0, answered: bool = False, success_only: bool = False
+    ) -> Hold:
+        hold = Hold(match, after_bytes, answered, success_only)
         with self.faults.lock:
             self.faults.holds.append(hold)
         return hold
@@ -204,7 +208,7 @@ def _handler(proxy: FlakyS3) -> type[BaseHTTPRequestHandler]:
                 upstream.request(self.command, self.path, body=body, headers=headers)
                 response = upstream.getresponse()
                 if hold is not None and hold.answered:
-                    if response.status >= 300:
+                    if hold.success_only and response.status >= 300:
                         # Upstream refused (a busy Prefect SQLite answers 5xx, and the client
                         # retries): nothing was done, so this is not the answer to hold back.
                         proxy.faults.rearm(hold)

@@ -1,5 +1,5 @@
 # The README's commands. `make test` works on a fresh Debian machine: it installs what it needs.
-.PHONY: test faults lint structure bench demo sync system system-tests mutants mutants-sample soak
+.PHONY: test faults fleet lint structure bench demo sync system system-tests mutants mutants-sample soak
 
 UV ?= uv
 PYTEST_ARGS ?=
@@ -29,6 +29,12 @@ test: system-tests lint
 # in random order like the rest of the suite.
 faults: system-tests sync
 	$(UV) run pytest -m faults tests/faults $(PYTEST_ARGS)
+
+# The production shape (ops/fleet.py) on network-namespace hosts this makes and removes (root):
+# two Prefect API replicas behind a load balancer, two dailies APIs behind the edge, two
+# worker hosts; hosts killed mid-work. One `FLEET …` line per scenario.
+fleet: system-tests sync
+	$(UV) run pytest -m fleet tests/fleet -p no:randomly $(PYTEST_ARGS)
 
 # The rooms' import rules (pyproject.toml's [tool.importlinter]: the API imports nothing from
 # tasks/, media/, flows/; the library nothing above it; only the preview lifecycle writes its row).

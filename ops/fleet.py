@@ -1,8 +1,9 @@
 """The production shape, one role per host: what each host runs and with which settings.
 
 This table is the one description of a fleet. `tests/fleet` starts exactly these commands on
-hosts of its own (network namespaces), and the README's "Scaling out" is printed from it
-(`dailies fleet-plan`), so the documented shape is the tested one. Every placeholder is a
+hosts of its own (network namespaces), the README's "Scaling out" is printed from it
+(scripts/contract_doc.py), and compose.yaml is checked against it (tests/ops/test_fleet_table.py),
+so the documented shape is the tested one. Every placeholder is a
 host's address (`{db}`, `{s3}`, `{lb}`, `{edge}`, `{self}`), a replica's (`{replica}`: a
 process that exists once per Prefect API replica) or a secret (`{grant_secret}`,
 `{s3_key}`, `{s3_secret}`).
@@ -26,6 +27,8 @@ Why these choices:
 
 from __future__ import annotations
 
+import re
+import shlex
 from dataclasses import dataclass, field
 
 RESULTS_BLOCK = "s3-bucket/dailies-results"
@@ -37,6 +40,7 @@ class Process:
     argv: tuple[str, ...]
     env: dict[str, str] = field(default_factory=dict)
     per_replica: bool = False  # one per Prefect API replica, `{replica}` filled for each
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -109,7 +113,8 @@ ROLES: tuple[Role, ...] = (
     ),
     Role(
         "lb", "1", "a load balancer in front of the Prefect API replicas (websockets passed on)",
-        (Process("prefect-lb", ("nginx", "-p", "{data}/lb", "-c", "{data}/lb/nginx.conf")),),
+        (Process("prefect-lb", ("nginx", "-p", "{data}/lb", "-c", "{data}/lb/nginx.conf"),
+                 note="nginx.conf from `ops.fleet.lb_config`"),),
     ),
     Role(
         "api", "2 or more", "the dailies API, each running the liveness sweep",
@@ -119,7 +124,8 @@ ROLES: tuple[Role, ...] = (
     Role(
         "edge", "1 or more", "nginx cache and player in front of the previews bucket and the API",
         (Process("edge", ("dailies", "edge", "--api", "http://{api}:8000"),
-                 {**DAILIES_ENV, "DAILIES_EDGE_HOST": "{self}", "DAILIES_EDGE_PORT": "8080"}),),
+                 {**DAILIES_ENV, "DAILIES_EDGE_HOST": "{self}", "DAILIES_EDGE_PORT": "8080"},
+                 note="`--api` once per API replica"),),
     ),
     Role(
         "worker", "2 or more", "ladder builds (a cpu-pool worker) and first renditions",
@@ -179,3 +185,40 @@ http {{
     }}
 }}
 """
+
+
+def _shared(process: Process) -> tuple[str, dict[str, str]]:
+    """Which shared block a process's settings start from, and what it adds or changes."""
+    for label, base in (("dailies settings", DAILIES_ENV), ("Prefect server settings",
+                                                             PREFECT_SERVER_ENV)):  # fmt: skip
+        if process.env and all(process.env.get(k) is not None for k in base):
+            return label, {k: v for k, v in process.env.items() if base.get(k) != v}
+    return "", dict(process.env)
+
+
+def _shell(argv: tuple[str, ...]) -> str:
+    """A command line as typed: quoted where a shell needs it, placeholders left bare."""
+    return " ".join(a if re.fullmatch(r"[\w@%+=:,./{}-]+", a) else shlex.quote(a) for a in argv)
+
+
+def describe() -> str:
+    """The table as Markdown: the README's "Scaling out" prints it (scripts/contract_doc.py)."""
+    lines = [
+        "| role | hosts | for | runs (placeholders: host addresses) |",
+        "| --- | --- | --- | --- |",
+    ]
+    for r in ROLES:
+        runs = []
+        for process in r.processes:
+            label, extra = _shared(process)
+            settings = [label] if label else []
+            settings += [f"`{k}={v}`" for k, v in extra.items()]
+            each = " (one per Prefect API replica)" if process.per_replica else ""
+            with_ = f" with {', '.join(settings)}" if settings else ""
+            note = f"; {process.note}" if process.note else ""
+            runs.append(f"`{_shell(process.argv)}`{each}{with_}{note}")
+        lines.append(f"| {r.name} | {r.hosts} | {r.does} | {'<br>'.join(runs)} |")
+    for label, block in (("dailies settings", DAILIES_ENV),
+                         ("Prefect server settings", PREFECT_SERVER_ENV)):  # fmt: skip
+        lines += ["", f"{label}:", "", "```"] + [f"{k}={v}" for k, v in block.items()] + ["```"]
+    return "\n".join(lines) + "\n"

@@ -1,6 +1,7 @@
 """Writes the generated parts of docs/CONTRACT.md: the settings table from the Settings class
 (names, defaults and the comments above each field) and the HTTP routes from the API's
-OpenAPI document, so the contract cannot drift from the code.
+OpenAPI document, so the contract cannot drift from the code; and the README's fleet table
+from ops/fleet.py, the table tests/fleet runs.
 
     uv run python scripts/contract_doc.py          # rewrite the generated parts
     uv run python scripts/contract_doc.py --check  # exit 1 if they are stale (the tests run this)
@@ -25,6 +26,7 @@ from pydantic.fields import FieldInfo
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 DOC = ROOT / "docs" / "CONTRACT.md"
+README = ROOT / "README.md"  # its "Scaling out" prints ops/fleet.py
 BLOCK = re.compile(r"(<!-- generated: (\w+) -->\n).*?(<!-- end generated -->)", re.DOTALL)
 
 
@@ -144,11 +146,18 @@ def cli_table() -> str:
     return "\n".join(rows) + "\n"
 
 
+def fleet_table() -> str:
+    from ops.fleet import describe
+
+    return describe()
+
+
 GENERATORS = {
     "settings": settings_table,
     "routes": routes_table,
     "deployments": deployments_table,
     "cli": cli_table,
+    "fleet": fleet_table,
 }
 
 
@@ -160,16 +169,18 @@ def regenerate(text: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    doc = Path(argv[argv.index("--doc") + 1]) if "--doc" in argv else DOC
-    current = doc.read_text()
-    fresh = regenerate(current)
-    if "--check" in argv:
-        if fresh != current:
-            print(f"{doc} is stale: run `uv run python scripts/contract_doc.py`")
-            return 1
-        return 0
-    doc.write_text(fresh)
-    return 0
+    docs = [Path(argv[argv.index("--doc") + 1])] if "--doc" in argv else [DOC, README]
+    stale = 0
+    for doc in docs:
+        current = doc.read_text()
+        fresh = regenerate(current)
+        if "--check" in argv:
+            if fresh != current:
+                print(f"{doc} is stale: run `uv run python scripts/contract_doc.py`")
+                stale = 1
+            continue
+        doc.write_text(fresh)
+    return stale
 
 
 if __name__ == "__main__":

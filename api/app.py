@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -18,6 +19,7 @@ from api.errors import install_error_handlers
 from api.multivariant_watch import MultivariantWatch
 from api.routes import documents, health, masters, previews, promotions, uploads
 from dailies.clients import async_redis_client, s3_client
+from dailies.fleet_rules import single_host_settings
 from dailies.grant_secret import grant_secret
 from dailies.previews import lifecycle, liveness
 from dailies.settings import Settings, get_settings
@@ -33,6 +35,10 @@ def create_app(
     the lifespan, on the loop that serves requests.
     """
     bound = settings or get_settings()
+    # One of several hosts (Prefect is elsewhere) with a setting only one machine can use:
+    # refuse to start, one line per setting, before anything connects.
+    if problems := single_host_settings(bound, os.environ):
+        raise SystemExit("dailies API not started: " + "\n".join(problems))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -15,10 +15,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from dailies.fleet_rules import GRANT_SECRET, WHY, is_remote
 from dailies.grant_secret import grant_secret
 from dailies.settings import Settings
 from ops import PROJECT_DIR
-from ops.errors import EdgeConfigInvalid, EdgeError, NginxMissing
+from ops.errors import EdgeConfigInvalid, EdgeError, NginxMissing, PlayerIncomplete
 from ops.processes import Service, spawn, wait_http
 
 EDGE_DIR = PROJECT_DIR / "edge"
@@ -105,7 +106,18 @@ def start_edge(
     player_dir: Path = PLAYER_DIR,
 ) -> Service:
     """Render the config under run_dir, check it with `nginx -t`, run nginx in the
-    foreground as a child and wait until it answers on loopback."""
+    foreground as a child and wait until it answers on loopback. Refused first: a player
+    without hls.js, and an edge before API replicas on other hosts with a grant key of
+    its own host (dailies/fleet_rules.py)."""
+    if not (hls := player_dir / "vendor" / "hls.min.js").exists():
+        raise PlayerIncomplete(hls)
+    upstreams = [api_upstream] if isinstance(api_upstream, str) else list(api_upstream or [])
+    remote = [u for u in upstreams if is_remote(u if "://" in u else f"http://{u}")]
+    if remote and settings.preview_grant_secret is None:
+        raise EdgeError(
+            f"{GRANT_SECRET} is not set, and the API is on another host ({remote[0]}): "
+            f"{WHY[GRANT_SECRET]}"
+        )
     nginx = find_nginx()
     run_dir = run_dir.resolve()
     cache_dir = (settings.edge_cache_dir or settings.home / "edge-cache").resolve()

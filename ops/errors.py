@@ -36,6 +36,14 @@ class NginxMissing(EdgeError):
         )
 
 
+class PlayerIncomplete(EdgeError):
+    def __init__(self, missing: Path) -> None:
+        super().__init__(
+            f"the player's {missing.name} is missing ({missing}): reviewers would get a page "
+            "that cannot play; run `make sync` (or `bash scripts/vendor-hlsjs.sh`) here"
+        )
+
+
 class EdgeConfigInvalid(EdgeError):
     def __init__(self, config: Path, output: str) -> None:
         super().__init__(f"nginx -t rejected {config}:\n{output.strip()}")

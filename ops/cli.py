@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import json
 import shlex
@@ -259,6 +260,25 @@ def edge(
     if code:
         typer.secho(f"nginx exited with {code}; see {service.log_path}", fg=typer.colors.RED)
         raise typer.Exit(1)
+
+
+@app.command("task-worker")
+def task_worker(
+    limit: int = typer.Option(4, help="first renditions at once in this process"),
+) -> None:
+    """Serve the first rendition (Prefect's task worker, as `prefect task serve
+    tasks/first_rendition.py:publish_first_rendition`), warmed up before it subscribes, so
+    the first reviewer after a start does not wait for its imports and connections."""
+    import asyncio
+
+    from prefect.task_worker import aserve
+
+    from tasks.first_rendition import publish_first_rendition, warm_up
+
+    warm_up()
+    # As `prefect task serve` runs it: Prefect's own handling of SIGTERM and Ctrl-C.
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(aserve(publish_first_rendition, limit=limit))
 
 
 def _raise_keyboard_interrupt(signum: int, frame: object) -> None:

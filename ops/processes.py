@@ -225,10 +225,10 @@ def start_worker(pool: str, env: dict[str, str], log_dir: Path, nice: int = 0) -
 
 
 def start_task_worker(env: dict[str, str], log_dir: Path, timeout_s: float = 60) -> Service:
-    """`prefect task serve` for the first rendition: a process that is already running when a
-    reviewer's 404 arrives, so the first segments do not wait for a Python start."""
-    args = [str(BIN_DIR / "prefect"), "task", "serve",
-            "tasks/first_rendition.py:publish_first_rendition", "--limit", "4"]  # fmt: skip
+    """`dailies task-worker` (Prefect's task worker for the first rendition, warmed up): a
+    process that is already running when a reviewer's 404 arrives, so the first segments do
+    not wait for a Python start."""
+    args = [str(BIN_DIR / "dailies"), "task-worker", "--limit", "4"]
     log_path = log_dir / "task-worker.log"
     # A restart appends to the same log: only what this process writes counts.
     offset = len(_read(log_path))

@@ -135,7 +135,34 @@ def first_rendition_here(sha256: str) -> dict[str, Any]:
     }
 
 
-# What `prefect task serve tasks/first_rendition.py:publish_first_rendition` serves: the task the
-# API submits (dailies/previews/dispatch.py), running the work above in this process.
+def warm_up() -> None:
+    """Pay now what a task worker's first run would pay in front of a reviewer: loading and
+    reading the task-scheduling storage block (prefect-aws, boto3: where the API put the run's
+    parameters), this process's S3 client and its first catalog connection. Measured in
+    tests/fleet: 3 to 11 s of the first play that each fresh task worker served."""
+    import contextlib
+    import uuid
+
+    from prefect.results import get_or_create_default_task_scheduling_storage
+    from prefect.utilities.asyncutils import run_coro_as_sync
+    from sqlalchemy import text
+
+    async def touch_storage() -> None:
+        storage = await get_or_create_default_task_scheduling_storage()
+        read = getattr(storage, "aread_path", None)  # a block (S3Bucket); not a local path
+        if read is not None:
+            with contextlib.suppress(Exception):  # a missing key: the read path is what warms
+                await read(f"dailies-warm-up-{uuid.uuid4().hex}")
+
+    run_coro_as_sync(touch_storage())
+    settings = get_settings()
+    s3_client(settings)
+    with session_scope(settings) as session:
+        session.execute(text("SELECT 1"))
+
+
+# What `dailies task-worker` (Prefect's task worker, warmed up) and `prefect task serve
+# tasks/first_rendition.py:publish_first_rendition` serve: the task the API submits
+# (dailies/previews/dispatch.py), running the work above in this process.
 dispatch.implement_first_rendition(first_rendition_here)
 publish_first_rendition = dispatch.FIRST_RENDITION

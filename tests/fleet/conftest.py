@@ -28,7 +28,7 @@ def fleet(request: pytest.FixtureRequest) -> Iterator[Fleet]:
         yield made
     finally:
         made.close()
-        if request.session.testsfailed:
+        if request.session.testsfailed or os.environ.get("DAILIES_FLEET_KEEP"):
             report(f"logs kept: {root}/<host>/logs")
         else:
             shutil.rmtree(root, ignore_errors=True)

@@ -73,7 +73,8 @@ def _plays(fleet: Fleet, tokens: dict[str, str], directory: Path, label: str) ->
     first = sum(1 for _, from_first in played if from_first)
     report(
         f"{label} first_play_p50_s={statistics.median(seconds):.2f} "
-        f"max_s={max(seconds):.2f} plays={len(played)}/{PLAYS} from_first_rendition={first}"
+        f"max_s={max(seconds):.2f} plays={len(played)}/{PLAYS} from_first_rendition={first} "
+        f"each_s={','.join(f'{s:.2f}' for s in seconds)}"
     )
     # Every play came from the first rendition: a `.delay()` that reached a replica with no
     # task worker would have waited for the ladder instead (seconds, not one).

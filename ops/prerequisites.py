@@ -55,6 +55,9 @@ def pick_port(requested: int | None, default: int) -> int:
     if port == 0:
         return free_port()
     with socket.socket() as sock:
+        # As the servers themselves bind (uvicorn, nginx, Prefect): connections of a stack
+        # stopped a moment ago linger in TIME_WAIT for a minute, and do not make it taken.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
             return port

@@ -89,5 +89,22 @@ def test_a_taken_default_port_is_swapped_but_a_requested_one_is_an_error() -> No
     assert pick_port(0, 8080) > 0
 
 
+def test_a_port_whose_last_connections_linger_in_time_wait_is_free() -> None:
+    """`dailies up` right after Ctrl-C: the stopped servers' connections are in TIME_WAIT on
+    their ports for a minute; nothing listens, so the port is free to take again."""
+    with socket.socket() as server:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        client = socket.create_connection(("127.0.0.1", port))
+        accepted, _ = server.accept()
+        accepted.close()  # the server side closes first: its end waits in TIME_WAIT
+        client.close()
+    with socket.socket() as plain, pytest.raises(OSError):
+        plain.bind(("127.0.0.1", port))  # the old check's bind, refused
+    assert pick_port(port, 8080) == port
+
+
 def test_missing_tools_name_the_debian_packages() -> None:
     assert missing_tools("no-such-ffmpeg", "no-such-ffprobe") == ["ffmpeg"]

@@ -8,19 +8,21 @@ and Prefect's services), ctl2 (a second replica), lb (nginx before both), api1 a
 
 from __future__ import annotations
 
+import json
 import secrets
 import shutil
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from ops import PROJECT_DIR
-from ops.fleet import ROLES, Process, fill, lb_config, role
-from ops.processes import Service
+from ops.fleet import Process, fill, lb_config, role
+from ops.processes import Service, wait_http
 from tests.fleet.hosts import Host, Network
 
 BIN_DIR = Path(sys.executable).parent
@@ -38,25 +40,6 @@ def report(line: str) -> None:
 
 APIS = ("api1", "api2")
 WORKERS = ("w1", "w2")
-
-
-def wait_url(url: str, timeout_s: float, service: Service | None = None) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        if service is not None and service.proc.poll() is not None:
-            raise RuntimeError(f"{service.name} exited: see {service.log_path}")
-        try:
-            with urllib.request.urlopen(url, timeout=3) as answer:
-                if answer.status < 500:
-                    return
-        except urllib.error.HTTPError as exc:
-            if exc.code < 500:
-                return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{url} did not answer within {timeout_s}s")
-        time.sleep(0.3)
 
 
 @dataclass
@@ -161,7 +144,7 @@ def bring_up(root: Path) -> Fleet:
         }  # fmt: skip
         _start_db(fleet)
         s3 = fleet.start("s3", _process("s3", "s3"))
-        wait_url(f"http://{addresses['s3']}:5000/moto-api/data.json", 60, s3)
+        wait_http(f"http://{addresses['s3']}:5000/moto-api/data.json", 60, s3.proc)
         _start_prefect(fleet)
         _bootstrap(fleet)
         _start_apis_and_edge(fleet)
@@ -215,7 +198,7 @@ def _pings(client: object) -> bool:
 
 def _start_prefect(fleet: Fleet) -> None:
     first = fleet.start("ctl1", _process("ctl-first", "prefect-api"))
-    wait_url(f"http://{fleet.address('ctl1')}:4200/api/health", 180, first)  # it migrates
+    wait_http(f"http://{fleet.address('ctl1')}:4200/api/health", 180, first.proc)  # it migrates
     fleet.start("ctl1", _process("ctl-first", "prefect-services"))
     second = fleet.start("ctl2", _process("ctl", "prefect-api"))
     lb_dir = fleet.host("lb").root / "data" / "lb"
@@ -224,8 +207,8 @@ def _start_prefect(fleet: Fleet) -> None:
         lb_config([fleet.address(r) for r in REPLICAS], fleet.address("lb"), str(lb_dir))
     )
     lb = fleet.start("lb", _process("lb", "prefect-lb"))
-    wait_url(f"http://{fleet.address('ctl2')}:4200/api/health", 180, second)
-    wait_url(f"{fleet.prefect_url}/health", 30, lb)
+    wait_http(f"http://{fleet.address('ctl2')}:4200/api/health", 180, second.proc)
+    wait_http(f"{fleet.prefect_url}/health", 30, lb.proc)
 
 
 def _bootstrap(fleet: Fleet) -> None:
@@ -237,9 +220,9 @@ def _start_apis_and_edge(fleet: Fleet) -> None:
     api = _process("api", "api")
     started = [fleet.start(host, api) for host in APIS]
     for host, service in zip(APIS, started, strict=True):
-        wait_url(f"http://{fleet.address(host)}:8000/healthz", 120, service)
+        wait_http(f"http://{fleet.address(host)}:8000/healthz", 120, service.proc)
     edge = fleet.start("edge", _process("edge", "edge"))
-    wait_url(f"{fleet.edge_url}/_edge/health", 60, edge)
+    wait_http(f"{fleet.edge_url}/_edge/health", 60, edge.proc)
 
 
 def _start_workers(fleet: Fleet) -> None:
@@ -255,48 +238,34 @@ def _start_workers(fleet: Fleet) -> None:
     _wait_cpu_workers(fleet, len(WORKERS))
 
 
-def _wait_task_workers(fleet: Fleet, per_replica: int, timeout_s: float = 120) -> None:
-    """Until each replica lists a subscription from every worker host's task worker."""
-    import json
+def _listed(url: str, count: int, status: str | None = None) -> bool:
+    """Whether a Prefect `…/filter` answer lists `count` items (of `status`); not while the
+    server is not answering yet."""
+    request = urllib.request.Request(
+        url, data=b"{}", method="POST", headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            found = json.loads(answer.read())
+    except OSError:
+        return False
+    return sum(status is None or item.get("status") == status for item in found) >= count
 
+
+def _until(done: Callable[[], bool], what: str, timeout_s: float = 120) -> None:
     deadline = time.monotonic() + timeout_s
-    for replica in REPLICAS:
-        url = f"http://{fleet.address(replica)}:4200/api/task_workers/filter"
-        while True:
-            request = urllib.request.Request(
-                url, data=b"{}", method="POST", headers={"Content-Type": "application/json"}
-            )
-            try:
-                with urllib.request.urlopen(request, timeout=5) as answer:
-                    found = json.loads(answer.read())
-            except OSError:
-                found = []
-            if len(found) >= per_replica:
-                break
-            assert time.monotonic() < deadline, f"task workers never subscribed to {replica}"
-            time.sleep(0.5)
-
-
-def _wait_cpu_workers(fleet: Fleet, count: int, timeout_s: float = 120) -> None:
-    import json
-
-    deadline = time.monotonic() + timeout_s
-    url = f"{fleet.prefect_url}/work_pools/cpu/workers/filter"
-    while True:
-        request = urllib.request.Request(
-            url, data=b"{}", method="POST", headers={"Content-Type": "application/json"}
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=5) as answer:
-                online = [w for w in json.loads(answer.read()) if w.get("status") == "ONLINE"]
-        except OSError:
-            online = []
-        if len(online) >= count:
-            return
-        assert time.monotonic() < deadline, f"only {len(online)} cpu workers came online"
+    while not done():
+        assert time.monotonic() < deadline, f"{what} within {timeout_s:.0f}s"
         time.sleep(0.5)
 
 
-def all_roles_used() -> bool:
-    """Every role of the table has a host here: the test runs the whole documented shape."""
-    return {r.name for r in ROLES} == set(LAYOUT.values())
+def _wait_task_workers(fleet: Fleet, per_replica: int) -> None:
+    """Until each replica lists a subscription from every worker host's task worker."""
+    for replica in REPLICAS:
+        url = f"http://{fleet.address(replica)}:4200/api/task_workers/filter"
+        _until(partial(_listed, url, per_replica), f"task workers subscribed to {replica}")
+
+
+def _wait_cpu_workers(fleet: Fleet, count: int) -> None:
+    url = f"{fleet.prefect_url}/work_pools/cpu/workers/filter"
+    _until(partial(_listed, url, count, "ONLINE"), f"{count} cpu workers online")

@@ -30,6 +30,16 @@ def preview_key_base(sha256: str) -> str:
     return f"preview:{sha256}"
 
 
+def preview_run_name(sha256: str, encoder: str) -> str:
+    """As flows/preview.py's flow_run_name names it once started (tests hold the two equal)."""
+    return f"preview-{sha256[:12]}-{encoder}"
+
+
+def promotion_run_name(sha256: str) -> str:
+    """As flows/promote.py's flow_run_name names it once started."""
+    return f"promote-{sha256[:12]}"
+
+
 def sha_tag(sha256: str) -> str:
     """Tag runs with their master so ops can find them in the Prefect UI."""
     return f"sha256:{sha256}"
@@ -46,8 +56,11 @@ async def launch(
     key_base: str,
     first_attempt: int = 1,
     tags: list[str] | None = None,
+    name: str | None = None,
 ) -> FlowRun:
-    """Create a flow run with the idempotency key `{key_base}:{n}`.
+    """Create a flow run with the idempotency key `{key_base}:{n}`, named `name` from birth
+    (the flow's own `flow_run_name` is applied only once a worker starts it: a random name
+    until then, in the UI and in the worker's log).
 
     The same request twice gets the same run (Prefect returns the run that holds the key).
     A failed run holds its key forever, so when the key's run has failed we move on to
@@ -60,6 +73,7 @@ async def launch(
             parameters=parameters,
             idempotency_key=f"{key_base}:{attempt}",
             tags=tags,
+            name=name,
         )
         if not is_failed_for_good(run):
             return run

@@ -69,6 +69,20 @@ def test_every_deployment_sends_the_heartbeats_the_zombie_window_counts() -> Non
             assert zombie["trigger"]["within"] == 4 * beat, (path, deployment["name"])
 
 
+def test_runs_launched_by_name_are_named_as_their_flows_name_them() -> None:
+    """The API names a run when it creates it (dailies/runs.py); the flow renames it when it
+    starts (flow_run_name): the same name, so a run never changes name in the UI."""
+    from dailies import runs
+    from flows.preview import build_preview
+    from flows.promote import promote_master
+
+    sha = "ab" * 32
+    for encoder in ("cpu", "nvenc", "auto"):
+        named = build_preview.flow_run_name.format(sha256=sha, encoder=encoder)  # type: ignore[union-attr]
+        assert runs.preview_run_name(sha, encoder) == named
+    assert runs.promotion_run_name(sha) == promote_master.flow_run_name.format(sha256=sha)  # type: ignore[union-attr]
+
+
 def test_bootstrap_is_idempotent(deployed, stack) -> None:  # type: ignore[no-untyped-def]
     from ops.bootstrap import bootstrap
 

@@ -67,6 +67,7 @@ async def start_promotion(
         {"staging_key": request.staging_key, "sha256": request.sha256, "asset": asset},
         runs.promotion_key_base(request.sha256, request.staging_key),
         tags=["promotion", runs.sha_tag(request.sha256)],
+        name=runs.promotion_run_name(request.sha256),
     )
     return PromotionStartedOut(flow_run_id=str(run.id), sha256=request.sha256)
 

@@ -68,5 +68,6 @@ async def launch_ladder(
         runs.preview_key_base(sha256),
         first_attempt=attempt,
         tags=["preview", runs.sha_tag(sha256)],
+        name=runs.preview_run_name(sha256, encoder),
     )
     return str(run.id)

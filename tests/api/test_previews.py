@@ -71,6 +71,8 @@ def test_first_trigger_queues_one_cpu_run(
     assert [str(r.id) for r in runs] == [body["flow_run_id"]]
     assert runs[0].deployment_id == deployment_id(stack.preview_cpu_deployment)
     assert runs[0].parameters == {"sha256": master_sha, "encoder": "cpu"}
+    # Named from birth, not a random name until a worker starts it.
+    assert runs[0].name == f"preview-{master_sha[:12]}-cpu"
     stored = row(stack, master_sha)
     assert (stored.status, stored.flow_run_id, stored.attempts) == (
         "queued",

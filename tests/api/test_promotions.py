@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.api.prefect_helpers import read_run
 from tests.api.test_uploads import MiB, upload_file
 
 
@@ -43,6 +44,7 @@ def test_upload_promote_and_read_status(editor: httpx.Client, stack: Any) -> Non
     run_id = started.json()["flow_run_id"]
     assert started.json()["sha256"] == sha
     assert promote(editor, key, sha).json()["flow_run_id"] == run_id  # same request, same run
+    assert read_run(run_id).name == f"promote-{sha[:12]}"  # named from birth, not at its start
 
     status = editor.get(f"/api/promotions/{run_id}")
     assert status.status_code == 200 and status.json()["state"] in {"scheduled", "pending"}

@@ -3,7 +3,7 @@ edge for a master that has never been built, and the clock runs from navigation 
 the <video>'s first `playing` event, with the player's real defaults (404 → long-polling
 POST /api/preview → hls.js). p50 of N runs per case, each run a master never built before.
 
-Each case runs through the fast path (a running `prefect task serve` publishes a first
+Each case runs through the fast path (a running `dailies task-worker` publishes a first
 rendition) and the old path (`DAILIES_PREVIEW_FIRST_RENDITION=false`: the `build-preview`
 deployment alone), on two stacks one after the other in the same bench run.
 

@@ -16,7 +16,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -46,7 +46,6 @@ WORKERS = ("w1", "w2")
 class Fleet:
     network: Network
     values: dict[str, str]
-    services: dict[str, Service] = field(default_factory=dict)  # "host/process" -> service
 
     def host(self, name: str) -> Host:
         return self.network.hosts[name]
@@ -62,13 +61,17 @@ class Fleet:
     def prefect_url(self) -> str:
         return f"http://{self.address('lb')}:4200/api"
 
+    def _values(self, host: str, replica: str | None) -> dict[str, str]:
+        """The table's placeholders as seen from `host` (and the replica a process serves)."""
+        return {**self.values, "self": self.address(host), "hostname": host,
+                "data": str(self.host(host).root / "data"),
+                "replica": self.address(replica) if replica else ""}  # fmt: skip
+
     def env(self, host: str, process: Process, replica: str | None = None) -> dict[str, str]:
         """A process's whole environment on `host`: the table's settings, this checkout's
         Python first on PATH, and the host's own homes."""
         root = self.host(host).root
-        values = {**self.values, "self": self.address(host), "hostname": host,
-                  "data": str(root / "data"),
-                  "replica": self.address(replica) if replica else ""}  # fmt: skip
+        values = self._values(host, replica)
         env = {
             "PATH": f"{BIN_DIR}:/usr/sbin:/usr/bin:/sbin:/bin",
             "HOME": str(root / "home"),
@@ -81,10 +84,7 @@ class Fleet:
         return env
 
     def argv(self, host: str, process: Process, replica: str | None = None) -> list[str]:
-        values = {**self.values, "self": self.address(host), "hostname": host,
-                  "data": str(self.host(host).root / "data"),
-                  "replica": self.address(replica) if replica else ""}  # fmt: skip
-        args = [fill(arg, values) for arg in process.argv]
+        args = [fill(arg, self._values(host, replica)) for arg in process.argv]
         if process.name == "edge":  # one --api per API replica
             args = args[:2] + [
                 a for api in APIS for a in ("--api", f"http://{self.address(api)}:8000")
@@ -96,11 +96,9 @@ class Fleet:
 
     def start(self, host: str, process: Process, replica: str | None = None) -> Service:
         name = f"{process.name}-{replica}" if replica else process.name
-        service = self.host(host).start(
+        return self.host(host).start(
             name, self.argv(host, process, replica), self.env(host, process, replica)
         )
-        self.services[f"{host}/{name}"] = service
-        return service
 
     def run(self, host: str, args: list[str], process: Process, timeout_s: float = 300) -> str:
         """A one-off command on `host` with a process's settings (bootstrap, keys)."""

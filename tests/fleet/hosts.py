@@ -82,15 +82,6 @@ class Host:
         namespace starts at its root otherwise)."""
         return ["nsenter", "-t", str(self.init_pid), "-n", "-p", "-m", "-u", f"--wd={cwd}", "--"]
 
-    def run(self, args: list[str], timeout_s: float = 60) -> str:
-        """A short command on this host; its output, or an error with it."""
-        done = subprocess.run(
-            [*self.enter(), *args], capture_output=True, text=True, timeout=timeout_s
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"{self.name}: {args} failed: {done.stdout}{done.stderr}")
-        return done.stdout
-
     def start(self, name: str, args: list[str], env: dict[str, str], url: str = "") -> Service:
         """A long-running program on this host, output to its own log under the host."""
         env = {**env, "TMPDIR": "/tmp", "HOSTNAME": self.name}

@@ -22,8 +22,9 @@ sync: system
 # (loadscope), so a module's fixtures (an edge, a `dailies up`) start once; tests/conftest.py
 # puts the modules with slow tests first.
 PYTEST_WORKERS ?= 2
+# The 30 slowest steps go to the output (setups included): where the next minute is.
 test: system-tests lint
-	$(UV) run pytest -n $(PYTEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
+	$(UV) run pytest -n $(PYTEST_WORKERS) --dist loadscope --durations=30 $(PYTEST_ARGS)
 
 # Fault injection: real SIGKILLs of flow runs, workers and ffmpeg (tests/faults, minutes),
 # in random order like the rest of the suite.

@@ -17,11 +17,23 @@ from api.body_limit import BodyLimit
 from api.deps import PrefectHandle, build_limits
 from api.errors import install_error_handlers
 from api.multivariant_watch import MultivariantWatch
-from api.routes import documents, health, masters, previews, promotions, uploads
+from api.routes import (
+    audits,
+    documents,
+    health,
+    masters,
+    notes,
+    notes_approvals,
+    notes_exports,
+    previews,
+    promotions,
+    uploads,
+)
 from dailies.clients import async_redis_client, s3_client
 from dailies.fleet_rules import single_host_settings
 from dailies.grant_secret import grant_secret
 from dailies.previews import lifecycle, liveness
+from dailies.run_names import name_forever
 from dailies.settings import Settings, get_settings
 
 
@@ -54,16 +66,19 @@ def create_app(
             lambda sha: lifecycle.multivariant_published(s3_client(bound), bound, sha),
             max_wait_s=bound.preview_wait_s,
         )
-        sweep = None
+        loops = []  # this replica's share of the housekeeping, while it serves
         if bound.preview_sweep_interval_s > 0:
-            sweep = asyncio.ensure_future(liveness.sweep_forever(app.state.prefect.get, bound))
+            loops.append(liveness.sweep_forever(app.state.prefect.get, bound))
+        if bound.run_naming_interval_s > 0:
+            loops.append(name_forever(app.state.prefect.get, bound.run_naming_interval_s))
+        running = [asyncio.ensure_future(loop) for loop in loops]
         try:
             yield
         finally:
-            if sweep is not None:
-                sweep.cancel()
+            for task in running:
+                task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await sweep
+                    await task
             await app.state.multivariant_watch.close()
             await app.state.prefect.close()
             if redis is not None:
@@ -78,7 +93,9 @@ def create_app(
     app.state.settings = bound
     app.add_middleware(BodyLimit)
     install_error_handlers(app)
-    for module in (uploads, promotions, masters, previews, documents, health):
+    notes_routers = (notes, notes_exports, notes_approvals)
+    routers = (uploads, promotions, masters, previews, documents, *notes_routers, audits, health)
+    for module in routers:
         app.include_router(module.router)
     return app
 

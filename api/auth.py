@@ -10,10 +10,12 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from redis.exceptions import RedisError
 from sqlalchemy.orm import Session
 
 from api.deps import DbRunnerDep, get_rate_limiter
 from api.limits import RateLimiter
+from dailies import revocations
 from dailies.db import api_keys
 from dailies.errors import Forbidden, Unauthenticated
 
@@ -36,6 +38,14 @@ class TokenCache:
     def __init__(self, ttl_s: float) -> None:
         self.ttl_s = ttl_s
         self._entries: dict[str, tuple[Principal | None, float]] = {}
+        self._mark: object = None
+
+    def follow(self, mark: object) -> None:
+        """Forget every lookup once the revocation mark moved (dailies/revocations.py): a
+        token revoked anywhere is refused by the next request, not after the TTL."""
+        if mark != self._mark:
+            self._entries.clear()
+            self._mark = mark
 
     def get(self, token_hash: str) -> tuple[bool, Principal | None]:
         found = self._entries.get(token_hash)
@@ -55,7 +65,15 @@ def get_token_cache(request: Request) -> TokenCache:
     return request.app.state.token_cache  # type: ignore[no-any-return]
 
 
+async def _revocation_mark(request: Request) -> object:
+    try:
+        return await revocations.current(request.app.state.settings, request.app.state.redis)
+    except (RedisError, OSError):
+        return object()  # cannot tell: a mark that never matches, so every lookup is fresh
+
+
 async def authenticate(
+    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     db: DbRunnerDep,
     cache: Annotated[TokenCache, Depends(get_token_cache)],
@@ -64,6 +82,7 @@ async def authenticate(
         raise Unauthenticated("missing bearer token: send 'Authorization: Bearer <token>'")
     token = credentials.credentials
     token_hash = api_keys.hash_token(token)
+    cache.follow(await _revocation_mark(request))
     cached, principal = cache.get(token_hash)
     if not cached:
 

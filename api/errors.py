@@ -13,11 +13,14 @@ import httpx
 import redis.exceptions
 from botocore.exceptions import BotoCoreError, ClientError
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prefect.exceptions import ObjectNotFound
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from api.json_body import json_safe
 from dailies import errors
 from dailies.storage.objects import error_code
 
@@ -61,6 +64,13 @@ async def dailies_error(_: Request, exc: Exception) -> JSONResponse:
     return _json(status_for(exc), str(exc), headers)
 
 
+async def invalid_input(_: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422, made safe to send: it quotes the input, which may be what JSON cannot
+    write (a NaN, a lone surrogate) when it came from anywhere but a strict body."""
+    assert isinstance(exc, RequestValidationError)
+    return _json(422, json_safe(jsonable_encoder(exc.errors())))
+
+
 def _unavailable(dependency: str, exc: Exception) -> JSONResponse:
     logger.warning("%s unavailable: %r", dependency, exc)
     return _json(
@@ -91,6 +101,7 @@ async def prefect_error(_: Request, exc: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(errors.DailiesError, dailies_error)
+    app.add_exception_handler(RequestValidationError, invalid_input)
     app.add_exception_handler(redis.exceptions.ConnectionError, redis_down)
     app.add_exception_handler(redis.exceptions.TimeoutError, redis_down)
     app.add_exception_handler(OperationalError, database_down)

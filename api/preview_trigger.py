@@ -37,6 +37,7 @@ from dailies.settings import Settings
 
 WAIT_FOR_HOLDER_S = 2.0
 logger = logging.getLogger("dailies.api")
+_LINKING: set[asyncio.Task[None]] = set()  # held until done (the loop keeps weak references)
 
 
 @dataclass(frozen=True)
@@ -124,21 +125,34 @@ class PreviewTrigger:
         # The attempt row before the first rendition: submitted first, an API killed between
         # launch and record left a preview queued for good (tests/faults/test_api_kill.py).
         queued = await self._db(lambda s: lifecycle.queue(s, sha), priority=True)
+        first = None
         if self.settings.preview_first_rendition:
-            await self._start_first_rendition(sha)
+            first = await self._start_first_rendition(sha, queued.attempt)
         run_id = await dispatch.launch_ladder(self.prefect, self.settings, sha, queued.attempt)
         await self._db(
             lambda s: lifecycle.attach_run(s, sha, queued.attempt, run_id), priority=True
         )
+        if first is not None:  # after the answer: a reviewer does not wait for ops' link
+            linking = asyncio.ensure_future(self._link(run_id, sha, first))
+            _LINKING.add(linking)
+            linking.add_done_callback(_LINKING.discard)
         return run_id
 
-    async def _start_first_rendition(self, sha: str) -> None:
-        """Hand the first rendition to a running task worker; the deployment launched next
-        is the backstop, so a failure here only costs speed, never the preview."""
+    async def _link(self, run_id: str, sha: str, task_run_id: str) -> None:
         try:
-            await run_in_threadpool(dispatch.submit_first_rendition, sha)
+            await dispatch.link_first_rendition(self.prefect, run_id, sha, task_run_id)
+        except Exception as exc:  # a missing link costs ops a search, not the preview
+            logger.warning("first rendition of %s not linked: %s", sha[:12], exc)
+
+    async def _start_first_rendition(self, sha: str, attempt: int) -> str | None:
+        """Hand the first rendition to a running task worker (its task run's id); the
+        deployment launched next is the backstop, so a failure here only costs speed, never
+        the preview."""
+        try:
+            return await run_in_threadpool(dispatch.submit_first_rendition, sha, attempt)
         except Exception as exc:  # Prefect unreachable, storage misconfigured…
             logger.warning("first rendition of %s not submitted: %s", sha[:12], exc)
+            return None
 
     def _answer(self, sha: str, snapshot: PreviewSnapshot, verdict: Verdict) -> Outcome:
         if verdict.action == Action.READY:

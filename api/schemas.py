@@ -111,6 +111,37 @@ _MASTER_FIELDS: dict[str, Any] = {
     "preview_status": (PreviewStatus, ...),
 }
 MasterOut = create_model("MasterOut", **_MASTER_FIELDS)
+# A catalog row alone, for the masters listing.
+MasterRowOut = create_model(
+    "MasterRowOut",
+    **{k: v for k, v in _MASTER_FIELDS.items() if k not in {"assets", "preview_status"}},
+)
+
+
+class MastersPageOut(BaseModel):
+    masters: list[MasterRowOut]  # type: ignore[valid-type]
+    next_after: str | None = Field(
+        description="pass as ?after= for the next page; null on the last page"
+    )
+
+
+class AuditFindingOut(BaseModel):
+    id: int
+    kind: str
+    key: str
+    sha256: str | None
+    detail: str
+    critical: bool
+
+
+class AuditFindingsPageOut(BaseModel):
+    run_id: int
+    status: str
+    findings_by_kind: dict[str, int]
+    findings: list[AuditFindingOut]
+    next_after: int | None = Field(
+        description="pass as ?after= for the next page; null on the last page"
+    )
 
 
 class PreviewTriggerBody(BaseModel):

@@ -63,6 +63,7 @@ def check_upload(
 
 
 def content_disposition(filename: str) -> str:
-    """Open in the browser where it can (PDF, images, text), under the editor's file name."""
+    """A download under the editor's file name, never a page: the link is on the store's
+    origin, where whatever a browser renders inline runs beside every other document link."""
     ascii_name = filename.encode("ascii", "replace").decode().replace('"', "_")
-    return f'inline; filename="{ascii_name}"'
+    return f'attachment; filename="{ascii_name}"'

@@ -80,6 +80,11 @@ class ProcessKilled(Transient):
     running it again may well succeed."""
 
 
+class ListingOutOfOrder(DailiesError):
+    """A sorted stream the audit merges (the bucket's listing, the catalog's keyset pages)
+    went backwards: a merge over it would report present objects as missing."""
+
+
 class PlaylistError(DailiesError, ValueError):
     """An HLS playlist ffmpeg wrote is malformed or was never finished."""
 
@@ -99,6 +104,10 @@ class UnknownAsset(NotFound):
     """No asset with that id: documents attach to assets a promotion created."""
 
 
+class UnknownAuditRun(NotFound):
+    """No integrity audit run with that id."""
+
+
 class DocumentNotFound(NotFound):
     """No document with that id, or one whose upload was never completed."""
 
@@ -109,6 +118,18 @@ class Unauthenticated(DailiesError):
 
 class Forbidden(DailiesError):
     """The token is valid but its role does not allow this."""
+
+
+class AssetLinkRefused(Forbidden):
+    """A promotion named an asset another editor owns (it was linked while this run waited):
+    the master is promoted, content belongs to nobody, but the asset is not repointed."""
+
+    def __init__(self, asset_id: str, sha256: str) -> None:
+        self.asset_id, self.sha256 = asset_id, sha256
+        super().__init__(
+            f"asset {asset_id!r} belongs to another editor: not linked; master {sha256[:12]} "
+            "was promoted all the same (link it under an asset id of your own)"
+        )
 
 
 class RateLimited(DailiesError):

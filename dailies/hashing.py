@@ -28,10 +28,11 @@ def is_sha256(value: str) -> bool:
     return isinstance(value, str) and _SHA256.fullmatch(value) is not None
 
 
-def sha256_of_chunks(chunks: Iterable[bytes]) -> tuple[str, int]:
+def sha256_of_chunks(chunks: Iterable[bytes | memoryview]) -> tuple[str, int]:
     """Hash an iterator of byte chunks in one pass; return (hex digest, total bytes).
 
-    Holds one chunk at a time, so memory does not grow with the stream's length.
+    Holds one chunk at a time, so memory does not grow with the stream's length; a chunk
+    need not outlive its turn (a reader may refill its buffer once the next is asked for).
     """
     digest = hashlib.sha256()
     total = 0

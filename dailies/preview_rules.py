@@ -82,8 +82,9 @@ def judge_run(
     by how long it has been Pending (`state_age_s`), not by the row's age, which includes
     the time it waited for a worker. A Scheduled run is waiting its turn (a worker, a
     concurrency slot): launching another would only queue behind it. A run whose worker
-    has stopped heartbeating (`worker_lost`: the host is gone) is dead without waiting out
-    the stall window.
+    and own process have both stopped heartbeating (`worker_lost`: the host is gone; a
+    restarted worker alone leaves its runs building) is dead without waiting out the stall
+    window.
     """
     if state_type is None or state_type == "CRASHED":
         return Liveness.DIED

@@ -23,6 +23,38 @@ class PromotionRequest:
     sha256: str
 
 
+# What the API adds to a promotion's asset, from the caller's token; it overwrites whatever
+# the client sent under these names.
+OWNER_KEY = "owner_key_id"
+ADMIN_FLAG = "owner_is_admin"
+
+
+@dataclass(frozen=True)
+class AssetLink:
+    """The asset a promotion links to its master, and who asks."""
+
+    asset_id: str
+    attributes: dict[str, Any]
+    owner_key_id: int | None
+    # Repoints the asset whoever owns it: an admin's promotion, or one launched outside the
+    # API (`dailies promote`, Prefect's UI and CLI): whoever can launch runs there is ops.
+    repoints_any: bool
+
+
+def asset_link(asset: dict[str, Any] | None) -> AssetLink | None:
+    """A promotion's `asset` parameter as the link its flow writes; None when it names none."""
+    if not asset or not asset.get("asset_id"):
+        return None
+    owner = asset.get(OWNER_KEY)
+    owner = owner if isinstance(owner, int) and not isinstance(owner, bool) else None
+    return AssetLink(
+        asset_id=str(asset["asset_id"]),
+        attributes={k: v for k, v in asset.items() if k not in ("asset_id", OWNER_KEY, ADMIN_FLAG)},
+        owner_key_id=owner,
+        repoints_any=OWNER_KEY not in asset or asset.get(ADMIN_FLAG) is True,
+    )
+
+
 def validate_promotion_request(staging_key: str, sha256: str) -> PromotionRequest:
     """Normalise the sha and refuse keys outside uploads/ (or escaping it with '..')."""
     sha = normalize_sha256(sha256)

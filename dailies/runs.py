@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -38,6 +38,17 @@ def preview_run_name(sha256: str, encoder: str) -> str:
 def promotion_run_name(sha256: str) -> str:
     """As flows/promote.py's flow_run_name names it once started."""
     return f"promote-{sha256[:12]}"
+
+
+def audit_run_name(at: datetime | None = None) -> str:
+    """Audits have no parameter to name them by: by when they were due to start (UTC), as ops
+    look for them. As the flow's `flow_run_name` (no argument) it reads the run's own expected
+    start, so a scheduled audit keeps the name dailies/run_names.py gave it while it waited."""
+    if at is None:
+        from prefect.runtime import flow_run
+
+        at = flow_run.scheduled_start_time  # now, outside a flow run
+    return f"audit-{at.astimezone(UTC):%Y-%m-%d-%H%M}"
 
 
 def sha_tag(sha256: str) -> str:
@@ -132,6 +143,29 @@ async def lost_worker_of(client: PrefectClient, run: FlowRun, lost_after_s: floa
         ):
             return None
     return name
+
+
+async def beat_within(client: PrefectClient, flow_run_id: UUID, window_s: float) -> bool:
+    """Whether the run's own process sent a heartbeat (`prefect.flow-run.heartbeat`, every
+    PREFECT_FLOWS_HEARTBEAT_FREQUENCY seconds) in the last `window_s`: a run outlives its
+    worker (no output is piped to it), so a lost worker alone does not mean a lost run."""
+    from prefect.events.filters import (
+        EventFilter,
+        EventNameFilter,
+        EventOccurredFilter,
+        EventResourceFilter,
+    )
+
+    since = datetime.now(UTC) - timedelta(seconds=window_s)
+    page = await client.read_events(
+        EventFilter(
+            occurred=EventOccurredFilter.model_validate({"since": since}),
+            event=EventNameFilter(name=["prefect.flow-run.heartbeat"]),
+            resource=EventResourceFilter(id=[f"prefect.flow-run.{flow_run_id}"]),
+        ),
+        limit=1,
+    )
+    return bool(page.events)
 
 
 async def read_run(client: PrefectClient, flow_run_id: UUID) -> FlowRun | None:

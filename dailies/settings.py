@@ -63,8 +63,14 @@ class Settings(BaseSettings):
     # How long the edge keeps a playlist: a building (EVENT) playlist grows every segment.
     edge_playlist_ttl_s: int = Field(default=1, ge=1)
 
-    # Promotion: large sequential reads keep hashing near the store's throughput;
-    # copies above the threshold go multipart (S3's single CopyObject stops at 5 GiB).
+    # Promotion hashes the staged object as ranged GETs of hash_part_bytes, up to
+    # hash_parts_in_flight of them held at once (fetching, or waiting their turn to be hashed,
+    # in order): one GET stream runs far below sha256's speed on a real store, and memory
+    # stays within their product whatever the master's size. The audit's re-hash streams
+    # one GET in chunks of hash_chunk_bytes. Copies above the threshold go multipart (S3's
+    # single CopyObject stops at 5 GiB).
+    hash_part_bytes: int = Field(default=16 * MiB, ge=64 * 1024, le=1 * GiB)
+    hash_parts_in_flight: int = Field(default=8, ge=1, le=64)
     hash_chunk_bytes: int = Field(default=8 * MiB, ge=64 * 1024)
     multipart_copy_threshold_bytes: int = Field(default=5 * GiB, ge=5 * MiB, le=5 * GiB)
     multipart_copy_part_bytes: int = Field(default=512 * MiB, ge=5 * MiB, le=5 * GiB)
@@ -148,9 +154,11 @@ class Settings(BaseSettings):
     rate_limit_requests: int = Field(default=1200, ge=1)
     rate_limit_window_s: int = Field(default=60, ge=1)
     # Preview grants (dailies/grant_rules.py): POST /api/preview hands the reviewer a grant
-    # for one sha that the edge checks itself; it lasts this long (the player asks again on
-    # a 403). The key: this setting, else a random one kept in {home}/grant-secret.
-    preview_grant_ttl_s: int = Field(default=3600, ge=10, le=7 * 24 * 3600)
+    # for one sha that the edge checks itself; it lasts this long. The player renews it
+    # before it lapses (and on a 403), so this is also how long a revoked token's grants
+    # keep serving: the edge knows no tokens. The key: this setting, else a random one kept
+    # in {home}/grant-secret.
+    preview_grant_ttl_s: int = Field(default=300, ge=10, le=7 * 24 * 3600)
     # At least 16 characters: an empty or short key would sign grants anyone can forge.
     preview_grant_secret: SecretStr | None = Field(default=None, min_length=16)
     # API: preview triggers (the edge's 404 path): one launch per sha within the single-flight
@@ -166,6 +174,9 @@ class Settings(BaseSettings):
     # (0: not by this one): a queued/building row quiet for preview_recheck_after_s gets its
     # flow run's state checked, since crashed runs never update the row themselves.
     preview_sweep_interval_s: float = Field(default=15, ge=0)
+    # Every API replica this often (0: not this one) names the waiting runs the UI, a
+    # schedule or `prefect deployment run` created as their flows will (dailies/run_names.py).
+    run_naming_interval_s: float = Field(default=5, ge=0)
     # The sweep relaunches a dead run while the preview has had fewer attempts than this;
     # then it fails the row (the next request launches again, after the back-off).
     preview_sweep_max_attempts: int = Field(default=5, ge=1)
@@ -177,10 +188,15 @@ class Settings(BaseSettings):
     # intervals, has lost its host: its runs are relaunched without waiting out the stall.
     # A busy host's worker can miss a few heartbeats while its runs are healthy.
     preview_worker_lost_s: float = Field(default=60, gt=0)
+    # ...and only when the run's own process has sent no heartbeat for this long either: a
+    # run outlives a worker that is restarted (deploy, OOM kill). Flow runs beat every 30 s
+    # (prefect.yaml's run_env; Prefect's minimum), so 2.5 beats.
+    preview_run_silent_s: float = Field(default=75, gt=0)
     # Deployments the API launches (flow-name/deployment-name) and the pool that has GPUs.
     promote_deployment: str = "promote-master/promote-master"
     preview_gpu_deployment: str = "build-preview/preview-gpu"
     preview_cpu_deployment: str = "build-preview/preview-cpu"
+    audit_deployment: str = "integrity-audit/integrity-audit"
     gpu_work_pool: str = "gpu"
 
     # Audit: re-hash at least this many bytes a run, more if needed so that every master is
@@ -192,6 +208,17 @@ class Settings(BaseSettings):
     audit_rehash_concurrency: int = Field(default=4, ge=1, le=64)
     # threads (default), or dask / ray when prefect-dask / prefect-ray are installed.
     audit_task_runner: Literal["threads", "dask", "ray"] = "threads"
+    # The key space is cut at hex prefixes into this many shards (1, 16, 256 or 4096), a
+    # Prefect task each: a streamed merge of the shard's ListObjectVersions pages (this many
+    # keys a page, at most S3's 1000) and its catalog rows in keyset pages of audit_batch_size.
+    audit_shards: Literal["1", "16", "256", "4096"] = "16"
+    audit_list_page_size: int = Field(default=1000, ge=1, le=1000)
+    # Retention without a HEAD per master: the bucket's Object Lock is read once a run, each
+    # recorded retention is compared with the configured one, and a HEAD goes to a rolling
+    # sample (this percent a night: every master within 100/percent nights), to every master
+    # whose recorded retention ends within audit_retention_near_days, and to the re-hash picks.
+    audit_retention_sample_percent: float = Field(default=1.0, gt=0, le=100)
+    audit_retention_near_days: int = Field(default=30, ge=0)
 
     @property
     def resolved_database_url(self) -> str:

@@ -2,60 +2,71 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
-from prefect import flow
+from prefect import flow, unmapped
 from prefect.states import Completed, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from dailies.audit_rules import chunked, count_by_kind, diff_listing, pick_for_rehash, rehash_budget
+from dailies import runs
+from dailies.audit_report import add_counts
+from dailies.audit_rules import chunked, plan_shards, rehash_budget, stray_ranges
 from dailies.settings import Settings, get_settings
 from tasks.audit import (
-    check_retention_batch,
-    list_masters_bucket,
-    load_catalog,
+    audit_shard,
+    check_bucket_lock,
+    finish_audit,
+    list_strays,
+    open_audit,
+    pick_rehashes,
     publish_audit,
-    record_audit,
     rehash_batch,
 )
 
 
-@flow(name="integrity-audit", task_runner=ThreadPoolTaskRunner(max_workers=4))  # type: ignore[arg-type]
+@flow(
+    name="integrity-audit",
+    flow_run_name=runs.audit_run_name,
+    task_runner=ThreadPoolTaskRunner(max_workers=4),  # type: ignore[arg-type]
+)
 def _audit_masters(rehash_budget_bytes: int | None = None) -> State[Any]:
-    """Diff bucket vs catalog, check retention, re-hash a rolling subset; fail on findings."""
+    """Merge bucket and catalog shard by shard, check retention (the bucket's lock, the
+    recorded dates, HEADs where due), re-hash a rolling subset; fail on findings."""
     settings = get_settings()
-    catalog = load_catalog()
-    latest = list_masters_bucket()
-    findings = diff_listing(catalog, latest)
-
-    flagged = {f.key for f in findings}
-    present = [e for e in catalog if e.key not in flagged]
-    batches = chunked(present, settings.audit_batch_size)
-    for batch_findings in check_retention_batch.map(batches).result():
-        findings += batch_findings
+    now = datetime.now(UTC)
+    run_id = open_audit()
+    shards = plan_shards(int(settings.audit_shards))
+    merged = audit_shard.map(shards, unmapped(run_id), unmapped(now)).result()
+    stray_counts = list_strays(run_id, stray_ranges(shards))
+    bucket_counts = check_bucket_lock(run_id)
 
     budget = rehash_budget(
         settings.audit_rehash_budget_bytes if rehash_budget_bytes is None else rehash_budget_bytes,
-        sum(e.size_bytes for e in present),
+        sum(m["bytes"] for m in merged),
         settings.audit_reverify_days,
     )
-    picked = pick_for_rehash(present, budget)
-    hashed = rehash_batch.map(chunked(picked, max(1, settings.audit_batch_size // 10))).result()
-    findings += [f for h in hashed for f in h["findings"]]
+    picked = pick_rehashes(run_id, budget)
+    batches = chunked(picked, max(1, settings.audit_batch_size // 10))
+    hashed = rehash_batch.map(batches, unmapped(run_id), unmapped(now)).result()
     bytes_hashed = sum(h["bytes_hashed"] for h in hashed)
     verified = {sha: ok for h in hashed for sha, ok in h["verified"].items()}
 
-    checked = len(set(latest) | {e.key for e in catalog})
-    run_id = record_audit(checked, bytes_hashed, findings, verified)
-    summary = publish_audit(run_id, checked, bytes_hashed, findings)
+    checked = sum(m["checked"] for m in merged) + stray_counts["orphaned"]
+    parts = [bucket_counts, stray_counts, *(m["counts"] for m in merged)]
+    counts = add_counts(*parts, *(h["counts"] for h in hashed))
+    finish_audit(run_id, checked, bytes_hashed, counts, verified)
+    summary = publish_audit(run_id, checked, bytes_hashed, counts)
     result = {
         "audit_run_id": run_id,
         "objects_checked": checked,
+        "retention_heads": sum(m["heads"] for m in merged),
+        "retention_day": now.date().isoformat(),
         "bytes_hashed": bytes_hashed,
         "masters_rehashed": len(verified),
-        "findings": count_by_kind(findings),
+        "findings": counts,
     }
-    if findings:
+    if any(counts.values()):
         return Failed(message=summary, data=result)
     return Completed(
         message=f"clean: {checked} objects, {bytes_hashed} bytes re-hashed", data=result
@@ -63,7 +74,7 @@ def _audit_masters(rehash_budget_bytes: int | None = None) -> State[Any]:
 
 
 def _task_runner(settings: Settings) -> Any:
-    """Fan batches out on Dask or Ray when configured (prefect-dask / prefect-ray installed)."""
+    """Fan shards out on Dask or Ray when configured (prefect-dask / prefect-ray installed)."""
     if settings.audit_task_runner == "dask":
         from prefect_dask import DaskTaskRunner  # type: ignore[import-not-found]
 

@@ -15,6 +15,7 @@ from tasks.preview import (
     missing_preview_objects,
     preview_cache_policy,
     queue_preview,
+    reach_previews_store,
     record_preview_failure,
     record_ready,
     require_master,
@@ -40,6 +41,7 @@ def build_preview(
             unless NVENC works; cpu = libx264. A cpu pool runs auto as cpu.
     """
     request = validate_preview_request(sha256, encoder, get_settings().preview_encoder)
+    reach_previews_store()
     master = require_master(request.sha256)
     current = find_current_preview(request.sha256)
     if current is not None:

@@ -7,7 +7,7 @@ import enum
 import json
 import shlex
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ EncoderOption = typer.Option(
 )
 
 # These start or read a stack themselves rather than adopt the running one.
-_OWN_STACK = {"up", "demo", "env", "edge"}
+_OWN_STACK = {"up", "demo", "env", "edge", "rgw"}
 
 
 @app.callback()
@@ -124,48 +124,166 @@ def bootstrap(
     _print(run_bootstrap(get_settings(), deploy=deploy))
 
 
+LocalOption = typer.Option(
+    False,
+    "--local",
+    help="run the flow in this process, not on a worker (Prefect still records it)",
+)
+
+
+JsonOption = typer.Option(False, "--json", help="print the whole result as JSON (for scripts)")
+
+
+def _followed(
+    followed: Any, what: str, summary: Callable[[], str], result: Callable[[], Any] | None
+) -> None:
+    """The summary of a completed run (or, with `result`, all of it as JSON), or why it did
+    not complete, in one line (exit 1)."""
+    if not followed.completed:
+        where = f"run {followed.run.name}: {followed.url}"
+        raise _fail(f"{what} failed: {followed.failure()} ({where})", 1)
+    if result is not None:
+        _print({**result(), "flow_run_id": str(followed.run.id), "flow_run": followed.run.name})
+    else:
+        typer.echo(summary())
+
+
 @app.command()
 def promote(
     staging_key: str = typer.Argument(..., help="key in the staging bucket, under uploads/"),
     sha256: str = typer.Argument(..., help="the master's sha256 (64 hex characters)"),
     asset_id: str | None = typer.Option(None, help="link this asset id to the master"),
+    local: bool = LocalOption,
+    as_json: bool = JsonOption,
 ) -> None:
-    """Run the promotion flow in this CLI process (not on a worker); print its result.
-
-    The flow runs here, in this command's own Python process, with this
-    machine's access to S3 and the database. No deployment, work pool or
-    worker is involved; Prefect still records the run. The API launches
-    the same flow through the promote-master deployment instead."""
+    """Promote a staged master: verify its sha256, copy it into the Object-Locked masters
+    bucket, record it. Runs on a worker through the promote-master deployment (as the API
+    launches it) and follows the run; --local runs the flow in this process."""
     from dailies.promotion_rules import validate_promotion_request
-    from flows.promote import promote_master
+    from dailies.settings import get_settings
+    from ops import launch
 
     with _expected_errors("promotion refused"):
-        validate_promotion_request(staging_key, sha256)
+        request = validate_promotion_request(staging_key, sha256)
     _require_database()
     asset = {"asset_id": asset_id} if asset_id else None
+    settings = get_settings()
+    if local:
+        _promote_here(request.staging_key, request.sha256, asset, as_json)
+        return
+    with _expected_errors("promotion refused"):
+        run = launch.launch_promotion(settings, request.staging_key, request.sha256, asset)
+    followed = launch.follow(run, "promoting")
+    _followed(
+        followed, "promotion", lambda: launch.promotion_summary(settings, followed),
+        (lambda: launch.promotion_result(settings, followed)) if as_json else None,
+    )  # fmt: skip
+
+
+def _promote_here(
+    staging_key: str, sha256: str, asset: dict[str, Any] | None, as_json: bool
+) -> None:
+    from dailies.clients import s3_client
+    from dailies.settings import get_settings
+    from dailies.storage.staging import head_staging
+    from flows.promote import promote_master
+
+    settings = get_settings()
+    with _expected_errors("promotion refused"):
+        head_staging(s3_client(settings), settings.staging_bucket, staging_key)
+    _quiet_prefect_console()
     try:
         result = promote_master(staging_key, sha256, asset)
     except Exception as exc:  # the flow run already recorded why; say it plainly
-        typer.secho(f"promotion failed: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1) from exc
-    _print(result)
+        raise _fail(f"promotion failed: {_first_line(exc)}", 1) from exc
+    if as_json:
+        _print(result)
+        return
+    from ops.launch import promoted_line
+
+    typer.echo(promoted_line(settings, result))
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def _quiet_prefect_console() -> None:
+    """A flow run in this process logs to the Prefect API (its page in the UI) only: its
+    console lines (a traceback for a failure) would bury the one line we print."""
+    import logging
+
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    for name in ("prefect", "prefect.flow_runs", "prefect.task_runs", "dailies"):
+        for handler in logging.getLogger(name).handlers:
+            if isinstance(handler, PrefectConsoleHandler):
+                handler.setLevel(logging.CRITICAL + 1)
+
+
+UploadFile = typer.Argument(..., help="the master to stage")
+
+
+@app.command()
+def upload(
+    file: Path = UploadFile,
+    api: str | None = typer.Option(None, help="the API's URL (default: the running stack's)"),
+    token: str | None = typer.Option(
+        None, envvar="DAILIES_TOKEN", help="an editor key (or DAILIES_TOKEN)", show_default=False
+    ),
+) -> None:
+    """Stage a master for promotion as an editor would: through the API's presigned
+    multipart upload, with a progress bar; run it again after an interruption to resume.
+    Prints the staged key and the file's sha256 for `dailies promote`."""
+    import httpx
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+    from dailies.settings import Settings
+    from ops.up import running_stack
+    from ops.upload import upload as send
+
+    if not file.is_file():
+        raise _fail(f"upload refused: no such file {file}")
+    if not token:
+        raise _fail("upload refused: an editor key is needed (--token or DAILIES_TOKEN); make "
+                    "one with `uv run dailies keys create --role editor`")  # fmt: skip
+    home = Settings().home
+    state = running_stack(home)
+    api = api or (state["urls"]["api"] if state is not None else None)
+    if not api:
+        raise _fail(f"upload refused: no stack is running for {home}: pass --api URL")
+    columns = (BarColumn(), DownloadColumn(), TransferSpeedColumn())
+    with (
+        httpx.Client(base_url=api, headers={"Authorization": f"Bearer {token}"}, timeout=60) as c,
+        _expected_errors("upload failed"),
+        Progress(*columns, transient=True) as bar,
+    ):
+        task_id = bar.add_task("upload", total=file.stat().st_size)
+        staged = send(file, c, home / "uploads", lambda n: bar.advance(task_id, n))
+    again = (
+        f", {staged.resumed_parts} part(s) from the interrupted run" if staged.resumed_parts else ""
+    )
+    typer.echo(f"staged {staged.key} ({staged.size_bytes} bytes{again}), sha256 {staged.sha256}")
+    typer.echo(f"next: uv run dailies promote {shlex.quote(staged.key)} {staged.sha256}")
 
 
 @app.command()
 def preview(
     sha256: str = typer.Argument(..., help="the promoted master's sha256"),
     encoder: Encoder = EncoderOption,
+    local: bool = LocalOption,
+    as_json: bool = JsonOption,
 ) -> None:
-    """Build the master's previews in this CLI process (not on a worker), with a progress bar.
-
-    The HLS ladder, MP4, poster and storyboard are encoded here, in this
-    command's own Python process, with this machine's ffmpeg and encoder.
-    No deployment, work pool or worker is involved; Prefect still records
-    the run. The API launches the same flow through the preview-gpu and
-    preview-cpu deployments instead."""
+    """Build the master's previews (HLS ladder, MP4, poster, storyboard). Runs on a worker
+    through preview-cpu (--encoder cpu) or preview-gpu (nvenc/auto), as the API launches
+    them, and follows the run with its progress; --local encodes in this process with this
+    machine's ffmpeg."""
     from dailies.clients import session_scope
     from dailies.db import masters
     from dailies.previews.request import validate_preview_request
+    from dailies.settings import get_settings
+    from ops import launch
 
     with _expected_errors("preview refused"):
         request = validate_preview_request(sha256, encoder.value)
@@ -173,12 +291,30 @@ def preview(
     with _expected_errors("preview refused"), session_scope() as session:
         if masters.get_master(session, request.sha256) is None:
             raise _fail(f"preview refused: no promoted master with sha256 {request.sha256}")
-    try:
-        result = _preview_with_progress(sha256, encoder)
-    except Exception as exc:  # the flow recorded why on the previews row; say it plainly
-        typer.secho(f"preview failed: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1) from exc
-    _print(result)
+    settings = get_settings()
+    sha = request.sha256
+    if local:
+        _quiet_prefect_console()
+        try:
+            result = _preview_with_progress(sha, encoder)
+        except Exception as exc:  # the flow recorded why on the previews row; say it plainly
+            raise _fail(f"preview failed: {_first_line(exc)}", 1) from exc
+        if as_json:
+            _print(result)
+            return
+        from dailies.media.outputs import count_renditions
+
+        kinds = [r["kind"] for r in result.get("renditions", [])]
+        typer.echo(f"ready: {result.get('manifest_key')} ({count_renditions(kinds)}, "
+                   f"{result.get('encoder')})")  # fmt: skip
+        return
+    with _expected_errors("preview refused"):
+        run = launch.launch_preview(settings, sha, encoder.value)
+    followed = launch.follow(run, "building", launch.preview_progress(settings, sha))
+    _followed(
+        followed, "preview", lambda: launch.preview_summary(settings, sha, followed),
+        (lambda: launch.preview_result(settings, sha)) if as_json else None,
+    )  # fmt: skip
 
 
 def _preview_with_progress(sha256: str, encoder: Encoder) -> dict[str, Any]:
@@ -260,6 +396,78 @@ def edge(
     if code:
         typer.secho(f"nginx exited with {code}; see {service.log_path}", fg=typer.colors.RED)
         raise typer.Exit(1)
+
+
+class ObjectStore(enum.StrEnum):
+    BLUESTORE = "bluestore"
+    MEMSTORE = "memstore"
+
+
+ObjectStoreOption = typer.Option(
+    ObjectStore.BLUESTORE, help="bluestore: objects on disk (a sparse file); memstore: RAM"
+)
+
+
+@app.command()
+def rgw(
+    host: str = typer.Option("127.0.0.1", help="the address S3 clients reach this host on"),
+    port: int = typer.Option(5000, help="the S3 port"),
+    data: Path | None = typer.Option(  # noqa: B008 - typer reads options from defaults
+        None, "--dir", help="the cluster's folder, made afresh (default: DAILIES_HOME/rgw)"
+    ),
+    objectstore: ObjectStore = ObjectStoreOption,
+    access_key: str = typer.Option(..., envvar="AWS_ACCESS_KEY_ID", help="the S3 user's key"),
+    secret_key: str = typer.Option(
+        ..., envvar="AWS_SECRET_ACCESS_KEY", help="the S3 user's secret", show_default=False
+    ),
+) -> None:
+    """Run a one-node Ceph RGW (monitor, OSD, gateway; ops/rgw.py) in the foreground, serving
+    S3 on host:port to a user with these keys: the s3 host of a fleet. Ctrl-C stops it."""
+    import shutil
+    import subprocess
+
+    from dailies.settings import get_settings
+    from ops.errors import StackError
+    from ops.rgw import MEMSTORE_BYTES, bluestore_bytes, start_rgw
+
+    run_dir = (data or get_settings().home / "rgw").resolve()
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    # The daemons run in sessions of their own: a supervisor's SIGTERM reaches only this
+    # process, which stops them (gateway first) as Ctrl-C does.
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    on_disk = objectstore == ObjectStore.BLUESTORE
+    size = bluestore_bytes(shutil.disk_usage(run_dir.parent).free) if on_disk else MEMSTORE_BYTES
+    try:
+        gateway = start_rgw(
+            run_dir, port, objectstore=objectstore.value, address=host,
+            access_key=access_key, secret_key=secret_key, store_bytes=size,
+        )  # fmt: skip
+    except StackError as exc:
+        raise _fail(str(exc), 1) from exc
+    typer.echo(f"rgw on {gateway.url} ({objectstore.value}, {run_dir}); Ctrl-C stops it")
+    try:
+        while not (ended := [s.name for s in gateway.services if s.proc.poll() is not None]):
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                gateway.services[-1].proc.wait(5)
+    except KeyboardInterrupt:
+        return
+    finally:
+        gateway.stop()
+    raise _fail(f"{', '.join(ended)} exited; see {run_dir / 'log'}", 1)
+
+
+@app.command("worker")
+def worker(
+    pool: str = typer.Option(..., "--pool", help="the work pool to poll (cpu, gpu)"),
+    name: str | None = typer.Option(None, help="the worker's name in the UI (default: random)"),
+    limit: int | None = typer.Option(None, help="flow runs at once (default: no limit)"),
+) -> None:
+    """Prefect's process worker for a pool, as `prefect worker start --pool POOL`, except that
+    SIGTERM (a restart: systemd, a deploy) leaves the builds it started to finish on their own
+    instead of killing them; Ctrl-C stops it as Prefect's does, runs and all."""
+    from ops.worker import serve
+
+    serve(pool, name, limit)
 
 
 @app.command("task-worker")
@@ -379,24 +587,39 @@ def keys_create(
 
     _require_database()
     with _expected_errors("no key created"), session_scope() as session:
-        _, token = api_keys.create_key(session, role, name)
-    typer.echo(token)
+        key, token = api_keys.create_key(session, role, name)
+        session.flush()
+        key_id = key.id
+    typer.echo(token)  # alone on stdout: `TOKEN=$(dailies keys create …)`
+    named = f" {name!r}" if name else ""
+    typer.echo(f"{role} key{named} (id {key_id}) created; the token above is shown once, only "
+               f"its hash is kept: `dailies keys revoke {key_id}` ends it", err=True)  # fmt: skip
 
 
 @keys_app.command("revoke")
 def keys_revoke(
     key: str = typer.Argument(..., help="the key's id, its listed prefix, or the token"),
 ) -> None:
-    """Revoke a token; requests with it get 401 from then on."""
+    """Revoke a token: the API refuses it (401) from the next request on; preview grants it
+    was given end at their expiry (DAILIES_PREVIEW_GRANT_TTL_S at most)."""
+    from dailies import revocations
     from dailies.clients import session_scope
     from dailies.db import api_keys
+    from dailies.settings import get_settings
 
     _require_database()
     with _expected_errors("nothing revoked"), session_scope() as session:
         revoked = api_keys.revoke_key(session, key)
     if not revoked:
         raise _fail(f"no active key matches {key!r}", 1)
-    typer.echo(f"revoked {revoked} key(s)")
+    settings = get_settings()
+    try:
+        revocations.announce(settings)
+    except Exception as exc:  # revoked all the same: the API's lookups lapse on their own
+        typer.echo(f"revoked, but the API processes were not told ({exc}): they refuse it "
+                   f"within {settings.auth_cache_ttl_s:g} s", err=True)  # fmt: skip
+    typer.echo(f"revoked {revoked} key(s): refused by the API from now on; the preview grants "
+               f"it was given end within {settings.preview_grant_ttl_s} s")  # fmt: skip
 
 
 @keys_app.command("list")
@@ -426,21 +649,39 @@ def audit(
     rehash_budget_bytes: int | None = typer.Option(
         None, help="bytes to re-hash this run (default: DAILIES_AUDIT_REHASH_BUDGET_BYTES)"
     ),
+    local: bool = LocalOption,
 ) -> None:
-    """Audit the masters bucket against the catalog in this CLI process (not on a worker);
-    exit 1 when anything is found.
+    """Audit the masters bucket against the catalog; print its summary and exit 1 when
+    anything is found. Runs on a worker through the integrity-audit deployment (the one its
+    schedule runs) and follows the run; --local audits in this process."""
+    from dailies.settings import get_settings
+    from ops import launch
 
-    The audit runs here, in this command's own Python process. No
-    deployment, work pool or worker is involved; Prefect still records the
-    run. The integrity-audit deployment runs the same flow on a worker, on
-    its schedule."""
+    _require_database()
+    settings = get_settings()
+    if local:
+        message, ok = _audit_here(rehash_budget_bytes)
+    else:
+        with _expected_errors("audit refused"):
+            run = launch.launch_audit(settings, rehash_budget_bytes)
+        followed = launch.follow(run, "auditing")
+        state = followed.run.state
+        message = (state.message if state is not None else None) or followed.failure()
+        ok = followed.completed
+        message = f"{message}\n(run {followed.run.name}: {followed.url})"
+    typer.echo(message)
+    if not ok:
+        raise typer.Exit(1)
+
+
+def _audit_here(rehash_budget_bytes: int | None) -> tuple[str, bool]:
     import threading
 
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from flows.audit import audit_masters
 
-    _require_database()
+    _quiet_prefect_console()
     outcome: dict[str, Any] = {}
 
     def run() -> None:
@@ -454,9 +695,7 @@ def audit(
         while worker.is_alive():
             worker.join(0.2)
     state = outcome["state"]
-    typer.echo(state.message or state.name)
-    if not state.is_completed():
-        raise typer.Exit(1)
+    return str(state.message or state.name), bool(state.is_completed())
 
 
 if __name__ == "__main__":

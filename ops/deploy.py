@@ -80,6 +80,22 @@ async def ensure_work_pools(settings: Settings) -> dict[str, str]:
     return outcome
 
 
+async def set_pool_paused(settings: Settings, name: str, paused: bool, why: str = "") -> None:
+    """Pause a pool (its description then says `why`) or resume it with its own description:
+    a pool no worker can serve shows paused in the UI, not red, and the API routes around
+    it (a paused gpu pool sends previews to preview-cpu)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolUpdate
+
+    description = pool_specs(settings)[name].get("description") or ""
+    if paused:
+        description = f"PAUSED: {why}" + (f" {description}" if description else "")
+    async with get_client() as client:
+        await client.update_work_pool(
+            name, WorkPoolUpdate(is_paused=paused, description=description)
+        )
+
+
 def save_result_storage_block(settings: Settings) -> str:
     """An S3 bucket block (prefect-aws) so cached task results are shared by all workers."""
     from prefect_aws import AwsClientParameters, AwsCredentials, S3Bucket

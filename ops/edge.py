@@ -20,7 +20,7 @@ from dailies.grant_secret import grant_secret
 from dailies.settings import Settings
 from ops import PROJECT_DIR
 from ops.errors import EdgeConfigInvalid, EdgeError, NginxMissing, PlayerIncomplete
-from ops.processes import Service, spawn, wait_http
+from ops.processes import LOG_MODE, Service, spawn, wait_http
 
 EDGE_DIR = PROJECT_DIR / "edge"
 TEMPLATE = EDGE_DIR / "nginx.conf.template"
@@ -31,6 +31,8 @@ NGINX_CANDIDATES = ("/usr/sbin/nginx",)
 JS_MODULE_CANDIDATES = ("/usr/lib/nginx/modules/ngx_http_js_module.so",)
 EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 HEALTH_PATH = "/_edge/health"
+# What nginx creates (a reopened access log, cache files) is the owner's and its group's only.
+EDGE_UMASK = 0o027
 
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 _SECTION = re.compile(r"^# \{\{([#^])(\w+)\}\}\n(.*?)^# \{\{/\2\}\}\n", re.S | re.M)
@@ -124,6 +126,7 @@ def start_edge(
     for path in (run_dir / "tmp", cache_dir, log_dir):
         path.mkdir(parents=True, exist_ok=True)
     config = run_dir / "nginx.conf"
+    access_log = log_dir.resolve() / "edge-access.log"
     config.write_text(
         render_edge_config(
             settings,
@@ -136,7 +139,7 @@ def start_edge(
             run_dir=run_dir,
             cache_max_size=settings.edge_cache_max_size,
             worker_user=_current_user() if os.geteuid() == 0 else None,
-            access_log=log_dir.resolve() / "edge-access.log",
+            access_log=access_log,
         )
     )
     args = [nginx, *_early_log_args(nginx), "-p", str(run_dir), "-c", str(config)]
@@ -146,7 +149,13 @@ def start_edge(
     log_path = log_dir / "edge.log"
     url = f"http://{settings.edge_host}:{port}"
     environment = {**os.environ, **edge_environment(settings)}
-    service = spawn("edge", [*args, "-g", "daemon off;"], url, log_path, environment)
+    # nginx makes its access log 0644 less the umask (`nginx -t` above made it already); the
+    # log's grants are redacted, but who watched what, when, is not for every local user.
+    access_log.touch(mode=LOG_MODE)
+    access_log.chmod(LOG_MODE)
+    service = spawn(
+        "edge", [*args, "-g", "daemon off;"], url, log_path, environment, umask=EDGE_UMASK
+    )
     try:
         wait_http(url + HEALTH_PATH, 15, service.proc)
     except (RuntimeError, TimeoutError) as exc:
@@ -156,7 +165,7 @@ def start_edge(
     service.extra.update(
         config=str(config),
         cache_dir=str(cache_dir),
-        access_log=str(log_dir.resolve() / "edge-access.log"),
+        access_log=str(access_log),
     )
     return service
 

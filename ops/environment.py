@@ -128,9 +128,19 @@ def embedded_environment(
             # The player polls at the server's pace: 1 s, so playback starts about as soon
             # as the first playlist is published (the API's default of 5 s suits busier fleets).
             "DAILIES_PREVIEW_RETRY_AFTER_S": base.get("DAILIES_PREVIEW_RETRY_AFTER_S", "1"),
+            **_moto_hashing(base, start["s3"] and store == "moto"),
         },
     )
     return env, start
+
+
+def _moto_hashing(base: Mapping[str, str], moto: bool) -> dict[str, str]:
+    """moto copies the whole object to answer any GET, ranged or not: promotion's parallel
+    ranged GETs would cost a whole read (and a copy of the master in moto's memory) each.
+    On the moto `dailies up` starts, one GET stream; the operator's setting wins."""
+    if not moto:
+        return {}
+    return {"DAILIES_HASH_PARTS_IN_FLIGHT": base.get("DAILIES_HASH_PARTS_IN_FLIGHT", "1")}
 
 
 def throwaway_environment(

@@ -23,6 +23,9 @@ Why these choices:
   locks and single-flight (db 1); both must be the same Redis for every host.
 - Task parameters and results go to S3 (the block `dailies bootstrap` saves): a `.delay()`
   made on an API host is read by a task worker on another.
+- The s3 host runs Ceph RGW (`dailies rgw`, ops/rgw.py), not moto: RGW checks signatures
+  and enforces the masters bucket's Object Lock, which moto only imitates. Only its gateway
+  listens on the host's address; its monitor and OSD (no cephx) stay on loopback.
 """
 
 from __future__ import annotations
@@ -91,8 +94,13 @@ ROLES: tuple[Role, ...] = (
         ),
     ),
     Role(
-        "s3", "1 (or a managed S3)", "the staging, masters and previews buckets",
-        (Process("s3", ("python", "-m", "moto.server", "-H", "{self}", "-p", "5000")),),
+        "s3", "1 (or a managed S3)",
+        "the staging, masters and previews buckets: Ceph RGW, Object Lock enforced",
+        (Process("s3", ("dailies", "rgw", "--host", "{self}", "--port", "5000",
+                        "--dir", "{data}/rgw"),
+                 {"AWS_ACCESS_KEY_ID": "{s3_key}", "AWS_SECRET_ACCESS_KEY": "{s3_secret}"},
+                 note="a one-node cluster on a sparse file (`ops/rgw.py`); the user it makes "
+                      "has the keys every other host signs with"),),
     ),
     Role(
         "ctl-first", "1", "the Prefect API replica that migrates, and Prefect's services",
@@ -130,7 +138,7 @@ ROLES: tuple[Role, ...] = (
     Role(
         "worker", "2 or more", "ladder builds (a cpu-pool worker) and first renditions",
         (
-            Process("cpu-worker", ("prefect", "worker", "start", "--pool", "cpu",
+            Process("cpu-worker", ("dailies", "worker", "--pool", "cpu",
                                    "--name", "{hostname}-cpu"),
                     {**DAILIES_ENV, "DAILIES_SCRATCH_DIR": "/tmp/scratch"}),
             Process("task-worker", ("dailies", "task-worker", "--limit", "4"),

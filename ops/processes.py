@@ -17,11 +17,14 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from ops import PROJECT_DIR
 
 BIN_DIR = Path(sys.executable).parent
+# Service logs: owner and group. Request lines and errors are not for every local user.
+LOG_MODE = 0o640
 
 # A worker asks for work this often; Prefect's default (10 s) would be most of a first play
 # (bench/first_play.py). Half a second costs one cheap query to the Prefect server per poll.
@@ -29,9 +32,9 @@ WORKER_QUERY_S = "0.5"
 WORKER_HEARTBEAT_S = "5"
 
 
-def free_port() -> int:
+def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((host, 0))
         return int(sock.getsockname()[1])
 
 
@@ -108,24 +111,31 @@ def spawn(
     log_path: Path,
     env: dict[str, str],
     cwd: Path | None = None,
+    umask: int | None = None,
 ) -> Service:
     """Start `args` in a new session (its own process group), output appended to log_path,
-    with SIGINT at its default whatever this process inherited."""
+    with SIGINT at its default whatever this process inherited. The log is 0640: what a
+    service prints (an nginx error names the request line) is not for every local user.
+    `umask`, when given, is the child's: for the files it creates itself (nginx's access log)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "ab") as log:  # the child holds its own descriptor
+    fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, LOG_MODE)
+    os.fchmod(fd, LOG_MODE)  # a log left by an earlier start keeps the mode it was made with
+    with open(fd, "ab") as log:  # the child holds its own descriptor
         proc = subprocess.Popen(
             args, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd,
-            start_new_session=True, preexec_fn=_default_sigint,
+            start_new_session=True, preexec_fn=partial(_in_child, umask),
         )  # fmt: skip
     return Service(name, url, proc, log_path)
 
 
-def _default_sigint() -> None:
+def _in_child(umask: int | None) -> None:
     """In the child, before exec. A shell starts background jobs with SIGINT ignored, and an
     ignored signal survives exec: the task worker and `prefect worker`, which stop on SIGINT,
     then never stop (CI and `make soak` run in the background). Only SIG_IGN is inherited,
     so setting the default here is what every exec'd program then starts with."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    if umask is not None:
+        os.umask(umask)
 
 
 def start_moto(port: int, log_dir: Path) -> Service:
@@ -134,20 +144,25 @@ def start_moto(port: int, log_dir: Path) -> Service:
     env.setdefault("AWS_ACCESS_KEY_ID", "testing")
     env.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     url = f"http://127.0.0.1:{port}"
-    args = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    # Through ops/moto_server.py: moto's request log, redacted (presigned URLs' signatures).
+    args = [sys.executable, "-m", "ops.moto_server", "-H", "127.0.0.1", "-p", str(port)]
     service = spawn("s3", args, url, log_dir / "moto.log", env)
     wait_http(f"{url}/moto-api/data.json", 30, service.proc)
     return service
 
 
-def start_prefect_server(port: int, home: Path, log_dir: Path, timeout_s: float = 90) -> Service:
-    """A real Prefect server on its own SQLite database under `home`."""
+def start_prefect_server(
+    port: int, home: Path, log_dir: Path, timeout_s: float = 180, database_url: str | None = None
+) -> Service:
+    """A real Prefect server on `database_url` (Postgres, asyncpg), or on its own SQLite
+    database under `home`."""
     home.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     env.update(
         {
             "PREFECT_HOME": str(home),
-            "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{home / 'prefect.db'}",
+            "PREFECT_API_DATABASE_CONNECTION_URL": database_url
+            or f"sqlite+aiosqlite:///{home / 'prefect.db'}",
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "PREFECT_UI_ENABLED": env.get("PREFECT_UI_ENABLED", "true"),
             # `--port` alone leaves the UI calling 127.0.0.1:4200/api: tell it where it is.
@@ -190,7 +205,7 @@ def drain_prefect_clients() -> None:
     run_coro_as_sync(drain())
 
 
-def start_api(port: int, env: dict[str, str], log_dir: Path, timeout_s: float = 60) -> Service:
+def start_api(port: int, env: dict[str, str], log_dir: Path, timeout_s: float = 120) -> Service:
     """`uvicorn api.app:app`, the way an operator runs it."""
     url = f"http://127.0.0.1:{port}"
     args = [sys.executable, "-m", "uvicorn", "api.app:app", "--host", "127.0.0.1",
@@ -204,17 +219,24 @@ def start_api(port: int, env: dict[str, str], log_dir: Path, timeout_s: float = 
     return service
 
 
-def start_worker(pool: str, env: dict[str, str], log_dir: Path, nice: int = 0) -> Service:
-    """A `prefect worker` for one work pool, polling every WORKER_QUERY_S seconds, at
-    `nice` (its flow-run processes and their ffmpeg children inherit it)."""
+def start_worker(
+    pool: str, env: dict[str, str], log_dir: Path, nice: int = 0, incarnation: int = 1
+) -> Service:
+    """A `dailies worker` (Prefect's process worker) for one work pool, polling every
+    WORKER_QUERY_S seconds, at `nice` (its flow-run processes and their ffmpeg children
+    inherit it). Each start has a name of its own (`dailies-cpu-worker-2` after one
+    restart): the UI shows the dead one Offline rather than the same name Online throughout,
+    and its runs, which outlive it, keep the name of the worker that started them."""
     worker_env = {
         **env,
         "PREFECT_WORKER_QUERY_SECONDS": WORKER_QUERY_S,
         "PREFECT_WORKER_HEARTBEAT_SECONDS": WORKER_HEARTBEAT_S,
         # (Flow-run heartbeats come with each deployment's env, prefect.yaml's run_env.)
     }
-    args = [str(BIN_DIR / "prefect"), "worker", "start", "--pool", pool,
-            "--name", f"dailies-{pool}-worker"]  # fmt: skip
+    # `dailies worker`, not `prefect worker start`: a stopped or replaced worker leaves its
+    # builds running (ops/worker.py); stopping the stack ends them with the rest (orphans).
+    args = [str(BIN_DIR / "dailies"), "worker", "--pool", pool,
+            "--name", f"dailies-{pool}-worker-{incarnation}"]  # fmt: skip
     name = f"{pool}-worker"
     service = spawn(name, args, "", log_dir / f"{name}.log", worker_env, cwd=PROJECT_DIR)
     if nice:

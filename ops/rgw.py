@@ -1,9 +1,14 @@
 """A throw-away Ceph RADOS Gateway: a real S3 implementation beside moto, for the tests and
 `dailies up --store rgw`.
 
-One monitor, one OSD, no cephx, pools of size 1, the beast frontend on 127.0.0.1; everything
-under one directory, every daemon in the foreground under `spawn` so it is ended by its PID.
-Debian's packages (bookworm: 16.2.15) run it.
+One monitor, one OSD, no cephx, pools of size 1, the beast frontend on 127.0.0.1 or the
+address given (an s3 host of a fleet, `dailies rgw --host`); everything under one directory,
+every daemon in the foreground under `spawn` so it is ended by its PID. Debian's packages
+(bookworm: 16.2.15) run it.
+
+Only the gateway listens on that address. The monitor and the OSD stay on loopback whatever
+it is: the cluster runs without cephx, so anyone who reached them could administer it; the
+gateway is the one part other hosts need, and it checks every request's signature.
 
 The OSD is memstore (objects in RAM, like moto: the tests' small objects, a quick start) or
 bluestore on a sparse file under the run directory (`dailies up --store rgw`: masters of any
@@ -37,6 +42,7 @@ BINARIES = {
 INSTALL_HINT = f"apt-get install -y {' '.join(PACKAGES)}"
 GiB = 1024**3
 USER = "dailies"
+LOOPBACK = "127.0.0.1"
 
 
 def missing_packages() -> list[str]:
@@ -53,6 +59,17 @@ def require_packages() -> None:
 
 
 OBJECTSTORES = ("memstore", "bluestore")
+# `dailies up --store rgw` keeps objects on disk (bluestore on a sparse file in the stack's
+# home): camera masters outgrow RAM. Up to this size, or most of the free disk, whichever is
+# smaller (bluestore aborts on a disk that fills under it, so its file must not promise more).
+BLUESTORE_MAX_BYTES = 256 * GiB
+BLUESTORE_DISK_SHARE = 0.8
+MEMSTORE_BYTES = 4 * GiB  # the tests' objects are small
+
+
+def bluestore_bytes(free_bytes: int) -> int:
+    """The sparse block file's size for a disk with `free_bytes` free."""
+    return min(BLUESTORE_MAX_BYTES, int(free_bytes * BLUESTORE_DISK_SHARE))
 
 
 def render_config(
@@ -62,16 +79,20 @@ def render_config(
     rgw_port: int,
     store_bytes: int,
     objectstore: str = "memstore",
+    address: str = LOOPBACK,
 ) -> str:
-    """ceph.conf for a one-node, no-auth cluster serving S3 on rgw_port, its OSD in RAM
-    (memstore) or on a sparse file of store_bytes (bluestore)."""
+    """ceph.conf for a one-node, no-auth cluster serving S3 on address:rgw_port, its OSD in
+    RAM (memstore) or on a sparse file of store_bytes (bluestore)."""
     if objectstore not in OBJECTSTORES:
         raise ValueError(f"objectstore must be one of {', '.join(OBJECTSTORES)}")
     d = run_dir.resolve()
     return f"""[global]
 fsid = {fsid}
-mon host = v2:127.0.0.1:{mon_port}
+mon host = v2:{LOOPBACK}:{mon_port}
 mon initial members = a
+# The OSD binds where this says (else every address of the host): loopback, as the monitor.
+public addr = {LOOPBACK}
+cluster addr = {LOOPBACK}
 auth cluster required = none
 auth service required = none
 auth client required = none
@@ -102,7 +123,7 @@ mon data = {d}/mon/mon.a
 osd data = {d}/osd/osd.0
 
 [client.rgw]
-rgw frontends = beast endpoint=127.0.0.1:{rgw_port}
+rgw frontends = beast endpoint={address}:{rgw_port}
 rgw data = {d}/rgw
 rgw enable usage log = false
 """
@@ -166,26 +187,29 @@ def _run(args: list[str], what: str, timeout_s: float = 60) -> None:
 def start_rgw(
     run_dir: Path,
     port: int = 0,
-    store_bytes: int = 4 * GiB,
+    store_bytes: int = MEMSTORE_BYTES,
     timeout_s: float = 90,
     gateway_name: str = "rgw",
     access_key: str | None = None,
     secret_key: str | None = None,
     objectstore: str = "memstore",
+    address: str = LOOPBACK,
 ) -> RGW:
     """Start monitor, OSD and gateway under run_dir (made fresh) and create the S3 user.
-    Returns once the gateway answers S3 requests. `gateway_name` names the gateway's Service
-    (`dailies up` calls it "s3", as it does moto)."""
+    Returns once the gateway answers S3 requests on address:port with the user's keys.
+    `gateway_name` names the gateway's Service (`dailies up` calls it "s3", as it does moto)."""
     require_packages()
     shutil.rmtree(run_dir, ignore_errors=True)
     for sub in ("mon/mon.a", "osd/osd.0", "run", "log", "rgw"):
         (run_dir / sub).mkdir(parents=True)
-    fsid, mon_port, rgw_port = str(uuid.uuid4()), free_port(), port or free_port()
+    fsid, mon_port, rgw_port = str(uuid.uuid4()), free_port(), port or free_port(address)
     conf = run_dir / "ceph.conf"
-    conf.write_text(render_config(run_dir, fsid, mon_port, rgw_port, store_bytes, objectstore))
+    conf.write_text(
+        render_config(run_dir, fsid, mon_port, rgw_port, store_bytes, objectstore, address)
+    )
     logs = run_dir / "log"
     gateway = RGW(
-        url=f"http://127.0.0.1:{rgw_port}",
+        url=f"http://{address}:{rgw_port}",
         access_key=access_key or f"dailies-{secrets.token_hex(4)}",
         secret_key=secret_key or secrets.token_urlsafe(30),
         run_dir=run_dir,
@@ -194,7 +218,7 @@ def start_rgw(
     env = {"PATH": os.environ.get("PATH", os.defpath)}
     try:
         monmap = str(run_dir / "monmap")
-        _run(["monmaptool", "--create", "--addv", "a", f"[v2:127.0.0.1:{mon_port}]",
+        _run(["monmaptool", "--create", "--addv", "a", f"[v2:{LOOPBACK}:{mon_port}]",
               "--fsid", fsid, monmap], "monmaptool")  # fmt: skip
         _run(["ceph-mon", *c, "--mkfs", "-i", "a", "--monmap", monmap], "ceph-mon --mkfs")
         gateway.services.append(

@@ -9,8 +9,10 @@ bootstrap (buckets, migrations, pools, deployments), the API, the nginx edge and
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
+import shlex
 import shutil
 import signal
 import threading
@@ -36,13 +38,17 @@ from ops.processes import (
 
 DEFAULT_PORTS = {"edge": 8080, "api": 8000, "prefect": 4200, "s3": 0}
 STATE_FILE = "stack.json"
+PREVIOUS_LOGS = "logs.previous"  # in DAILIES_HOME: the last stack's logs, kept one restart
 # A service that dies more often than this is broken, not unlucky: stop rather than loop.
 MAX_RESTARTS, RESTART_WINDOW_S = 5, 300.0
-# RGW's OSD keeps the stack's objects on disk (bluestore on a sparse file in the stack's home),
-# camera masters outgrow RAM: up to this size, or most of the free disk, whichever is smaller
-# (bluestore aborts on a disk that fills under it, so its file must not promise more).
-RGW_STORE_BYTES = 256 * 1024**3
-RGW_DISK_SHARE = 0.8
+# Said when moto starts: it checks no signature, so on a stack others reach, anyone could read
+# masters with a forged URL or write previews the edge then serves (issue 25). Loopback only,
+# but a stack left running for a team is what this warns.
+MOTO_WARNING = (
+    "note: S3 is moto, which accepts any signature (forged or expired URLs, unsigned writes): "
+    "for trying things alone.",
+    "      For a stack others use, start it with `dailies up --store rgw`.",
+)
 
 
 @dataclass
@@ -164,7 +170,9 @@ def start_stack(
     stack_dir = home / "stack"
     if starts["s3"]:
         # moto keeps objects in memory: the catalog and Prefect's records of the last run
-        # would point at objects that no longer exist, so they start afresh with it.
+        # would point at objects that no longer exist, so they start afresh with it. The
+        # last run's logs are kept aside (a crash is read after the restart).
+        keep_last_logs(stack_dir / "logs", home / PREVIOUS_LOGS)
         shutil.rmtree(stack_dir, ignore_errors=True)
     logs = stack_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -211,6 +219,8 @@ def _start_services(
         if starts["s3"] and store == "rgw":
             futures.append(pool.submit(_start_rgw, ports["s3"], stack_dir / "rgw"))
         elif starts["s3"]:
+            for line in MOTO_WARNING:
+                echo(line)
             futures.append(pool.submit(start_moto, ports["s3"], logs))
         if starts["prefect"]:
             prefect_home = stack_dir / "prefect-server"
@@ -226,17 +236,33 @@ def _start_services(
             raise errors[0]
     settings = get_settings()
     echo("bootstrapping (buckets, migrations, work pools, deployments)…")
-    bootstrap(settings, deploy=True)
+    report = bootstrap(settings, deploy=True)
+    automations = report.get("automations")
+    for name, outcome in (automations if isinstance(automations, dict) else {}).items():
+        if str(outcome).startswith("skipped"):
+            echo(f"automation {name} {outcome}: create it in the Prefect UI (Blocks), then run "
+                 "`uv run dailies bootstrap`")  # fmt: skip
     pools = ["cpu"]
     if gpu or (gpu is None and nvenc_works(settings.ffmpeg_bin)):
         pools.append("gpu")
+    if starts["prefect"]:
+        # A pool with no worker here is paused, saying why (the API then routes previews to
+        # the cpu pool), rather than shown red with its deployment "Not Ready". Only on the
+        # stack's own Prefect server: a shared one's gpu pool has GPU hosts elsewhere.
+        from prefect.utilities.asyncutils import run_coro_as_sync
+
+        from ops.deploy import set_pool_paused
+
+        why = (
+            "no GPU worker on this stack (no NVENC found, or --no-gpu); start one with "
+            "`dailies worker --pool gpu` on a GPU host, then resume this pool"
+        )
+        run_coro_as_sync(set_pool_paused(settings, "gpu", paused="gpu" not in pools, why=why))
     nice = settings.worker_nice
     workers = [start_worker(pool, {**os.environ}, logs, nice) for pool in pools]
     stack.services.extend(workers)
     for pool_name, worker in zip(pools, workers, strict=True):
-        stack.restarters[worker.name] = _starter(
-            start_worker, pool_name, {**os.environ}, logs, nice
-        )
+        stack.restarters[worker.name] = _worker_restarter(pool_name, logs, nice)
     if settings.preview_first_rendition:
         echo("starting the task worker for first renditions…")
         stack.services.append(start_task_worker({**os.environ}, logs))
@@ -264,17 +290,24 @@ def _start_services(
 def _start_rgw(port: int, run_dir: Path) -> list[Service]:
     """Monitor, OSD and gateway (named "s3", as moto is), with the keys the stack's
     environment already carries."""
-    from ops.rgw import start_rgw
+    from ops.rgw import bluestore_bytes, start_rgw
 
     run_dir.parent.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(run_dir.parent).free
     gateway = start_rgw(
-        run_dir, port, store_bytes=min(RGW_STORE_BYTES, int(free * RGW_DISK_SHARE)),
+        run_dir, port, store_bytes=bluestore_bytes(free),
         objectstore="bluestore", gateway_name="s3",
         access_key=os.environ["AWS_ACCESS_KEY_ID"],
         secret_key=os.environ["AWS_SECRET_ACCESS_KEY"],
     )  # fmt: skip
     return gateway.services
+
+
+def keep_last_logs(logs: Path, previous: Path) -> None:
+    """Move the last run's logs to `previous`, replacing the run before it's."""
+    if logs.is_dir() and any(logs.iterdir()):
+        shutil.rmtree(previous, ignore_errors=True)
+        shutil.move(logs, previous)
 
 
 def sweep_scratch(scratch: Path, echo: Echo) -> None:
@@ -290,6 +323,12 @@ def _starter(start: Callable[..., Service], *args: object) -> Callable[[], Servi
     return lambda: start(*args)
 
 
+def _worker_restarter(pool: str, logs: Path, nice: int) -> Callable[[], Service]:
+    """Starts the pool's worker again under the next name (`dailies-cpu-worker-2`, …)."""
+    later = itertools.count(2)
+    return lambda: start_worker(pool, {**os.environ}, logs, nice, incarnation=next(later))
+
+
 def print_urls(stack: Stack, echo: Echo) -> None:
     urls = stack.urls
     echo(f"  edge         {urls['edge']}")
@@ -297,6 +336,9 @@ def print_urls(stack: Stack, echo: Echo) -> None:
     echo(f"  API docs     {urls['api_docs']}")
     echo(f"  Prefect UI   {urls['prefect_ui']}")
     echo(f"  logs         {urls['logs']}")
+    previous = stack.home / PREVIOUS_LOGS
+    if previous.is_dir():
+        echo(f"  last run's   {previous}")
 
 
 @contextlib.contextmanager
@@ -342,6 +384,10 @@ def up(
     try:
         echo("dailies is up:")
         print_urls(stack, echo)
+        # The catalog starts afresh with the stack (moto's objects live in memory), keys too.
+        echo("  API keys     none yet: `uv run dailies keys create --role reviewer|editor|admin`")
+        home_arg = shlex.quote(str(home))
+        echo(f'  other shell  eval "$(DAILIES_HOME={home_arg} uv run dailies env)"')
         echo("Ctrl-C stops everything.")
         wait_until_interrupted(stack, echo)
     finally:

@@ -3,7 +3,8 @@ Chromium (never by hand): `uv run python scripts/screenshots.py` → docs/screen
 
 It runs `dailies demo --keep` on free ports (a generated master through upload, promotion and
 the preview), then photographs the Prefect UI (deployments, the preview run with its logs,
-the run form) and the review page: while it plays, and paused on a frame with its source
+the run form, the run's artifacts with its first-rendition link, a named audit run) and the
+review page: while it plays, and paused on a frame with its source
 timecode, the rendition picker and two documents an editor attached (review-page-controls.png).
 """
 
@@ -80,6 +81,12 @@ def main() -> None:
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             shoot(page, f"{ui}/deployments", "preview-cpu", "prefect-deployments.png")
             shoot(page, run, "x real time", "prefect-preview-run-logs.png")
+            # The run's artifacts: the player link, the progress, the first rendition's link.
+            # The run page's tabs are plain buttons (no ARIA tab role).
+            page.goto(run)
+            page.get_by_text("Artifacts", exact=True).first.click()
+            shoot(page, None, "first-rendition-", "prefect-preview-run-artifacts.png")
+            shoot(page, audit_run(home), "audit-", "prefect-audit-run.png")
             shoot(page, f"{ui}/deployments/deployment/{deployment['id']}/run", "sha256",
                   "prefect-run-form.png")  # fmt: skip
             page.goto(player)
@@ -97,11 +104,27 @@ def main() -> None:
     print(f"screenshots in {OUT}")
 
 
+def audit_run(home: Path) -> str:
+    """`dailies audit` on the demo's stack (through the deployment); its run's UI URL."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DAILIES_", "PREFECT_"))}
+    env["DAILIES_HOME"] = str(home)
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "dailies"), "audit"], env=env, capture_output=True,
+        text=True, timeout=300,
+    )  # fmt: skip
+    url = _find(r"\(run audit-\S+: (http\S+)\)", done.stdout)
+    if not url:
+        raise SystemExit(f"the audit did not run: {done.stdout}{done.stderr}")
+    print(f"  audit: {done.stdout.strip().splitlines()[0]}")
+    return url
+
+
 def attach_documents(home: Path, player: str) -> None:
     """An asset for the demo's master and two documents on it, attached as an editor does:
     presigned PUT, then complete (the API records the sha256)."""
     from dailies.clients import session_scope
     from dailies.db import api_keys, masters
+    from dailies.promotion_rules import AssetLink
     from dailies.settings import Settings
     from ops.up import running_stack
 
@@ -109,9 +132,10 @@ def attach_documents(home: Path, player: str) -> None:
     assert state is not None, "the demo's stack is not running"
     settings = Settings(home=home, database_url=state["env"]["DAILIES_DATABASE_URL"])
     sha = player.split("/watch/")[1].split("#")[0]
-    with session_scope(settings) as session:
-        masters.link_asset(session, "A001_C003_SHOT_010", sha, {"scene": "12", "take": "3"})
-        token = api_keys.create_key(session, "editor", "screenshots")[1]
+    with session_scope(settings) as session:  # the editor's asset: only its owner attaches
+        key, token = api_keys.create_key(session, "editor", "screenshots")
+        link = AssetLink("A001_C003_SHOT_010", {"scene": "12", "take": "3"}, key.id, True)
+        masters.link_asset(session, link, sha)
     edge = player.split("/watch/")[0]
     files = {
         "call-sheet-day-12.pdf": ("application/pdf", b"%PDF-1.4\n% call sheet\n" * 40),

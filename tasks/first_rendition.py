@@ -18,7 +18,7 @@ from prefect import get_run_logger
 
 from dailies.clients import s3_client, session_scope
 from dailies.db import masters
-from dailies.errors import UnknownMaster
+from dailies.errors import EncodeFailed, UnknownMaster, UnplayableMaster
 from dailies.hashing import normalize_sha256
 from dailies.media.commands.common import PLAYLIST_NAME
 from dailies.media.commands.first_rendition import (
@@ -35,10 +35,12 @@ from dailies.media.playlists import AAC_LC, render_multivariant
 from dailies.media.probe import parse_probe
 from dailies.media.runner import run_ffmpeg, run_ffprobe
 from dailies.previews import dispatch, lifecycle
+from dailies.previews.layout import POSTER_NAME, rendition_key
 from dailies.previews.lifecycle import Stage
 from dailies.scratch import make_scratch
 from dailies.settings import get_settings
 from dailies.storage import previews as preview_store
+from tasks.preview_outputs import first_frame_s, first_poster
 from tasks.preview_steps import init_codecs
 
 # The presigned URL only has to outlive one fast pass over the master.
@@ -67,7 +69,10 @@ def first_rendition_here(sha256: str) -> dict[str, Any]:
     probed_s = time.monotonic() - started
     plan = plan_first_rendition(probe, master.size_bytes)
     # One small PUT: the page labels frames with the master's timecode from the first frame.
-    preview_store.upload_timing(s3, settings, sha, probe.timing.as_json(), final=False)
+    # With the master's duration: the page scales its scrub bar to the whole master from the
+    # start, not to the part published so far.
+    timing = {**probe.timing.as_json(), "duration_s": probe.duration_s}
+    preview_store.upload_timing(s3, settings, sha, timing, final=False)
     how = "remux" if plan.copy else f"libx264 ultrafast {plan.rung.width}x{plan.rung.height}"
     logger.info(
         "first rendition of %s: %s, %.1f s (probe %s)", sha[:12], how, probe.duration_s,
@@ -92,6 +97,35 @@ def first_rendition_here(sha256: str) -> dict[str, Any]:
                 s3, settings, sha, text, Stage.FIRST_RENDITION
             )
             playable_at["s"] = time.monotonic() - started
+            publish_first_picture_time()
+            publish_poster()
+
+        def publish_first_picture_time() -> None:
+            """After the playlist (an ffprobe here costs ~0.15 s, which the first frame does
+            not wait for): where the rendition's first picture sits (a remux of a B-frame
+            master starts 2 frames late), which the page reads again while it plays the fast
+            rendition, so its labels match the picture as with the ladder's timing."""
+            try:
+                start_s = first_frame_s(scratch, FIRST_RENDITION, settings.ffprobe_bin)
+            except (UnplayableMaster, OSError) as exc:  # labels may be off a frame; it plays
+                logger.warning("first picture time of %s not measured: %s", sha[:12], exc)
+                return
+            measured = {**timing, "video_start_s": {FIRST_RENDITION: start_s}}
+            preview_store.upload_timing(s3, settings, sha, measured, final=False)
+
+        def publish_poster() -> None:
+            """After the playlist (the first frame does not wait for it): a poster for a
+            master opened while it builds. Under first/, not poster.jpg: the edge keeps that
+            for good, and the ladder's is taken a tenth of the way in."""
+            try:
+                poster = first_poster(
+                    scratch, FIRST_RENDITION, scratch / "first-poster.jpg", settings.ffmpeg_bin
+                )
+            except (UnplayableMaster, EncodeFailed) as exc:  # the ladder's poster will come
+                logger.warning("no first-rendition poster for %s: %s", sha[:12], exc)
+                return
+            key = rendition_key(sha, FIRST_RENDITION, POSTER_NAME)
+            preview_store.upload_preview_file(s3, settings, poster, key, True)
 
         publisher = LivePublisher(
             out,

@@ -14,7 +14,7 @@ from prefect.artifacts import create_link_artifact
 from prefect.cache_policies import NO_CACHE, CachePolicy
 
 from dailies.caching import content_cache_policy
-from dailies.clients import s3_client, session_scope
+from dailies.clients import s3_client, s3_probe_client, session_scope
 from dailies.db import masters, previews
 from dailies.errors import UnknownMaster
 from dailies.handoffs import BuiltPreview, MasterRecord, SourceTraits
@@ -22,7 +22,7 @@ from dailies.hashing import is_sha256
 from dailies.media.commands.common import PLAYLIST_NAME
 from dailies.media.commands.stream_copy import browser_friendly
 from dailies.media.ladder import LADDER_VERSION, plan_ladder
-from dailies.media.outputs import measured_duration_s
+from dailies.media.outputs import count_renditions, measured_duration_s
 from dailies.media.playlists import parse_media_playlist
 from dailies.preview_rules import public_reason
 from dailies.previews import lifecycle
@@ -31,6 +31,7 @@ from dailies.previews.request import PreviewRequest
 from dailies.scratch import make_scratch
 from dailies.settings import Settings, get_settings
 from dailies.storage import previews as preview_store
+from tasks.handback import failed_for_its_host, hand_back
 from tasks.preview_outputs import (
     publish_mp4,
     publish_poster,
@@ -60,6 +61,16 @@ def preview_cache_policy() -> CachePolicy:
     Concurrent builds of one sha wait for the first and read its result."""
     bucket = get_settings().previews_bucket
     return content_cache_policy(f"dailies-preview-l{LADDER_VERSION}r{RESULT_VERSION}-{bucket}")
+
+
+@task(cache_policy=NO_CACHE)
+def reach_previews_store() -> None:
+    """One quick request to the previews bucket, no retries: a worker host that cannot reach
+    S3 fails here in seconds and hands the build back (tasks/handback.py) instead of spending
+    the steps' retries first, which took 5-6 min a time when Prefect gave a relaunch to the
+    host cut from S3 again (tests/fleet)."""
+    settings = get_settings()
+    s3_probe_client(settings).head_bucket(Bucket=settings.previews_bucket)
 
 
 @task(cache_policy=NO_CACHE)
@@ -190,14 +201,15 @@ def record_ready(built: BuiltPreview, cache_hit: bool) -> dict[str, Any]:
     # Links on the run's page: ops open what the reviewer sees (a reviewer token goes in
     # the fragment, #token=…, which the link cannot carry).
     create_link_artifact(
-        key=f"preview-{built.sha256[:16]}",
+        key=f"preview-player-{built.sha256[:16]}",
         link=f"{edge}/watch/{built.sha256}",
         link_text=f"player for {built.sha256[:12]} (add #token=<reviewer token>)",
         description=f"manifest: {edge}/previews/{built.manifest_key}; encoder {built.encoder}",
     )
     run_logger("dailies.preview").info(
-        "ready%s: %s/previews/%s, %d renditions, %.1f s, %s", " (cached)" if cache_hit else "",
-        edge, built.manifest_key, len(built.renditions), built.duration_s, built.encoder,
+        "ready%s: %s/previews/%s, %s, %.1f s, %s", " (cached)" if cache_hit else "",
+        edge, built.manifest_key, count_renditions([r["kind"] for r in built.renditions]),
+        built.duration_s, built.encoder,
     )  # fmt: skip
     return result
 
@@ -217,7 +229,9 @@ def record_preview_failure(flow: Any, flow_run: Any, state: Any) -> None:
 
     A crash (the run's process died: killed, out of memory, its worker restarted) is not
     the build's failure: the row stays active, and the liveness sweep relaunches the run
-    once the row has been quiet for preview_recheck_after_s, with nobody asking."""
+    once the row has been quiet for preview_recheck_after_s, with nobody asking. Nor is a
+    failure for its host's reasons (S3 unreachable from it): that run is handed back to the
+    pool at once (tasks/handback.py)."""
     run = flow_run
     sha = str((run.parameters or {}).get("sha256", "")).strip().lower()
     if not is_sha256(sha):
@@ -225,6 +239,8 @@ def record_preview_failure(flow: Any, flow_run: Any, state: Any) -> None:
     reason = failure_reason(state)
     if is_crash(state):
         run_logger("dailies.preview").warning("%s; the liveness sweep relaunches it", reason)
+        return
+    if failed_for_its_host(state) and hand_back(run.id, sha, reason):
         return
     with session_scope() as session:
         if masters.get_master(session, sha) is None:

@@ -39,20 +39,36 @@ def publish_timing(
     for output in outputs:
         if output.kind == "video":
             starts[output.name] = first_frame_s(scratch, output.name, settings.ffprobe_bin)
-    timing = {**probe.timing.as_json(), "video_start_s": starts}
+    timing = {**probe.timing.as_json(), "duration_s": probe.duration_s, "video_start_s": starts}
     return timing, preview_store.upload_timing(s3_client(settings), settings, sha256, timing)
 
 
-def first_frame_s(scratch: Path, name: str, ffprobe_bin: str) -> float:
-    """The first video frame's time in a finished rendition (init + first segment only)."""
+def rendition_head(scratch: Path, name: str, head: Path) -> Path:
+    """A rendition's init + first segment as one small MP4 (`head`): enough for its first
+    picture, whatever the rest of the rendition still is."""
     folder = scratch / "hls" / name
     files = rendition_files(parse_media_playlist((folder / PLAYLIST_NAME).read_text()))[:2]
-    head = scratch / f"first-frame-{name}.mp4"
     head.write_bytes(b"".join((folder / f).read_bytes() for f in files))
+    return head
+
+
+def first_frame_s(scratch: Path, name: str, ffprobe_bin: str) -> float:
+    """The first video frame's time in a rendition (init + first segment only)."""
+    head = rendition_head(scratch, name, scratch / f"first-frame-{name}.mp4")
     try:
         return first_frame_time(run_ffprobe(first_frame_args(ffprobe_bin, str(head)))) or 0.0
     finally:
         head.unlink(missing_ok=True)
+
+
+def first_poster(scratch: Path, name: str, out_file: Path, ffmpeg_bin: str) -> Path:
+    """A poster from a rendition's first picture (its init + first segment only)."""
+    head = rendition_head(scratch, name, scratch / f"poster-head-{name}.mp4")
+    try:
+        run_ffmpeg(build_poster_args(head, 0.0, out_file, ffmpeg_bin), "poster", timeout_s=60)
+    finally:
+        head.unlink(missing_ok=True)
+    return out_file
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)

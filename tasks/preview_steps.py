@@ -26,6 +26,7 @@ from dailies.media.live import LivePublisher, PollingThread
 from dailies.media.outputs import (
     RenditionOutput,
     build_multivariant,
+    count_renditions,
     estimated_outputs,
     measure_rendition,
     single_variant,
@@ -184,9 +185,19 @@ def encode_ladder(
     logger.info("ladder with %s: %s; %s s segments", encoder, rungs, plan.segment_s)
     started = time.monotonic()
     with PollingThread(publisher, settings.preview_publish_interval_s) as poller:
+
+        def report_or_stop(update: ProgressUpdate) -> None:
+            # A segment that could not be published (S3 out of reach) ends the encode now:
+            # the rest would be thrown away, and the retry (or the hand-back, for a host cut
+            # from S3) starts afresh. Raising here kills ffmpeg (run_ffmpeg).
+            if poller.error is not None:
+                raise poller.error
+            report(update)
+
         run_ffmpeg(
-            args, "ffmpeg (HLS ladder)", plan.duration_s, report, time_limit(plan.duration_s)
-        )
+            args, "ffmpeg (HLS ladder)", plan.duration_s, report_or_stop,
+            time_limit(plan.duration_s),
+        )  # fmt: skip
     seconds = max(time.monotonic() - started, 1e-6)
     logger.info("ffmpeg encoded %.1f s of media in %.1f s (%.2fx real time)",
                 plan.duration_s, seconds, plan.duration_s / seconds)  # fmt: skip
@@ -217,8 +228,9 @@ def publish_final_multivariant(
     key = _publish(sha256, build_multivariant(outputs, plan.frame_rate), Stage.LADDER)
     published = sum(o.segments for o in outputs)
     run_logger("dailies.preview").info(
-        "published s3://%s/%s: %d renditions, %d segments",
-        get_settings().previews_bucket, key, len(outputs), published,
+        "published s3://%s/%s: %s, %d segments",
+        get_settings().previews_bucket, key, count_renditions([o.kind for o in outputs]),
+        published,
     )  # fmt: skip
     return key
 
@@ -271,7 +283,7 @@ def _progress_reporter(sha256: str) -> Any:
     throttle = Throttle(settings.preview_progress_interval_s)
     # Called from a sync task, so Prefect's sync-or-async helper returns the id itself.
     artifact_id: UUID = create_progress_artifact(  # type: ignore[assignment]
-        0.0, key=f"preview-{sha256[:16]}", description=f"HLS ladder for {sha256}"
+        0.0, key=f"preview-progress-{sha256[:16]}", description=f"HLS ladder for {sha256}"
     )
 
     def report(update: ProgressUpdate) -> None:

@@ -19,13 +19,14 @@ from dailies.caching import content_cache_policy
 from dailies.clients import s3_client, session_scope
 from dailies.db import masters
 from dailies.db.masters import PromotionOutcome
-from dailies.errors import ChecksumMismatch
+from dailies.errors import AssetLinkRefused, ChecksumMismatch
 from dailies.handoffs import CopiedMaster, MasterRecord, StagedObject
 from dailies.hashing import sha256_of_chunks
 from dailies.media.commands.probe import ffprobe_args
 from dailies.media.runner import run_ffprobe
 from dailies.promotion_rules import (
     PromotionRequest,
+    asset_link,
     promotion_summary,
     retain_until_from,
     retention_needs_update,
@@ -34,7 +35,8 @@ from dailies.promotion_rules import (
 from dailies.settings import MiB, get_settings
 from dailies.storage import masters as masters_bucket
 from dailies.storage import previews as preview_store
-from dailies.storage.objects import head, iter_object, tag_object
+from dailies.storage.objects import head, tag_object
+from dailies.storage.ranged import iter_object_parts
 from dailies.storage.staging import head_staging
 from tasks.retry import transient_retries
 from tasks.run_context import current_flow_run_id, run_logger
@@ -57,17 +59,21 @@ def master_copy_cache_policy() -> CachePolicy:
     **transient_retries(4),
 )
 def hash_staging_object(request: PromotionRequest) -> StagedObject:
-    """Stream the staged object once and hash it; constant memory whatever its size."""
+    """Hash the staged object as it is at its HEAD: parallel ranged GETs, each under If-Match
+    of the ETag the copy is later guarded by, fed to sha256 in order; memory bounded by
+    hash_parts_in_flight x hash_part_bytes whatever its size."""
     settings = get_settings()
     s3 = s3_client(settings)
     logger = run_logger("dailies.promotion")
     head = head_staging(s3, settings.staging_bucket, request.staging_key)
     etag, total = head["ETag"], int(head.get("ContentLength", 0))
-    logger.info("hashing s3://%s/%s (%s)", settings.staging_bucket, request.staging_key,
-                _mib(total))  # fmt: skip
-    chunks = iter_object(
-        s3, settings.staging_bucket, request.staging_key, settings.hash_chunk_bytes, etag
-    )
+    logger.info("hashing s3://%s/%s (%s, %d ranged GETs of %s at a time)",
+                settings.staging_bucket, request.staging_key, _mib(total),
+                settings.hash_parts_in_flight, _mib(settings.hash_part_bytes))  # fmt: skip
+    chunks = iter_object_parts(
+        s3, settings.staging_bucket, request.staging_key, total, etag,
+        settings.hash_part_bytes, settings.hash_parts_in_flight,
+    )  # fmt: skip
     started = time.monotonic()
     digest, size = sha256_of_chunks(_logging_progress(chunks, total, logger))
     seconds = max(time.monotonic() - started, 1e-6)
@@ -77,8 +83,8 @@ def hash_staging_object(request: PromotionRequest) -> StagedObject:
 
 
 def _logging_progress(
-    chunks: Iterator[bytes], total: int, logger: Any, every_s: float = 5.0
-) -> Iterator[bytes]:
+    chunks: Iterator[memoryview], total: int, logger: Any, every_s: float = 5.0
+) -> Iterator[memoryview]:
     """Pass chunks through, saying how far the hash has got every few seconds."""
     done, started = 0, time.monotonic()
     last = started
@@ -235,9 +241,8 @@ def record_promotion(
     with session_scope() as session:
         inserted = masters.insert_master(session, secured, request.staging_key, probe)
         outcome = PromotionOutcome.PROMOTED if inserted else PromotionOutcome.ALREADY_PROMOTED
-        result = _finish(session, request, outcome, asset)
-    _summarise(request, result)
-    return result
+        result, refused = _finish(session, request, outcome, asset)
+    return _summarise(request, result, refused)
 
 
 @task(**transient_retries(3))
@@ -245,13 +250,15 @@ def record_already_promoted(
     request: PromotionRequest, asset: dict[str, Any] | None
 ) -> dict[str, Any]:
     with session_scope() as session:
-        result = _finish(session, request, PromotionOutcome.ALREADY_PROMOTED, asset)
-    _summarise(request, result)
-    return result
+        result, refused = _finish(session, request, PromotionOutcome.ALREADY_PROMOTED, asset)
+    return _summarise(request, result, refused)
 
 
-def _summarise(request: PromotionRequest, result: dict[str, Any]) -> None:
-    """A log line and a markdown artifact: what ops look for in the run's page."""
+def _summarise(
+    request: PromotionRequest, result: dict[str, Any], refused: AssetLinkRefused | None
+) -> dict[str, Any]:
+    """A log line and a markdown artifact: what ops look for in the run's page. A refused
+    link fails the run, once the master and the attempt saying so are committed."""
     run_logger("dailies.promotion").info(
         "%s: s3://masters/%s version %s, %s until %s", result["status"], result["masters_key"],
         result["version_id"], result["retention_mode"], result["retain_until"],
@@ -261,6 +268,9 @@ def _summarise(request: PromotionRequest, result: dict[str, Any]) -> None:
         description=f"promotion of {request.staging_key}",
         markdown=promotion_summary(request.staging_key, result),
     )
+    if refused is not None:
+        raise refused
+    return result
 
 
 def _finish(
@@ -268,30 +278,32 @@ def _finish(
     request: PromotionRequest,
     outcome: PromotionOutcome,
     asset: dict[str, Any] | None,
-) -> dict[str, Any]:
-    if asset and asset.get("asset_id"):
-        # owner_key_id is set by the API from the caller's token, never by the client.
-        attributes = {k: v for k, v in asset.items() if k not in ("asset_id", "owner_key_id")}
-        owner = asset.get("owner_key_id")
-        masters.link_asset(
-            session,
-            str(asset["asset_id"]),
-            request.sha256,
-            attributes,
-            int(owner) if isinstance(owner, int) else None,
-        )
+) -> tuple[dict[str, Any], AssetLinkRefused | None]:
+    """The asset link and the attempt row, in the caller's transaction; the masters row as
+    the result, and the refusal when the asset was another editor's."""
+    link = asset_link(asset)
+    refused = None
+    if link is not None and not masters.link_asset(session, link, request.sha256):
+        refused = AssetLinkRefused(link.asset_id, request.sha256)
     masters.record_attempt(
-        session, request.sha256, request.staging_key, outcome, flow_run_id=current_flow_run_id()
+        session,
+        request.sha256,
+        request.staging_key,
+        PromotionOutcome.LINK_REFUSED if refused else outcome,
+        reason=str(refused) if refused else None,
+        flow_run_id=current_flow_run_id(),
     )
     master = masters.get_master(session, request.sha256)
     assert master is not None  # inserted or found inside this transaction
-    return {**master.as_dict(), "status": outcome.value}
+    return {**master.as_dict(), "status": outcome.value}, refused
 
 
 def record_failed_attempt(flow: Flow[..., Any], flow_run: FlowRun, state: State[Any]) -> None:
     """Flow on_failure hook: every failed promotion leaves a row saying why."""
     params = flow_run.parameters or {}
     with session_scope() as session:
+        if masters.link_refused(session, str(flow_run.id)):
+            return  # recorded with the master it promoted, in the same transaction
         masters.record_attempt(
             session,
             str(params.get("sha256", ""))[:64],

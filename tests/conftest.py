@@ -52,6 +52,8 @@ apply_environment(
             # would be relaunched into every later test's worker. It runs where a test asks for
             # it (api/test_liveness_sweep.py, the fault suite).
             "DAILIES_PREVIEW_SWEEP_INTERVAL_S": "0",
+            # Runs are named where a test asks for it (ops/test_run_names.py).
+            "DAILIES_RUN_NAMING_INTERVAL_S": "0",
         },
     ),
     unset=("AWS_PROFILE", "AWS_SESSION_TOKEN", "DAILIES_STAGING_BUCKET", "DAILIES_MASTERS_BUCKET"),
@@ -102,10 +104,24 @@ def redis_db() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def prefect_server() -> Iterator[Service]:
-    service = start_prefect_server(PREFECT_PORT, RUN_DIR / "prefect-server", RUN_DIR / "logs")
+    """On a Postgres database of its own, as a production Prefect server runs: SQLite takes
+    one writer at a time, and a test's twenty concurrent flows queued behind its lock (the
+    client backing off for seconds between tries)."""
+    import psycopg
+
+    database = f"prefect_{PG_DB}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{database}"')
+    service = start_prefect_server(
+        PREFECT_PORT, RUN_DIR / "prefect-server", RUN_DIR / "logs",
+        database_url=PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql:", "postgresql+asyncpg:")
+        + f"/{database}",
+    )  # fmt: skip
     yield service
     drain_prefect_clients()
     service.stop()
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 @pytest.fixture(autouse=True)
@@ -219,7 +235,9 @@ def deployed(stack):  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="session")
 def cpu_worker(deployed):  # type: ignore[no-untyped-def]
-    """A real `prefect worker` for the cpu pool, polling every second."""
+    """A real `dailies worker` (Prefect's process worker) for the cpu pool, polling every
+    second."""
+    import signal
     import subprocess
     import sys
 
@@ -233,15 +251,16 @@ def cpu_worker(deployed):  # type: ignore[no-untyped-def]
         # fastest x264 preset that keeps High profile: tests check the ladder, not quality
         "DAILIES_X264_PRESET": "superfast",
     }
-    prefect = str(Path(sys.executable).parent / "prefect")
+    dailies = str(Path(sys.executable).parent / "dailies")
     proc = subprocess.Popen(
-        [prefect, "worker", "start", "--pool", "cpu", "--name", "test-cpu-worker"],
+        [dailies, "worker", "--pool", "cpu", "--name", "test-cpu-worker"],
         stdout=log,
         stderr=subprocess.STDOUT,
         env=env,
         start_new_session=True,
     )
-    worker = Service("cpu-worker", "", proc, log_path)
+    # Ctrl-C's stop, which ends the runs it started (SIGTERM would leave them running).
+    worker = Service("cpu-worker", "", proc, log_path, stop_signal=signal.SIGINT)
     yield worker
     worker.stop()
     log.close()

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -82,3 +83,19 @@ def bucket_reader(s3: Any, bucket: str) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def api_processes(env: dict[str, str], log_root: Path, count: int = 2) -> Iterator[list[str]]:
+    """`count` API processes (`uvicorn api.app:app`, as an operator runs them) with `env`:
+    what one process's memory hides, several show. Yields their base URLs."""
+    from ops.processes import Service, free_port, start_api
+
+    services: list[Service] = []
+    try:
+        for n in range(count):
+            services.append(start_api(free_port(), env, log_root / f"api-{n}"))
+        yield [service.url for service in services]
+    finally:
+        for service in services:
+            service.stop()

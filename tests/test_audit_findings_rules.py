@@ -7,17 +7,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from dailies.audit_report import SHOWN_FINDINGS, count_by_kind, findings_table, markdown_summary
 from dailies.audit_rules import (
     BucketObject,
     CatalogEntry,
     Finding,
     LockState,
     chunked,
-    diff_listing,
     judge_retention,
-    latest_versions,
-    markdown_summary,
+    latest_in_shard,
+    merge_shard,
     pick_for_rehash,
+    plan_shards,
     rehash_budget,
 )
 
@@ -29,26 +30,26 @@ def entry(key: str, size: int = 10) -> CatalogEntry:
     return CatalogEntry("sha-" + key, key, size, "COMPLIANCE", LATER)
 
 
-def test_latest_versions_reads_pages_with_either_list_absent() -> None:
+def test_latest_reads_pages_with_either_list_absent() -> None:
     pages = [
         {"DeleteMarkers": [{"Key": "a", "VersionId": "m1", "IsLatest": True}]},
         {"Versions": [{"Key": "b", "VersionId": "v1", "IsLatest": True}]},  # no Size: 0
         {},
     ]
-    assert latest_versions(pages) == {
-        "a": BucketObject("a", "m1", 0, is_delete_marker=True),
-        "b": BucketObject("b", "v1", 0),
-    }
+    assert list(latest_in_shard(pages, plan_shards(1)[0])) == [
+        BucketObject("a", "m1", 0, is_delete_marker=True),
+        BucketObject("b", "v1", 0),
+    ]
 
 
-def test_diff_findings_say_what_is_wrong() -> None:
+def test_merge_findings_say_what_is_wrong() -> None:
     catalog = [entry("gone"), entry("hidden"), entry("resized")]
-    latest = {
-        "hidden": BucketObject("hidden", "2", 0, is_delete_marker=True),
-        "resized": BucketObject("resized", "1", 11),
-        "stray": BucketObject("stray", "1", 3),
-    }
-    assert diff_listing(catalog, latest) == [
+    latest = [
+        BucketObject("hidden", "2", 0, is_delete_marker=True),
+        BucketObject("resized", "1", 11),
+        BucketObject("stray", "1", 3),
+    ]
+    assert list(merge_shard(catalog, latest)) == [
         Finding("missing", "gone", "sha-gone", "the catalog lists it; no object at its key"),
         Finding(
             "missing", "hidden", "sha-hidden", "the catalog lists it; a delete marker hides it"
@@ -119,7 +120,7 @@ def test_a_budget_of_one_byte_still_rehashes_the_oldest_master() -> None:
 
 
 def test_a_clean_audit_summary() -> None:
-    assert markdown_summary(3, 1024, []) == "\n".join(
+    assert markdown_summary(3, 1024, count_by_kind([])) == "\n".join(
         [
             "# Masters integrity audit: clean",
             "",
@@ -139,10 +140,9 @@ def test_a_clean_audit_summary() -> None:
 
 def test_an_audit_summary_lists_its_findings() -> None:
     findings = [Finding("orphaned", "k", None, "3 bytes with no catalog row")]
-    assert markdown_summary(1, 0, findings).split("\n")[0] == (
-        "# Masters integrity audit: 1 finding(s)"
-    )
-    assert markdown_summary(1, 0, findings).split("\n")[8:] == [
+    text = markdown_summary(1, 0, count_by_kind(findings), [(41, findings[0])], 7)
+    assert text.split("\n")[0] == "# Masters integrity audit: 1 finding(s)"
+    assert text.split("\n")[8:] == [
         "| orphaned | 1 |",
         "| size_mismatch | 0 |",
         "| checksum_mismatch | 0 |",
@@ -155,16 +155,35 @@ def test_an_audit_summary_lists_its_findings() -> None:
 
 
 @pytest.mark.parametrize(
-    ("count", "rows", "more"), [(200, 200, None), (201, 200, 1), (250, 200, 50)]
+    ("count", "more"),
+    [(SHOWN_FINDINGS, 0), (SHOWN_FINDINGS + 1, 1), (10**6, 10**6 - SHOWN_FINDINGS)],
 )
-def test_an_audit_summary_lists_at_most_200_findings(
-    count: int, rows: int, more: int | None
+def test_a_summary_and_table_show_the_first_findings_and_say_where_the_rest_are(
+    count: int, more: int
 ) -> None:
-    findings = [Finding("missing", f"k{i}", None, "x") for i in range(count)]
-    lines = markdown_summary(count, 0, findings).split("\n")
-    assert sum(line.startswith("| missing | `k") for line in lines) == rows
-    tail = f"| … | | {more} more in the audit_findings table |"
-    assert (lines[-1] == tail) if more else lines[-1].startswith("| missing | `k199`")
+    """A million findings: counts, the first SHOWN_FINDINGS, and the query for the rest
+    (after the last id shown), never a million rows."""
+    shown = [
+        (i + 1, Finding("missing", f"k{i}", None, "x")) for i in range(min(count, SHOWN_FINDINGS))
+    ]
+    counts = {**count_by_kind([]), "missing": count}
+    lines = markdown_summary(count, 0, counts, shown, 9).split("\n")
+    table = findings_table(shown, count, 9)
+    assert sum(line.startswith("| missing | `k") for line in lines) == SHOWN_FINDINGS
+    assert [r["key"] for r in table[:SHOWN_FINDINGS]] == [f"k{i}" for i in range(SHOWN_FINDINGS)]
+    query = f"GET /api/audits/9/findings?after={SHOWN_FINDINGS}&limit=1000"
+    if more:
+        assert lines[-1].startswith(f"{more} more in the audit_findings table: {query}")
+        assert len(table) == SHOWN_FINDINGS + 1 and table[-1]["kind"] == f"{more} more"
+        assert "WHERE run_id = 9 AND id > 100 ORDER BY id" in table[-1]["detail"]
+    else:
+        assert lines[-1].startswith("| missing | `k99`") and len(table) == SHOWN_FINDINGS
+
+
+def test_a_clean_run_has_a_one_row_table() -> None:
+    assert findings_table([], 0, 3) == [
+        {"id": "", "kind": "none", "key": "", "sha256": "", "detail": "no findings"}
+    ]
 
 
 @pytest.mark.parametrize(

@@ -188,7 +188,43 @@ def test_dockerfile_import_check_passes_here_and_entrypoint_runs_prefects_comman
     assert pull["prefect.deployments.steps.set_working_directory"]["directory"] == workdir
     assert any("uv sync --frozen --no-dev --group workers" in x for x in lines)
     assert "workers" in _yaml_toml_groups()
-    assert "ffmpeg" in next(x for x in lines if "apt-get install" in x)
+    installed = next(x for x in lines if "apt-get install" in x).split()
+    # Debian's ffmpeg (NVENC compiled in), nginx with njs for the edge, tini as PID 1.
+    assert {"ffmpeg", "nginx-light", "libnginx-mod-http-js", "tini"} <= set(installed)
+    assert lines[0] == "FROM python:3.11-slim-bookworm"
+
+
+def test_dockerfile_runs_as_an_unprivileged_user_who_owns_only_state_and_scratch() -> None:
+    lines = _dockerfile()
+    users = [x.split()[1] for x in lines if x.startswith("USER ")]
+    assert users and users[-1] not in {"root", "0"} and not users[-1].startswith(("0:", "root:"))
+    user = users[-1]
+    created = next(x for x in lines if "useradd" in x)
+    uid = re.search(rf"useradd [^&]*--uid (\d+) {user}\b", created)
+    assert uid and int(uid[1]) >= 1000  # a regular account, no system uid
+    # The import check runs as that user: what it imports is readable without root.
+    check = next(i for i, x in enumerate(lines) if x.startswith('RUN python -c "import flows'))
+    assert lines.index(f"USER {user}") < check
+    # It owns its state and scratch folders, and nothing of the code.
+    env = " ".join(x for x in lines if x.startswith("ENV "))
+    assert "DAILIES_HOME=/var/lib/dailies" in env
+    assert f"chown {user}:{user} /var/lib/dailies /scratch" in created
+    assert not any("chown" in x and "/opt/dailies" in x for x in lines)
+
+
+def test_dockerfile_import_check_fails_when_a_flow_cannot_import(tmp_path: Path) -> None:
+    """A RUN line fails the build when it exits non-zero: a broken flows package (found
+    first on sys.path, as the image's own checkout is) makes the check exit non-zero."""
+    check = next(x for x in _dockerfile() if x.startswith('RUN python -c "import flows'))
+    (tmp_path / "flows").mkdir()
+    (tmp_path / "flows" / "__init__.py").write_text("")
+    (tmp_path / "flows" / "preview.py").write_text("import a_module_nobody_installed\n")
+    done = subprocess.run(
+        check.removeprefix("RUN "), shell=True, cwd=tmp_path, capture_output=True, text=True,
+        env={"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(tmp_path)},
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "a_module_nobody_installed" in done.stderr
 
 
 def _yaml_toml_groups() -> set[str]:
@@ -226,6 +262,7 @@ def test_container_prefect_file_builds_the_dockerfile_pushes_it_and_pins_the_tag
 
     for name in (*build, *push):
         assert callable(_get_function_for_step(name))
+    assert step["platform"] == "linux/amd64"  # GPU nodes are x86-64, whatever builds it
     # the same flow and parameters as prefect.yaml's deployment of the same name
     local = {d["name"]: d for d in _yaml("prefect.yaml")["deployments"]}[deployment["name"]]
     for key in ("entrypoint", "parameters", "tags", "concurrency_limit"):
@@ -281,7 +318,7 @@ def test_compose_services_run_things_that_exist_here() -> None:
             module = path.removesuffix(".py").replace("/", ".")
             served = getattr(__import__(module, fromlist=[attribute]), attribute, None)
             assert isinstance(served, Task), name
-        if command[:3] == ["prefect", "worker", "start"]:
+        if command[:2] == ["dailies", "worker"]:
             pool = command[command.index("--pool") + 1]
             assert pool in environment_spec(Settings(deploy_env="local"))["pools"]
     for name, service in services.items():
@@ -324,3 +361,59 @@ def test_compose_environment_names_are_settings_that_exist() -> None:
 def _field(env_name: str) -> str | None:
     name = env_name.removeprefix("DAILIES_").lower()
     return name if env_name.startswith("DAILIES_") and name in Settings.model_fields else None
+
+
+def test_compose_postgres_holds_both_databases_and_prefect_leans_on_redis() -> None:
+    compose = _yaml("compose.yaml")
+    services = compose["services"]
+    postgres = services["postgres"]
+    # `dailies` made by the image's POSTGRES_DB, `prefect` by the init script it mounts.
+    assert postgres["environment"]["POSTGRES_DB"] == "dailies"
+    (config,) = postgres["configs"]
+    assert config["target"].startswith("/docker-entrypoint-initdb.d/")
+    script = compose["configs"][config["source"]]["content"]
+    assert re.fullmatch(r"CREATE DATABASE prefect OWNER dailies;\s*", script)
+    prefect_env = {k: _defaults(v) for k, v in services["prefect-server"]["environment"].items()}
+    assert prefect_env["PREFECT_API_DATABASE_CONNECTION_URL"].endswith("@postgres:5432/prefect")
+    catalog = _defaults(compose["x-dailies-env"]["DAILIES_DATABASE_URL"])
+    assert catalog.endswith("@postgres:5432/dailies")
+    assert prefect_env["PREFECT_SERVER_EVENTS_CAUSAL_ORDERING"] == "prefect_redis.ordering"
+    assert prefect_env["PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE"] == "prefect_redis.lease_storage"
+    assert prefect_env["PREFECT_REDIS_MESSAGING_HOST"] == "redis"
+    for module in ("prefect_redis.messaging", "prefect_redis.ordering",
+                   "prefect_redis.lease_storage"):  # fmt: skip
+        __import__(module)  # what the server would import at start
+    # Prefect's messaging (db 0) and dailies' locks (db 1) apart on the one Redis.
+    assert prefect_env["PREFECT_REDIS_MESSAGING_DB"] == "0"
+    assert compose["x-dailies-env"]["DAILIES_REDIS_URL"] == "redis://redis:6379/1"
+    published = {name: s.get("ports", []) for name, s in services.items()}
+    assert published["api"] == ["8000:8000"]
+    assert published["edge"] == ["8080:8080"]
+    assert published["prefect-server"] == ["4200:4200"]
+    assert services["api"]["command"][-2:] == ["--port", "8000"]
+    assert services["edge"]["environment"]["DAILIES_EDGE_PORT"] == "8080"
+    assert services["prefect-server"]["command"][-2:] == ["--port", "4200"]
+
+
+def test_compose_gpu_profile_adds_a_gpu_worker_with_an_nvidia_device() -> None:
+    services = _yaml("compose.yaml")["services"]
+    profiled = {name for name, s in services.items() if s.get("profiles")}
+    assert profiled == {"gpu-worker"}  # a plain `docker compose up` starts no GPU worker
+    worker = services["gpu-worker"]
+    assert worker["profiles"] == ["gpu"]
+    command = worker["command"]
+    assert command[:2] == ["dailies", "worker"]
+    assert command[command.index("--pool") + 1] == "gpu"
+    (device,) = worker["deploy"]["resources"]["reservations"]["devices"]
+    assert device["driver"] == "nvidia" and device["count"] == 1
+    assert {"gpu", "video"} <= set(device["capabilities"])  # video: NVENC
+    assert "video" in worker["environment"]["NVIDIA_DRIVER_CAPABILITIES"].split(",")
+
+
+def test_compose_workers_poll_every_second_and_prefetch_two() -> None:
+    """Prefect's defaults (10 s, 10 s) would be most of a first play's wait."""
+    services = _yaml("compose.yaml")["services"]
+    for name in ("cpu-worker", "gpu-worker"):
+        env = services[name]["environment"]
+        assert env["PREFECT_WORKER_QUERY_SECONDS"] == "1", name
+        assert env["PREFECT_WORKER_PREFETCH_SECONDS"] == "2", name

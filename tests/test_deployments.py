@@ -135,11 +135,14 @@ def test_worker_runs_preview_cpu_by_deployment_name(cpu_worker, stack, s3, tmp_p
     assert run.name == f"preview-{sha[:12]}-cpu"
     # The run's page links to the player (a markdown link; the reviewer's token is not in
     # it) and shows the ladder's progress, fed by ffmpeg's -progress, at 100 % once ready.
-    shown = {a.type: a.data for a in _artifacts(run.id) if a.key == f"preview-{sha[:16]}"}
-    assert set(shown) == {"markdown", "progress"}, shown
+    # One key per kind: the link and the progress are two artifacts of their own.
+    shown = {a.key: a.data for a in _artifacts(run.id)}
+    kinds = {a.key: a.type for a in _artifacts(run.id)}
+    player_key, progress_key = f"preview-player-{sha[:16]}", f"preview-progress-{sha[:16]}"
+    assert kinds == {player_key: "markdown", progress_key: "progress"}, kinds
     player = re.escape(f"{stack.edge_url.rstrip('/')}/watch/{sha}")
-    assert re.fullmatch(rf"\[player for {sha[:12]}[^\]]*\]\({player}\)", shown["markdown"])
-    assert float(shown["progress"]) == 100.0
+    assert re.fullmatch(rf"\[player for {sha[:12]}[^\]]*\]\({player}\)", shown[player_key])
+    assert float(shown[progress_key]) == 100.0
     lines = _log_lines(run.id, until="ready")
     assert any("encoder: cpu asked, libx264 runs" in line for line in lines), lines
     assert any("x real time" in line for line in lines), lines
@@ -216,3 +219,64 @@ def _enum_of(prop, schema):  # type: ignore[no-untyped-def]
         if "enum" in option:
             return option["enum"]
     raise AssertionError(f"no choices in {prop}")
+
+
+@pytest.mark.slow
+def test_cli_commands_run_on_workers_and_answer_in_a_line(cpu_worker, stack, s3, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`dailies promote|preview|audit` launch the deployments (named, tagged, shown in the UI
+    like the API's runs, on a worker) and print a short summary with the run's link."""
+    import subprocess
+    import sys
+
+    from tests import preview_fixtures as media
+    from tests.api.prefect_helpers import runs_for_sha
+
+    dailies = str(Path(sys.executable).parent / "dailies")
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([dailies, *args], capture_output=True, text=True, timeout=300)
+
+    master = media.make_no_audio(tmp_path / "cli.mkv", seconds=2)
+    key, sha = stage_bytes(s3, stack, master.read_bytes(), name="cli.mkv")
+    _until_a_live_worker("cpu")  # the commands refuse a pool nobody serves (a fresh worker)
+    promoted = cli("promote", key, sha)
+    assert promoted.returncode == 0, promoted.stderr
+    (line,) = promoted.stdout.strip().splitlines()
+    assert line.startswith(f"promoted: s3://{stack.masters_bucket}/{sha} version "), line
+    assert f"(run promote-{sha[:12]}: http" in line and "/runs/flow-run/" in line
+
+    built = cli("preview", sha, "--encoder", "cpu")
+    assert built.returncode == 0, built.stderr
+    (line,) = built.stdout.strip().splitlines()
+    assert line.startswith(f"ready: {stack.edge_url.rstrip('/')}/previews/{sha}/manifest.m3u8"), (
+        line
+    )
+    # both ran on the worker, from the deployments, with the names the API gives
+    runs = runs_for_sha(sha)
+    assert sorted(r.name for r in runs) == [f"preview-{sha[:12]}-cpu", f"promote-{sha[:12]}"]
+    assert all(r.deployment_id is not None for r in runs), runs
+
+    audited = cli("audit", "--rehash-budget-bytes", "0")  # the whole session's bucket: list only
+    run_line = audited.stdout.strip().splitlines()[-1]
+    assert re.fullmatch(r"\(run audit-\d{4}-\d\d-\d\d-\d{4}: http\S+/runs/flow-run/\S+\)", run_line)
+    assert audited.returncode in (0, 1) and "\\n" not in audited.stdout  # findings: other tests'
+
+    refused = cli("promote", "uploads/none/missing.mov", sha)
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
+    assert "no object at s3://" in refused.stderr
+
+
+def _until_a_live_worker(pool: str, timeout_s: float = 120) -> None:
+    import asyncio
+    import time
+
+    from dailies import runs
+
+    async def live() -> bool:
+        async with get_client() as client:
+            return await runs.pool_has_live_worker(client, pool)
+
+    deadline = time.monotonic() + timeout_s
+    while not asyncio.run(live()):
+        assert time.monotonic() < deadline, f"no live worker in {pool} within {timeout_s} s"
+        time.sleep(0.5)

@@ -100,5 +100,7 @@ def test_an_upload_like_its_declaration_passes() -> None:
     check_upload(10, 10, None, SHA)  # no sha declared: only the size is checked
 
 
-def test_downloads_open_inline_under_an_ascii_name() -> None:
-    assert content_disposition('Plan "B" – día 2.pdf') == 'inline; filename="Plan _B_ ? d?a 2.pdf"'
+def test_documents_download_as_attachments_under_an_ascii_name() -> None:
+    assert (
+        content_disposition('Plan "B" – día 2.pdf') == 'attachment; filename="Plan _B_ ? d?a 2.pdf"'
+    )

@@ -327,7 +327,7 @@ def test_two_concurrent_builds_of_one_sha_run_ffmpeg_once(stack, clips):  # type
     path = media.make_h264_aac_1080p(clips / "race.mp4", seconds=2)
     sha = media.stage_and_promote(s3_client(stack), stack, path)
     env = {**os.environ, "DAILIES_X264_PRESET": stack.x264_preset}
-    argv = [str(BIN_DIR / "dailies"), "preview", sha, "--encoder", "cpu"]
+    argv = [str(BIN_DIR / "dailies"), "preview", sha, "--encoder", "cpu", "--local", "--json"]
     procs = [
         subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for _ in range(2)
@@ -346,10 +346,12 @@ def test_cli_preview_prints_the_result(hd):
 
     from ops.cli import app
 
-    outcome = CliRunner().invoke(app, ["preview", hd["sha"], "--encoder", "cpu"])
+    outcome = CliRunner().invoke(app, ["preview", hd["sha"], "--encoder", "cpu", "--local"])
     assert outcome.exit_code == 0, outcome.output
-    result = json.loads(outcome.output[outcome.output.index("{") :])
-    assert result["status"] == "ready" and result["manifest_key"] == hd["result"]["manifest_key"]
+    # A short summary, not Prefect's console lines or a JSON dump (--json gives that).
+    assert outcome.output.strip().splitlines() == [
+        f"ready: {hd['result']['manifest_key']} (4 video renditions + audio, libx264)"
+    ], outcome.output
 
 
 def test_cli_preview_of_an_unknown_master_exits_nonzero(stack):

@@ -154,13 +154,24 @@ def test_cli_promote_prints_the_result_and_fails_plainly(settings, s3) -> None: 
     from ops.cli import app
 
     key, sha = stage_bytes(s3, settings, random_bytes(4096))
-    ok = CliRunner().invoke(app, ["promote", key, sha, "--asset-id", f"cli-{sha[:6]}"])
+    argv = ["promote", key, sha, "--asset-id", f"cli-{sha[:6]}", "--local"]
+    ok = CliRunner().invoke(app, [*argv, "--json"])
     assert ok.exit_code == 0, ok.output
     assert json.loads(ok.output[ok.output.index("{") :])["status"] == "promoted"
+    again = CliRunner().invoke(app, argv)  # the short summary, one line
+    assert again.exit_code == 0, again.output
+    (line,) = again.output.strip().splitlines()
+    assert line.startswith(f"already_promoted: s3://{settings.masters_bucket}/{sha} version ")
 
-    bad = CliRunner().invoke(app, ["promote", key, "0" * 64])
+    bad = CliRunner().invoke(app, ["promote", key, "0" * 64, "--local"])
     assert bad.exit_code == 1
-    assert "sha256 mismatch" in bad.output
+    # one line, no Prefect traceback (the run's page in the UI has it)
+    assert bad.output.strip().startswith("promotion failed: ") and "sha256 mismatch" in bad.output
+    assert len(bad.output.strip().splitlines()) == 1, bad.output
+
+    missing = CliRunner().invoke(app, ["promote", "uploads/nope/missing.mov", sha, "--local"])
+    assert missing.exit_code == 2 and "no object at s3://" in missing.output
+    assert len(missing.output.strip().splitlines()) == 1, missing.output
 
 
 @both_stores

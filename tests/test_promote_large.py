@@ -118,7 +118,12 @@ def _rss_bytes() -> int:
 
 
 @pytest.mark.slow
-def test_hashing_memory_does_not_grow_with_object_size(stack, s3, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_hashing_memory_does_not_grow_with_object_size(stack, s3, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """200 MiB hashed by 4 ranged GETs of 4 MiB at a time: RSS grows by about the window
+    (16 MiB), not by the object."""
+    monkeypatch.setenv("DAILIES_HASH_PART_BYTES", str(4 * MiB))
+    monkeypatch.setenv("DAILIES_HASH_PARTS_IN_FLIGHT", "4")
+    get_settings.cache_clear()
     key, sha = _stage_file(s3, stack, tmp_path, 200 * MiB)
     request = validate_promotion_request(key, sha)
     baseline = _rss_bytes()
@@ -138,9 +143,11 @@ def test_hashing_memory_does_not_grow_with_object_size(stack, s3, tmp_path) -> N
     finally:
         done.set()
         sampler.join()
+        get_settings.cache_clear()
 
     assert staged.sha256 == sha and staged.size_bytes == 200 * MiB
-    assert peak - baseline < 50 * MiB, f"RSS grew by {(peak - baseline) / MiB:.1f} MiB"
+    # the window's 16 MiB of buffers, and the threads and connections that fill them
+    assert peak - baseline < 16 * MiB + 24 * MiB, f"RSS grew by {(peak - baseline) / MiB:.1f} MiB"
 
 
 @pytest.mark.slow
@@ -161,7 +168,7 @@ def test_worker_killed_mid_copy_leaves_nothing_and_next_run_finishes(
         # one part at a time, so part 1 is copied before part 2 is asked for
         env = {**os.environ, "DAILIES_COPY_CONCURRENCY": "1"}
         worker = subprocess.Popen(
-            [sys.executable, "-m", "ops.cli", "promote", key, sha],
+            [sys.executable, "-m", "ops.cli", "promote", key, sha, "--local"],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -13,6 +13,8 @@ from dailies.copy_plan import MAX_PARTS, MIN_PART_BYTES, choose_part_size, plan_
 from dailies.errors import CopyVerificationFailed, InvalidSha256, InvalidStagingKey
 from dailies.hashing import is_sha256, normalize_sha256, sha256_of_chunks
 from dailies.promotion_rules import (
+    AssetLink,
+    asset_link,
     promotion_summary,
     retain_until_from,
     retention_needs_update,
@@ -340,3 +342,28 @@ def test_impossible_copies_say_why() -> None:
     assert str(too_big.value) == (
         f"{10_000 * 5 * GiB + 1} bytes exceed S3's largest object (10,000 x 5 GiB)"
     )
+
+
+@pytest.mark.parametrize(
+    ("asset", "link"),
+    [
+        (None, None),
+        ({"scene": "12"}, None),  # no asset id: nothing to link
+        # From the API: the caller's key, and whether it is an admin's, never the client's.
+        ({"asset_id": "SHOT_1", "take": 3, "owner_key_id": 7, "owner_is_admin": False},
+         AssetLink("SHOT_1", {"take": 3}, 7, repoints_any=False)),
+        ({"asset_id": "SHOT_1", "owner_key_id": 7, "owner_is_admin": True},
+         AssetLink("SHOT_1", {}, 7, repoints_any=True)),
+        # A flag that is not exactly True, or an owner that is not a key id, grants nothing.
+        ({"asset_id": "SHOT_1", "owner_key_id": 7, "owner_is_admin": "yes"},
+         AssetLink("SHOT_1", {}, 7, repoints_any=False)),
+        ({"asset_id": "SHOT_1", "owner_key_id": True, "owner_is_admin": False},
+         AssetLink("SHOT_1", {}, None, repoints_any=False)),
+        # Launched outside the API (`dailies promote --asset-id`, Prefect's UI): ops.
+        ({"asset_id": "SHOT_1"}, AssetLink("SHOT_1", {}, None, repoints_any=True)),
+    ],
+)  # fmt: skip
+def test_asset_link_takes_who_asks_from_the_api_only(
+    asset: dict[str, object] | None, link: AssetLink | None
+) -> None:
+    assert asset_link(asset) == link

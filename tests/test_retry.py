@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import redis.exceptions
 import sqlalchemy.exc
@@ -17,6 +19,7 @@ from dailies.errors import (
     ProcessKilled,
     UnplayableMaster,
 )
+from tasks.handback import failed_for_its_host
 from tasks.retry import is_transient_s3_error, retry_transient
 
 
@@ -92,3 +95,20 @@ def test_upload_failures_are_classified_by_the_s3_error_inside(
 ) -> None:
     wrapped = _wrapped(client_error(status, code))
     assert retry_transient(None, None, Failed(data=wrapped)) is retried
+
+
+@pytest.mark.parametrize(
+    ("state", "its_host"),
+    [
+        # A worker host cut from S3: the build is fine, where it ran is not.
+        (Failed(data=EndpointConnectionError(endpoint_url="http://s3:5000")), True),
+        (Failed(data=S3UploadFailedError("upload")), False),
+        (Failed(data=client_error(503, "SlowDown")), True),
+        (Failed(data=client_error(403, "AccessDenied")), False),
+        (Failed(data=UnplayableMaster("not a video")), False),
+        (Failed(data=ValueError("a bug")), False),
+        (Failed(message="no exception kept"), False),
+    ],
+)
+def test_only_trouble_that_passes_hands_a_failed_preview_back(state: Any, its_host: bool) -> None:
+    assert failed_for_its_host(state) is its_host

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Path
 
 from api.auth import Editor, Reviewer
 from api.deps import DbDep, S3Dep, SettingsDep
+from api.json_body import StrictJsonRoute
 from api.schemas import (
     AUTH_ERRORS,
     DocumentCreateBody,
@@ -29,7 +30,7 @@ from dailies.hashing import normalize_sha256
 from dailies.storage import docs
 from dailies.upload_rules import may_act_on
 
-router = APIRouter(tags=["documents"])
+router = APIRouter(tags=["documents"], route_class=StrictJsonRoute)
 
 AssetId = Annotated[str, Path(min_length=1, max_length=255)]
 DocumentId = Annotated[str, Path(min_length=1, max_length=64)]
@@ -44,7 +45,8 @@ DocumentId = Annotated[str, Path(min_length=1, max_length=64)]
 def attach_document(
     asset_id: AssetId, body: DocumentCreateBody, editor: Editor, s3: S3Dep, settings: SettingsDep
 ) -> DocumentUploadOut:
-    """Start attaching a document: a pending row and a PUT URL for exactly its key."""
+    """Start attaching a document: a pending row and a PUT URL for exactly its key. Only the
+    asset's owner (the key whose promotion linked it) or an admin attaches."""
     request = document_rules.validate_document(
         body.filename, body.size_bytes, body.content_type, body.sha256,
         settings.docs_max_bytes, settings.docs_content_types,
@@ -52,9 +54,16 @@ def attach_document(
     document_id = document_rules.new_document_id()
     key = document_rules.document_key(document_id, request.filename)
     with session_scope(settings) as db:  # committed before the answer: complete may follow
-        exists, _ = masters.asset_owner(db, asset_id)
+        # The asset row stays locked until the pending row is in: the owner checked is the
+        # owner when the document attaches, whatever runs beside this request.
+        exists, owner = masters.asset_owner(db, asset_id, for_update=True)
         if not exists:
             raise UnknownAsset(f"no asset {asset_id!r}; documents attach to promoted assets")
+        if not may_act_on(owner, editor.key_id, editor.role):
+            raise Forbidden(
+                f"asset {asset_id!r} belongs to another editor: only its owner (or an admin) "
+                "attaches documents to it"
+            )
         documents.add_pending(
             db, document_id, asset_id, key, request.filename, request.content_type,
             request.size_bytes, request.sha256, editor.key_id,
@@ -138,7 +147,8 @@ def list_master_documents(
 def open_document(
     document_id: DocumentId, _: Reviewer, s3: S3Dep, settings: SettingsDep, db: DbDep
 ) -> DocumentLinkOut:
-    """A presigned GET of the document, valid for `docs_open_expiry_s` seconds (default 120)."""
+    """A presigned GET of the document, valid for `docs_open_expiry_s` seconds (default 120),
+    serving it as an attachment of its recorded type (both signed into the URL)."""
     row = documents.get_document(db, document_id)
     if row is None or row.state != DocumentState.READY:
         raise DocumentNotFound(f"no document {document_id} (or its upload was not completed)")

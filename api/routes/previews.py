@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 
 from api.auth import Reviewer
 from api.deps import DbRunnerDep, MultivariantWatchDep, PrefectDep, SettingsDep, SingleFlightDep
+from api.json_body import StrictJsonRoute
 from api.multivariant_watch import MultivariantWatch
 from api.preview_trigger import Outcome, PreviewTrigger
 from api.schemas import (
@@ -32,7 +33,7 @@ from dailies.hashing import normalize_sha256
 from dailies.preview_rules import manifest_url, snapshot_of
 from dailies.settings import Settings
 
-router = APIRouter(prefix="/api/preview", tags=["previews"])
+router = APIRouter(prefix="/api/preview", tags=["previews"], route_class=StrictJsonRoute)
 logger = logging.getLogger("dailies.api")
 
 

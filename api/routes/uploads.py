@@ -15,6 +15,7 @@ from fastapi import APIRouter, Path, Query, Response
 
 from api.auth import Editor, Principal
 from api.deps import S3Dep, SettingsDep
+from api.json_body import StrictJsonRoute
 from api.schemas import (
     AUTH_ERRORS,
     PartsBody,
@@ -36,7 +37,7 @@ from dailies.settings import Settings
 from dailies.storage import staging
 from dailies.storage.objects import error_code, head
 
-router = APIRouter(prefix="/api/uploads", tags=["uploads"])
+router = APIRouter(prefix="/api/uploads", tags=["uploads"], route_class=StrictJsonRoute)
 
 UploadId = Annotated[str, Path(min_length=1, max_length=64)]
 # S3's answers to a bad completion request: the client's mistake, not ours.

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from dailies.db.dialect import upsert_insert
 from dailies.db.models import Asset, Master, PromotionAttempt
 from dailies.handoffs import CopiedMaster, MasterRecord
+from dailies.promotion_rules import AssetLink
 
 
 class PromotionOutcome(enum.StrEnum):
@@ -21,6 +22,8 @@ class PromotionOutcome(enum.StrEnum):
     PROMOTED = "promoted"
     ALREADY_PROMOTED = "already_promoted"
     FAILED = "failed"
+    # The master is promoted but the asset it named is another editor's: the run fails.
+    LINK_REFUSED = "link_refused"
 
 
 SUCCEEDED = (PromotionOutcome.PROMOTED, PromotionOutcome.ALREADY_PROMOTED)
@@ -29,6 +32,15 @@ SUCCEEDED = (PromotionOutcome.PROMOTED, PromotionOutcome.ALREADY_PROMOTED)
 def get_master(session: Session, sha256: str) -> MasterRecord | None:
     row = session.get(Master, sha256)
     return as_record(row) if row is not None else None
+
+
+def masters_page(session: Session, after: str | None, limit: int) -> list[MasterRecord]:
+    """Catalog rows in sha256 order after `after`: keyset pages on the primary key, as fast
+    at the millionth row as at the first (an OFFSET would read every row before it)."""
+    query = select(Master).order_by(Master.sha256).limit(limit)
+    if after is not None:
+        query = query.where(Master.sha256 > after)
+    return [as_record(row) for row in session.scalars(query)]
 
 
 def get_probe(session: Session, sha256: str) -> dict[str, Any] | None:
@@ -55,23 +67,25 @@ def insert_master(
     return session.execute(stmt).scalar_one_or_none() is not None
 
 
-def link_asset(
-    session: Session,
-    asset_id: str,
-    sha256: str,
-    attributes: dict[str, Any],
-    owner_key_id: int | None = None,
-) -> None:
+def link_asset(session: Session, link: AssetLink, sha256: str) -> bool:
     """Point an asset at a master; a re-upload of the asset repoints it. Its owner is the
-    key that first linked it (the API checks who may repoint before launching)."""
+    key that first linked it, and only that key (or an admin) repoints it: checked by the
+    upsert itself, so a promotion queued before another editor linked the same id cannot
+    take it over (the API's check at launch is earlier than the write). False: refused."""
     stmt = upsert_insert(session, Asset).values(
-        asset_id=asset_id, master_sha256=sha256, attributes=attributes, owner_key_id=owner_key_id
+        asset_id=link.asset_id,
+        master_sha256=sha256,
+        attributes=link.attributes,
+        owner_key_id=link.owner_key_id,
     )
-    stmt = stmt.on_conflict_do_update(
+    upsert = stmt.on_conflict_do_update(
         index_elements=["asset_id"],
         set_={"master_sha256": stmt.excluded.master_sha256, "attributes": stmt.excluded.attributes},
+        # A concurrent insert of the same id waits for the other transaction and then sees
+        # its row here: the owner compared is the committed one.
+        where=None if link.repoints_any else Asset.owner_key_id == link.owner_key_id,
     )
-    session.execute(stmt)
+    return session.execute(upsert.returning(Asset.asset_id)).scalar_one_or_none() is not None
 
 
 def record_attempt(
@@ -91,6 +105,18 @@ def record_attempt(
             flow_run_id=flow_run_id,
         )
     )
+
+
+def link_refused(session: Session, flow_run_id: str) -> bool:
+    """Whether this run recorded that the asset it named was not linked (its failure is
+    already on record, with the reason)."""
+    found = session.scalar(
+        select(PromotionAttempt.id).where(
+            PromotionAttempt.flow_run_id == flow_run_id,
+            PromotionAttempt.outcome == PromotionOutcome.LINK_REFUSED.value,
+        )
+    )
+    return found is not None
 
 
 def promotion_result(session: Session, flow_run_id: str) -> dict[str, Any] | None:
@@ -113,9 +139,12 @@ def as_record(master: Master) -> MasterRecord:
     )
 
 
-def asset_owner(session: Session, asset_id: str) -> tuple[bool, int | None]:
-    """(the asset exists, the key that owns it)."""
-    row = session.get(Asset, asset_id)
+def asset_owner(
+    session: Session, asset_id: str, for_update: bool = False
+) -> tuple[bool, int | None]:
+    """(the asset exists, the key that owns it). `for_update` locks the row until the
+    transaction ends: what is written under that lock was checked against its owner."""
+    row = session.get(Asset, asset_id, with_for_update=for_update)
     return (row is not None, row.owner_key_id if row is not None else None)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -52,6 +53,9 @@ class Master(Base):
     """One row per distinct content: the sha256 is the identity."""
 
     __tablename__ = "masters"
+    # The audit's orders (migration 0008). ix_masters_masters_key, on masters_key in the
+    # "C" collation, is the migration's alone: SQLite has no collation of that name.
+    __table_args__ = (Index("ix_masters_last_verified_at_sha256", "last_verified_at", "sha256"),)
 
     sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     size_bytes: Mapped[int] = mapped_column(BigInteger)
@@ -107,7 +111,7 @@ class PromotionAttempt(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     staging_key: Mapped[str] = mapped_column(String(1024))
-    outcome: Mapped[str] = mapped_column(String(32))  # promoted/already_promoted/failed
+    outcome: Mapped[str] = mapped_column(String(32))  # PromotionOutcome (masters.py)
     reason: Mapped[str | None] = mapped_column(Text)
     flow_run_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
@@ -160,6 +164,46 @@ class Document(Base):
     completed_at: Mapped[datetime | None]
 
 
+class Note(Base):
+    """A reviewer's note on a master's frame or range (frame_out inclusive), with an optional
+    drawing over the picture; replies point at their note (one level). Tied to the sha256, so
+    notes outlive every rebuild of the preview."""
+
+    __tablename__ = "notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sha256: Mapped[str] = mapped_column(ForeignKey("masters.sha256"))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("notes.id"), index=True)
+    frame_in: Mapped[int] = mapped_column(Integer)
+    frame_out: Mapped[int | None] = mapped_column(Integer)
+    drawing: Mapped[dict[str, Any] | None]
+    text: Mapped[str] = mapped_column(Text)
+    author_key_id: Mapped[int] = mapped_column(Integer)
+    author_name: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[datetime | None]
+    resolved: Mapped[bool] = mapped_column(Boolean, default=False)
+    resolved_by_key_id: Mapped[int | None] = mapped_column(Integer)
+    resolved_by_name: Mapped[str | None] = mapped_column(String(255))
+    resolved_at: Mapped[datetime | None]
+
+    # A master's notes are read in id order, a page at a time (keyset: id > after).
+    __table_args__ = (Index("ix_notes_sha256_id", "sha256", "id"),)
+
+
+class Approval(Base):
+    """One reviewer's verdict on one master: approved, needs_changes or none."""
+
+    __tablename__ = "approvals"
+
+    sha256: Mapped[str] = mapped_column(ForeignKey("masters.sha256"), primary_key=True)
+    key_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))  # ApprovalStatus (note_rules.py)
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
 class ApiKey(Base):
     """A bearer token's hash and role; the token itself is never stored."""
 
@@ -191,9 +235,10 @@ class AuditRun(Base):
 
 class AuditFinding(Base):
     __tablename__ = "audit_findings"
+    __table_args__ = (Index("ix_audit_findings_run_id_id", "run_id", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    run_id: Mapped[int] = mapped_column(ForeignKey("audit_runs.id"), index=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("audit_runs.id"))
     kind: Mapped[str] = mapped_column(String(32))
     key: Mapped[str] = mapped_column(String(1024))
     sha256: Mapped[str | None] = mapped_column(String(64), index=True)

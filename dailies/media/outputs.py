@@ -39,6 +39,14 @@ class RenditionOutput:
         return asdict(self)
 
 
+def count_renditions(kinds: Sequence[str]) -> str:
+    """ "4 video renditions + audio": what a ladder holds, in words (a bare count of 5 read as
+    five pictures)."""
+    video = sum(1 for kind in kinds if kind == "video")
+    audio = " + audio" if "audio" in kinds else ""
+    return f"{video} video rendition{'' if video == 1 else 's'}{audio}"
+
+
 def measure_rendition(
     name: str,
     kind: str,

@@ -8,6 +8,9 @@ from fractions import Fraction
 from typing import Any
 
 from dailies.errors import UnplayableMaster
+from dailies.probe_timing import first_video as _first_video
+from dailies.probe_timing import ratio as _ratio
+from dailies.probe_timing import start_timecode as _start_timecode
 from dailies.timecode import SourceTiming, source_timing
 
 HDR_TRANSFERS = frozenset({"smpte2084", "arib-std-b67"})
@@ -117,32 +120,6 @@ def parse_probe(data: dict[str, Any]) -> MasterProbe:
     )
 
 
-def _start_timecode(
-    streams: list[dict[str, Any]], video: dict[str, Any], fmt: dict[str, Any]
-) -> tuple[str | None, str]:
-    """The start timecode and where it was found: a QuickTime/MP4 tmcd track is what cameras
-    and NLEs write; MXF and some muxers put it in the video stream's or the file's tags."""
-    for stream in streams:
-        if stream.get("codec_tag_string") == "tmcd" or stream.get("codec_name") == "tmcd":
-            found = (stream.get("tags") or {}).get("timecode")
-            if found:
-                return str(found), "tmcd"
-    for where, tags in (("video", video.get("tags")), ("format", fmt.get("tags"))):
-        found = (tags or {}).get("timecode")
-        if found:
-            return str(found), where
-    return None, "none"
-
-
-def _first_video(streams: list[dict[str, Any]]) -> dict[str, Any] | None:
-    for stream in streams:
-        # Cover art in an audio file is a "video" stream with the attached_pic disposition.
-        attached = (stream.get("disposition") or {}).get("attached_pic") == 1
-        if stream.get("codec_type") == "video" and not attached:
-            return stream
-    return None
-
-
 def _first_audio(streams: list[dict[str, Any]]) -> AudioInfo | None:
     for stream in streams:
         if stream.get("codec_type") == "audio" and int(stream.get("channels") or 0) > 0:
@@ -180,17 +157,6 @@ def _rotation(video: dict[str, Any]) -> int:
     return (round(degrees / 90) * 90) % 360
 
 
-def _ratio(value: Any) -> Fraction | None:
-    if not value or value in ("0/0", "N/A"):
-        return None
-    try:
-        text = str(value).replace(":", "/")
-        ratio = Fraction(text)
-    except (ValueError, ZeroDivisionError):
-        return None
-    return ratio if ratio > 0 else None
-
-
 def _bit_depth(pix_fmt: str, bits_per_raw_sample: Any) -> int:
     if pix_fmt.startswith(("p010", "p210", "p410")):  # semi-planar 10-bit (GPU decoders)
         return 10
@@ -204,11 +170,26 @@ def _bit_depth(pix_fmt: str, bits_per_raw_sample: Any) -> int:
 
 
 def first_frame_time(data: dict[str, Any]) -> float | None:
-    """The first video frame's time from `first_frame_args`' JSON, or None if it has none."""
-    for frame in data.get("frames") or []:
+    """Where the first picture sits on a browser's clock, from `first_frame_args`' JSON (None
+    if it has no frame): its presentation time after the first packet's decode time. hls.js
+    starts a segment's video at its first decode time, so what counts is the B-frame delay,
+    not a shift every track got: a remux starts its video 21 ms late to make room for AAC's
+    priming, which the browser does not show (measured in tests/e2e/test_review_frames.py)."""
+    entries = data.get("packets_and_frames") or data.get("frames") or []
+    decoded = 0.0
+    for entry in entries:
+        if entry.get("type") == "packet":
+            decoded = _seconds(entry.get("dts_time")) or 0.0
+            continue
         for name in ("pts_time", "best_effort_timestamp_time"):
-            try:
-                return round(float(frame[name]), 6)
-            except (KeyError, TypeError, ValueError):
-                continue
+            shown = _seconds(entry.get(name))
+            if shown is not None:
+                return round(shown - decoded, 6)
     return None
+
+
+def _seconds(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None

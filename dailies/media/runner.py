@@ -20,6 +20,7 @@ from dailies.errors import (
     UnplayableMaster,
 )
 from dailies.media.progress import ProgressParser, ProgressUpdate
+from dailies.redaction import redact_probe, redact_secrets
 
 # stderr lines that mean the input itself is bad: running again cannot help.
 INPUT_ERROR_MARKERS = (
@@ -56,8 +57,16 @@ def ffmpeg_timeout_s(duration_s: float, floor_s: float, per_media_s: float) -> f
 
 
 def run_ffprobe(args: Sequence[str], timeout_s: float = 120.0) -> dict[str, Any]:
-    done = subprocess.run(list(args), capture_output=True, timeout=timeout_s, check=False)
-    stderr = done.stderr.decode(errors="replace")
+    try:
+        done = subprocess.run(list(args), capture_output=True, timeout=timeout_s, check=False)
+    except subprocess.TimeoutExpired:
+        # Not chained: TimeoutExpired's text is the whole command, the presigned URL in it.
+        raise EncodeTimedOut(
+            f"ffprobe took longer than its {timeout_s:g} s limit and was stopped"
+        ) from None
+    # ffprobe names its input (a presigned URL) in its errors, and the text becomes our
+    # error's message: a state message, a log line, the previews row's reason.
+    stderr = redact_secrets(done.stderr.decode(errors="replace"))
     if done.returncode != 0:
         if classify_failure("ffprobe", done.returncode, stderr) is None:
             raise ProcessKilled(f"ffprobe was killed (exit status {done.returncode})")
@@ -65,7 +74,7 @@ def run_ffprobe(args: Sequence[str], timeout_s: float = 120.0) -> dict[str, Any]
         reason = stderr_tail(stderr) or f"exit status {done.returncode}"
         raise UnplayableMaster(f"ffprobe cannot read the master: {reason}")
     try:
-        return dict(json.loads(done.stdout or b"{}"))
+        return redact_probe(dict(json.loads(done.stdout or b"{}")))
     except json.JSONDecodeError as exc:
         raise UnplayableMaster(f"ffprobe returned unreadable output: {exc}") from exc
 
@@ -92,13 +101,16 @@ def run_ffmpeg(
         start_new_session=True,
     )
     timer = _Deadline(proc, timeout_s)
-    # Drain stderr concurrently: a full pipe would block ffmpeg forever.
+    # Drain stderr concurrently: a full pipe would block ffmpeg forever. Redacted as it is
+    # read: ffmpeg names its input (a presigned URL) in what it says, and the tail becomes
+    # our error's message.
     stderr_pipe = proc.stderr
     assert stderr_pipe is not None and proc.stdout is not None  # both are PIPEs
     tail: deque[str] = deque(maxlen=60)
     reader = threading.Thread(
         target=lambda: tail.extend(
-            line.decode(errors="replace").rstrip() for line in iter(stderr_pipe.readline, b"")
+            redact_secrets(line.decode(errors="replace").rstrip())
+            for line in iter(stderr_pipe.readline, b"")
         ),
         daemon=True,
     )

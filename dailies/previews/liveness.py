@@ -5,7 +5,8 @@ ended without its hook (a worker that died before running it) leaves the row `qu
 `building` too. Every `preview_sweep_interval_s` each API replica asks Prefect about the runs
 of active rows quiet for `preview_recheck_after_s`, whether or not anyone is watching (and
 launches the run of an attempt whose launcher died before it had one):
-- a run that died (crashed, vanished, stalled, its worker lost) is marked Crashed in Prefect
+- a run that died (crashed, vanished, stalled, its worker and its own heartbeats lost) is
+  marked Crashed in Prefect
   (so the UI says what we decided) and the next attempt is launched at once;
 - a run that ended without a ready preview fails the row with its reason (the back-off then
   applies to the next request);
@@ -115,6 +116,10 @@ async def check_run(
     lost_worker = None
     if run is not None and state is not None and not state.is_final():
         lost_worker = await runs.lost_worker_of(prefect, run, settings.preview_worker_lost_s)
+        if lost_worker is not None and await runs.beat_within(
+            prefect, run.id, settings.preview_run_silent_s
+        ):
+            lost_worker = None  # its worker went (a restart), its process goes on building
     now = datetime.now(UTC)
     liveness = judge_run(
         state.type.value if state is not None else None,
@@ -130,7 +135,8 @@ async def check_run(
         message = f"flow run {flow_run_id} no longer exists"
     elif not state.is_final():
         message = (
-            f"flow run {flow_run_id}: its worker {lost_worker} stopped heartbeating; retrying"
+            f"flow run {flow_run_id}: its worker {lost_worker} and its own process stopped "
+            "heartbeating; retrying"
             if lost_worker is not None
             else f"flow run {flow_run_id} made no progress for "
             f"{settings.preview_stall_s:.0f} s (its worker is gone?); retrying"

@@ -24,6 +24,10 @@ def presign_put(
 
 
 def presign_get(s3: Any, settings: Settings, key: str, content_type: str, disposition: str) -> str:
+    """A GET URL that serves the object as `content_type`, with `disposition`. Both ride in
+    the query string as response-* overrides, which SigV4 signs like every other query
+    parameter: a link re-typed (response-content-type=text/html) or stripped of its
+    disposition no longer matches its signature, and a verifying store refuses it (403)."""
     return str(
         s3.generate_presigned_url(
             "get_object",

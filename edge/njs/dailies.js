@@ -1,6 +1,7 @@
-// njs for the edge (nginx.conf.template): the preview grant check and the SigV4 signature of
-// origin requests. Secrets come from the environment nginx keeps for its workers (`env`
-// directives), never from the rendered config file.
+// njs for the edge (nginx.conf.template): the preview grant check, the SigV4 signature of
+// origin requests, the redacted access log line and the edge's own 416. Secrets come from
+// the environment nginx keeps for its workers (`env` directives), never from the rendered
+// config file.
 
 const crypto = require("crypto");
 
@@ -93,4 +94,56 @@ function sessionToken() {
   return process.env.DAILIES_EDGE_S3_SESSION_TOKEN || "";
 }
 
-export default { grant, amzDate, authorization, sessionToken };
+// ---- the access log: the request line with its secrets redacted ----
+
+// dailies/redaction.py's rule: a grant, and every X-Amz-* (a presigned URL's signature and
+// credential), SigV2's Signature/AWSAccessKeyId. Names are compared decoded, as the grant
+// check reads them (`?gr%61nt=` is a grant too).
+const SECRET_PARAM = /^(x-amz-[a-z0-9-]+|signature|awsaccesskeyid|grant)$/i;
+const REQUEST_TARGET = /^(\S+ [^?\s]*\?)(\S*)(.*)$/;
+
+function paramName(raw) {
+  try {
+    return decodeURIComponent(raw.replace(/\+/g, " "));
+  } catch (e) {
+    return raw; // malformed escapes: compared as sent
+  }
+}
+
+function redactQuery(query) {
+  return query.split("&").map((pair) => {
+    const eq = pair.indexOf("=");
+    if (eq < 0 || !SECRET_PARAM.test(paramName(pair.slice(0, eq)))) return pair;
+    return `${pair.slice(0, eq)}=REDACTED`;
+  }).join("&");
+}
+
+// "METHOD target PROTOCOL" as the client sent it, the target's query redacted.
+function loggedRequest(r) {
+  const line = r.variables.request || "";
+  const found = REQUEST_TARGET.exec(line);
+  return found ? found[1] + redactQuery(found[2]) + found[3] : line;
+}
+
+// ---- the edge's own 416 ----
+
+const UNSATISFIED = /^bytes \*\/([0-9]+)$/;
+
+// A range past the end (error_page 416). nginx's range filter decides it after the object's
+// answer was dressed (its ETag, the year-long Cache-Control, the edge's own headers once
+// already) and keeps all of that on its 416; S3's 416 (a preview.mp4 slice beyond the end)
+// comes with an XML document. The client gets neither: only the object's length, where one
+// of them said it, and a short JSON reason (the server's add_header then add no-store).
+function rangeNotSatisfiable(r) {
+  const said = [r.headersOut["Content-Range"], r.variables.upstream_http_content_range]
+    .map((value) => UNSATISFIED.exec(value || ""))
+    .find(Boolean);
+  Object.keys(r.headersOut).forEach((name) => delete r.headersOut[name]);
+  if (said) r.headersOut["Content-Range"] = `bytes */${said[1]}`;
+  r.headersOut["Content-Type"] = "application/json";
+  r.return(416, '{"detail": "range not satisfiable"}\n');
+}
+
+export default {
+  grant, amzDate, authorization, sessionToken, loggedRequest, rangeNotSatisfiable,
+};

@@ -31,19 +31,29 @@ window.DailiesControls = (() => {
     const fps = () => (timing ? timing.fps : 25);
     // Where the playing rendition's first picture sits on the media clock: B-frame encodes
     // start a few frames after zero (timing.json measures it per rendition).
+    // A rendition picked while paused is the one the next seek shows (manualLevel).
+    function playingLevel() {
+      if (!hls) return null;
+      const index = hls.manualLevel >= 0 ? hls.manualLevel
+        : hls.currentLevel >= 0 ? hls.currentLevel : hls.loadLevel;
+      return hls.levels[index] || null;
+    }
     function start() {
       const starts = (timing && timing.video_start_s) || {};
-      const index = hls ? (hls.currentLevel >= 0 ? hls.currentLevel : hls.loadLevel) : -1;
-      const level = hls && hls.levels[index];
+      const level = playingLevel();
       const name = level ? (level.uri || level.url || "").split("?")[0].split("/").slice(-2, -1)[0] : "";
       return starts[name] || 0;
     }
-    const frameNow = (t = video.currentTime) => TC.frameAt(t - start(), fps());
+    // No later than the last picture: past it (audio running on) the last one stays on screen.
+    const frameNow = (t = video.currentTime) => Math.min(lastFrame(), TC.frameAt(t - start(), fps()));
     function total() {
       if (Number.isFinite(video.duration)) return video.duration;
       const ranges = video.seekable;
       return ranges.length ? ranges.end(ranges.length - 1) : 0;
     }
+    // The scrub bar spans the master (timing.json's duration_s) from the start: a playlist
+    // still being published is only as long as what exists so far. Frame sums keep total().
+    const barLength = () => Math.max(total(), (timing && timing.duration_s) || 0);
     function labelAt(frame) {
       return timing ? TC.label(timing.start_frame + frame, rate) : "--:--:--:--";
     }
@@ -55,16 +65,29 @@ window.DailiesControls = (() => {
       tcEl.dataset.frame = String(frame);
       trace.frame = frame;
       trace.timecode = tcEl.textContent;
-      const length = total();
+      const length = barLength();
       played.style.width = length ? `${(100 * mediaTime) / length}%` : "0";
+      // The scrub bar is a slider to assistive tech: its value is the frame, read as timecode.
+      scrub.setAttribute("aria-valuenow", String(frame));
+      scrub.setAttribute("aria-valuetext", tcEl.textContent);
+      if (Number.isFinite(lastFrame())) scrub.setAttribute("aria-valuemax", String(lastFrame()));
     }
     // While playing: the presented frame's own time (requestVideoFrameCallback), so the
     // label belongs to the picture on screen, not to when timeupdate happened to fire.
     const perFrame = "requestVideoFrameCallback" in HTMLVideoElement.prototype;
+    let presented = null; // the media time of the picture on screen, while it plays
     if (perFrame) {
-      const onFrame = (_now, meta) => { showTime(meta.mediaTime, true); video.requestVideoFrameCallback(onFrame); };
+      const onFrame = (_now, meta) => {
+        presented = meta.mediaTime;
+        showTime(meta.mediaTime, true);
+        video.requestVideoFrameCallback(onFrame);
+      };
       video.requestVideoFrameCallback(onFrame);
     }
+    // The frame on screen: while playing, the presented picture's (currentTime runs ahead of
+    // it by up to a frame); paused, the one currentTime falls in.
+    const frameOnScreen = () => Math.min(lastFrame(), !video.paused && presented !== null
+      ? Math.max(0, Math.round((presented - start()) * fps())) : frameNow());
     for (const event of ["seeked", "timeupdate", "loadedmetadata"]) {
       video.addEventListener(event, () => {
         if (!perFrame || video.paused || event !== "timeupdate") showTime(video.currentTime);
@@ -96,17 +119,60 @@ window.DailiesControls = (() => {
       if (video.paused || reverse) { stopReverse(); shuttle = 0; video.playbackRate = Number(rateSelect.value); video.play(); }
       else pause();
     }
+    // The last picture. The playlist's segment durations are the video's own (ffmpeg's HLS
+    // muxer times segments by the video's packets), so they count its frames. The media's
+    // duration is no count: it is the longest track's (audio that runs on past the video put
+    // End on frames that do not exist, the picture staying on whatever was shown), or the
+    // playlist's without the first picture's offset. It serves only where no playlist is
+    // known (Safari's own HLS). Before either is known nothing clamps the end.
+    function lastFrame() {
+      const level = playingLevel();
+      const details = (level && level.details) ||
+        ((hls && hls.levels.find((l) => l.details)) || {}).details;
+      if (details && details.totalduration) return Math.max(0, Math.round(details.totalduration * fps()) - 1);
+      return total() ? Math.max(0, Math.round((total() - start()) * fps()) - 1) : Infinity;
+    }
+    let wanted = null; // a seek the media's length cut short
     function seekFrame(frame) {
-      // Before the duration is known nothing clamps the end (the browser will).
-      const last = total() ? Math.max(0, Math.floor((total() - start()) * fps()) - 1) : Infinity;
-      const target = Math.min(Math.max(0, frame), last);
-      video.currentTime = start() + TC.timeOf(target, fps());
+      const target = Math.min(Math.max(0, frame), lastFrame());
+      const time = timeIn(target);
+      video.currentTime = wanted = time;
       return target;
     }
-    function step(frames) {
-      pause();
-      return seekFrame(frameNow() + frames);
+    // Where to seek to show a frame: its middle, or, where the media has data for only the
+    // start of it, the middle of that. A last picture that outlasts the sound by less than a
+    // frame lies beyond what the element calls buffered (every track's data) until the
+    // stream is ended, and a seek past that waits for it.
+    function timeIn(frame) {
+      const from = start() + frame / fps(), middle = start() + TC.timeOf(frame, fps());
+      for (let i = 0; i < video.buffered.length; i++) {
+        const end = video.buffered.end(i);
+        if (video.buffered.start(i) <= from && end > from + 0.002 && end < middle) return (from + end) / 2;
+      }
+      return middle;
     }
+    // hls.js sizes the media by the playlist, which ends before a B-frame encode's last
+    // picture does: a seek there lands short until that picture's data is appended.
+    video.addEventListener("durationchange", () => {
+      if (wanted !== null && video.paused && video.currentTime < wanted && video.duration >= wanted) {
+        video.currentTime = wanted;
+      }
+    });
+    video.addEventListener("seeked", () => { if (video.currentTime >= wanted) wanted = null; });
+    function step(frames) {
+      const from = frameOnScreen();
+      pause();
+      return seekFrame(from + frames);
+    }
+    // Paused from play (space, K, a click): settle on the picture on screen. currentTime had
+    // run into the next frame in about half the pauses, so the label named a frame not shown
+    // and the next → moved only the label. A pause that seeks itself (a step, Home) is left
+    // alone, and so is J's, which steps on a timer.
+    video.addEventListener("pause", () => {
+      if (video.seeking || reverse || presented === null) return;
+      const frame = Math.max(0, Math.round((presented - start()) * fps()));
+      if (frame !== frameNow()) seekFrame(frame);
+    });
     function forward() { // L: play, then faster on each press
       stopReverse();
       shuttle = shuttle > 0 ? Math.min(shuttle + 1, SHUTTLE.length) : 1;
@@ -119,13 +185,15 @@ window.DailiesControls = (() => {
       const speed = SHUTTLE[-shuttle - 1];
       stopReverse();
       const every = 1000 / 12; // redraw rate while reversing
+      wanted = null;
       reverse = setInterval(() => {
         if (video.currentTime <= 0) return pause();
         video.currentTime = Math.max(0, video.currentTime - (speed * every) / 1000);
       }, every);
     }
-    video.addEventListener("play", () => { playButton.textContent = "❚❚"; });
-    video.addEventListener("pause", () => { playButton.textContent = "▶"; });
+    // The glyph for the eye, the name for a screen reader (a glyph alone names nothing).
+    video.addEventListener("play", () => { playButton.textContent = "❚❚"; playButton.setAttribute("aria-label", "Pause"); });
+    video.addEventListener("pause", () => { playButton.textContent = "▶"; playButton.setAttribute("aria-label", "Play"); });
     playButton.addEventListener("click", togglePlay);
     video.addEventListener("click", togglePlay);
     $("prev").addEventListener("click", () => step(-1));
@@ -142,64 +210,36 @@ window.DailiesControls = (() => {
     $("fullscreen").addEventListener("click", fullscreen);
     $("mute").addEventListener("click", () => { video.muted = !video.muted; });
     video.addEventListener("volumechange", () => { $("mute").textContent = video.muted ? "unmute" : "mute"; });
-    const toggleHelp = () => { help.hidden = !help.hidden; };
+    // The help is a modal dialog: focus moves into it, Esc or its button closes it and
+    // gives focus back to whatever opened it.
+    let helpOpener = null;
+    function closeHelp() {
+      if (help.hidden) return;
+      help.hidden = true;
+      if (helpOpener) helpOpener.focus();
+    }
+    function toggleHelp() {
+      if (!help.hidden) return closeHelp();
+      helpOpener = document.activeElement;
+      help.hidden = false;
+      help.focus();
+    }
     $("help-button").addEventListener("click", toggleHelp);
+    $("help-close").addEventListener("click", closeHelp);
 
-    // ---- renditions (hls.js levels): auto, or one rung pinned ----
+    // ---- renditions (renditions.js): auto, or one rung pinned ----
+    const picker = window.DailiesRenditions.create({
+      select: renditionSelect, video, trace, frameOnScreen, seekFrame });
     function setHls(instance) {
       hls = instance;
-      trace.hls = instance;
-      if (!hls) { renditionSelect.disabled = true; return; }
-      const H = window.Hls;
-      const fill = () => {
-        const keep = renditionSelect.value;
-        renditionSelect.length = 0;
-        renditionSelect.add(new Option("auto", "-1"));
-        hls.levels.forEach((level, i) => {
-          const kbps = Math.round(level.bitrate / 1000);
-          renditionSelect.add(new Option(`${level.height || "?"}p · ${kbps} kb/s`, String(i)));
-        });
-        renditionSelect.value = hls.levels[Number(keep)] ? keep : "-1";
-      };
-      hls.on(H.Events.MANIFEST_PARSED, fill);
-      hls.on(H.Events.LEVEL_SWITCHED, (_e, data) => {
-        trace.level = data.level;
-        const auto = renditionSelect.options[0];
-        const level = hls.levels[data.level];
-        if (auto && level) auto.textContent = `auto (${level.height}p)`;
-      });
-      if (hls.levels && hls.levels.length) fill();
+      presented = null; // a new source: no picture of it on screen yet
+      if (hls) trace.hls = instance;
+      picker.attach(hls);
     }
-    renditionSelect.addEventListener("change", () => {
-      if (!hls) return;
-      // currentLevel switches now (flushing what is buffered); -1 hands it back to ABR.
-      hls.currentLevel = Number(renditionSelect.value);
-      trace.levelAsked = Number(renditionSelect.value);
-      renditionSelect.blur();
-    });
 
-    // ---- the scrub bar, with storyboard thumbnails (storyboard.vtt: cues of sprite#xywh=) ----
-    function seconds(stamp) {
-      return stamp.split(":").reduce((sum, part) => sum * 60 + Number(part), 0);
-    }
-    function parseStoryboard(text, url) {
-      const parsed = [];
-      for (const block of text.split(/\r?\n\r?\n/)) {
-        const lines = block.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
-        const at = lines.findIndex((l) => l.includes("-->"));
-        if (at < 0 || !lines[at + 1] || !lines[at + 1].includes("#xywh=")) continue;
-        const [start, end] = lines[at].split("-->").map((s) => seconds(s.trim().split(" ")[0]));
-        const [uri, box] = lines[at + 1].split("#xywh=");
-        const [x, y, w, h] = box.split(",").map(Number);
-        parsed.push({ start, end, src: new URL(uri, url).href, x, y, w, h });
-      }
-      return parsed;
-    }
+    // ---- the scrub bar, with storyboard thumbnails (storyboard.js) ----
     async function loadStoryboard() {
-      const url = new URL(`${base}storyboard.vtt`, location.href).href;
-      const response = await fetch(url, { cache: "no-store" }).catch(() => null);
-      if (!response || !response.ok) return;
-      cues = parseStoryboard(await response.text(), url);
+      cues = await window.DailiesStoryboard.load(base);
       trace.storyboardCues = cues.length;
     }
     function fractionAt(event) {
@@ -207,12 +247,17 @@ window.DailiesControls = (() => {
       return Math.min(1, Math.max(0, (event.clientX - box.left) / box.width));
     }
     let dragging = false;
-    const seekTo = (event) => { const length = total(); if (length) video.currentTime = fractionAt(event) * length; };
+    // Never past the last picture: the bar may span audio that runs on after it.
+    const seekTo = (event) => {
+      const length = barLength();
+      wanted = null;
+      if (length) video.currentTime = Math.min(fractionAt(event) * length, start() + TC.timeOf(lastFrame(), fps()));
+    };
     scrub.addEventListener("pointerdown", (event) => { dragging = true; scrub.setPointerCapture(event.pointerId); seekTo(event); });
     scrub.addEventListener("pointerup", () => { dragging = false; });
     scrub.addEventListener("pointermove", (event) => {
       if (dragging) seekTo(event);
-      const at = fractionAt(event) * total();
+      const at = fractionAt(event) * barLength();
       const cue = cues.find((c) => at >= c.start && at < c.end);
       Object.assign(thumb.style, { display: "block", left: `${fractionAt(event) * 100}%` });
       Object.assign(thumb.style, cue ? {
@@ -223,36 +268,39 @@ window.DailiesControls = (() => {
     });
     scrub.addEventListener("pointerleave", () => { thumb.style.display = "none"; });
 
-    // ---- the poster: shown until the first frame is ----
-    function showPoster() {
-      if (trace.posterAt) return;
-      const url = `${base}poster.jpg`;
-      const image = new Image();
-      image.onload = () => {
-        video.poster = url;
-        trace.posterAt = Math.round(performance.now());
-      };
-      image.src = url; // a 404 (still building) just leaves the first frame to come
-    }
+    const showPoster = () => window.DailiesPoster.show({ base, trace, video }); // poster.js
 
     // ---- keyboard ----
     const KEYS = {
       " ": togglePlay, k: pause, K: pause, l: forward, L: forward, j: backward, J: backward,
-      ArrowLeft: (e) => (e.shiftKey ? seekFrame(frameNow() - Math.round(fps())) : step(-1)),
-      ArrowRight: (e) => (e.shiftKey ? seekFrame(frameNow() + Math.round(fps())) : step(1)),
-      Home: () => seekFrame(0), End: () => total() && seekFrame(Infinity),
+      // Every jump pauses, as a frame step does: a label read while playing is already stale.
+      ArrowLeft: (e) => step(e.shiftKey ? -Math.round(fps()) : -1),
+      ArrowRight: (e) => step(e.shiftKey ? Math.round(fps()) : 1),
+      Home: () => { pause(); seekFrame(0); }, End: () => { pause(); if (total()) seekFrame(Infinity); },
       f: fullscreen, F: fullscreen, m: () => { video.muted = !video.muted; }, "?": toggleHelp,
-      Escape: () => { help.hidden = true; },
+      Escape: closeHelp,
     };
+    // The slider's own keys (ARIA: up is more), on the scrub bar only: a second a press.
+    scrub.addEventListener("keydown", (event) => {
+      const by = { ArrowUp: 1, PageUp: 10, ArrowDown: -1, PageDown: -10 }[event.key];
+      if (!by) return;
+      event.preventDefault();
+      step(by * Math.round(fps()));
+    });
     document.addEventListener("keydown", (event) => {
-      if (event.target instanceof HTMLSelectElement || event.target instanceof HTMLInputElement) return;
+      // A list keeps ↑/↓ (choosing in it) but not ←/→: those step frames wherever focus is,
+      // where a focused speed list would otherwise change the speed.
+      const stepKey = event.key === "ArrowLeft" || event.key === "ArrowRight";
+      if (event.target instanceof HTMLSelectElement && stepKey) event.target.blur();
+      else if (event.target instanceof HTMLSelectElement || event.target instanceof HTMLInputElement ||
+               event.target instanceof HTMLTextAreaElement) return;
       const action = KEYS[event.key];
       if (!action || event.ctrlKey || event.metaKey || event.altKey) return;
       event.preventDefault();
       action(event);
     });
 
-    return { loadTiming, loadStoryboard, setHls, showPoster, seekFrame, step };
+    return { loadTiming, loadStoryboard, setHls, showPoster, seekFrame, step, frameOnScreen, lastFrame };
   }
 
   return { create };

@@ -48,16 +48,18 @@
     throw new Failure(`The edge answered ${response.status} for the playlist.`);
   }
 
-  async function api(method, path, body) {
+  // `as`: "blob" reads a 200's body as a file (the notes' exports), else JSON.
+  async function api(method, path, body, as = "json") {
     const headers = { Authorization: `Bearer ${token}` };
     if (body) headers["Content-Type"] = "application/json";
     const response = await fetch(`/api${path}`, {
       method, headers, cache: "no-store", body: body ? JSON.stringify(body) : undefined,
     });
     let data = {};
-    try { data = await response.json(); } catch (_) { /* an empty or non-JSON error body */ }
+    try { data = as === "blob" && response.ok ? await response.blob() : await response.json(); } catch (_) { /* an empty or non-JSON error body */ }
     const header = Number(response.headers.get("Retry-After"));
-    return { status: response.status, data, retryAfter: data.retry_after_s || header || null };
+    return { status: response.status, data, retryAfter: data.retry_after_s || header || null,
+      date: response.headers.get("Date") };
   }
 
   function refusal(res) {
@@ -99,6 +101,7 @@
         continue;
       }
       if (res.status !== 200 && res.status !== 202) throw new Failure(refusal(res));
+      keepGranted(res);
       if (res.data.status === "failed") {
         const wait = res.retryAfter ? ` A new attempt is possible in ${res.retryAfter} s.` : "";
         throw new Failure(`The preview build failed: ${res.data.error || "no reason given"}.${wait}`);
@@ -113,62 +116,35 @@
     }
   }
 
-  // After playback starts the build may still run: say which rendition plays and how far
-  // the full build is, polling often enough that the words are never long out of date.
-  const FOLLOW_S = 2;
-  const onFastRendition = () => Boolean(trace.hls && trace.hls.levels.length &&
-    trace.hls.levels.every((level) => /\/first\//.test(level.uri || level.url || "")));
-
-  async function followBuild() {
-    if (!token) return loadStoryboard();
-    for (;;) {
-      const res = await api("GET", `/preview/${sha}`);
-      if (res.status !== 200) return;
-      const { status, error } = res.data;
-      if (status === "ready" || status === "missing") {
-        await loadStoryboard();
-        controls.showPoster();
-        // Playback goes on where it is if the switch fails: it is an upgrade, not a need.
-        if (onFastRendition()) await upgradeToLadder().catch(() => {});
-        controls.loadTiming().catch(() => {}); // the ladder's, with its renditions' clocks
-        say(status === "ready" ? "Preview complete: every rendition, poster and storyboard."
-          : "Playing.", "playing");
-        return;
-      }
-      if (status === "failed") {
-        say(`Showing what exists; the rest of the build failed: ${error || "no reason given"}`,
-          "failed", true);
-        return;
-      }
-      const pct = typeof res.data.progress === "number" ? `: ${Math.round(res.data.progress * 100)} %` : "";
-      say(onFastRendition()
-        ? `Fast rendition while the full preview builds${pct}.`
-        : `The full preview is still building${pct}.`, "playing");
-      await sleep(Math.min(res.retryAfter || FOLLOW_S, FOLLOW_S));
-    }
-  }
-
-  // The fast first rendition was playing when the ladder finished: switch to the ladder's
-  // manifest (every rung, for the rendition picker) where the reviewer is.
-  async function upgradeToLadder() {
-    const at = video.currentTime;
-    const paused = video.paused;
-    trace.hls.destroy();
-    await attach(at);
-    controls.setHls(trace.hls);
-    if (!paused) autoplay();
-    trace.upgraded = true;
-  }
-
   // A 403 from the edge: our grant lapsed while watching. hls.js reports it at once (not
   // fatal) and retries the segment with back-off (1, 2, 4, 8, 8, 8 s); asking for a new grant
   // on that first report lets its first retry, a second later, carry the new cookie, where
   // waiting for the fatal error would stall the picture for some 30 s.
   let renewing = null;
   function renewGrant() {
-    renewing ||= api("POST", "/preview", { sha }).catch(() => null)
-      .finally(() => { renewing = null; });
+    renewing ||= api("POST", "/preview", { sha }).then((res) => {
+      // A token revoked while watching: the picture stops here, with the reason.
+      if (res.status === 401 || res.status === 403) {
+        if (trace.hls) trace.hls.stopLoad();
+        video.pause();
+        fail(new Failure(refusal(res)));
+      }
+      else keepGranted(res);
+    }).catch(() => null).finally(() => { renewing = null; });
     return renewing;
+  }
+
+  // Grants are short (a revoked token's last one ends with it), so the player renews each at
+  // four fifths of its life, before the edge would refuse a segment: no stall at the lapse.
+  // Relative to the answer's own clock (expires minus its Date), so a skewed local clock
+  // does not matter.
+  let renewal = null;
+  function keepGranted(res) {
+    const expires = Number(res.data.grant_expires_at);
+    if (!expires) return;
+    const serverNow = Date.parse(res.date || "") / 1000 || Date.now() / 1000;
+    clearTimeout(renewal);
+    renewal = setTimeout(renewGrant, Math.max(5, 0.8 * (expires - serverNow)) * 1000);
   }
 
   function attach(startPosition = 0) {
@@ -218,6 +194,10 @@
   const controls = window.DailiesControls.create({ video, base, trace });
   trace.controls = controls; // tests seek to exact frames through it
   const loadStoryboard = () => controls.loadStoryboard();
+  // The build behind the page: status words, asking again, the ladder (build.js).
+  const build = window.DailiesBuild.follower({
+    sha, api, trace, video, controls, say, attach, autoplay, keepGranted });
+  const followBuild = () => (token ? build.follow() : loadStoryboard());
 
   // ---- main ----
   function fail(err) {
@@ -241,6 +221,7 @@
     try {
       if (!/^[0-9a-f]{64}$/.test(sha)) throw new Failure(`This is not a valid sha256: ${sha}`);
       if (token) window.DailiesDocuments.show({ sha, api, trace }).catch(() => {});
+      if (token) window.DailiesNotes.show({ sha, api, trace, controls, video }).catch((err) => { trace.notesError = String(err); });
       await waitForPlaylist();
       controls.showPoster(); // the grant came with the answer: the poster shows before play
       say("Starting playback…", "loading");

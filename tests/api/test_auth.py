@@ -61,7 +61,7 @@ def test_cli_key_is_stored_hashed_and_revocable(api_url: str, db_session: Any) -
     runner = CliRunner()
     created = runner.invoke(cli, ["keys", "create", "--role", "editor", "--name", "cli-test"])
     assert created.exit_code == 0, created.output
-    token = created.output.strip().splitlines()[-1]
+    token = created.stdout.strip()  # the token alone on stdout (a note goes to stderr)
     assert token.startswith("dly_")
 
     stored = db_session.scalars(select(ApiKey).where(ApiKey.name == "cli-test")).one()

@@ -17,16 +17,30 @@ import pytest
 from tests.api.conftest import insert_master, serve
 
 
-def make_asset(settings: Any) -> tuple[str, str]:
-    """A master row and an asset pointing at it: (asset_id, sha256)."""
+def make_asset(settings: Any, owner: httpx.Client) -> tuple[str, str]:
+    """A master row and an asset pointing at it, owned by `owner`'s key (as its promotion
+    would have linked it): (asset_id, sha256)."""
     from dailies.clients import session_scope
     from dailies.db.models import Asset
 
     sha = insert_master(settings)
     asset_id = f"shot-{secrets.token_hex(4)}"
     with session_scope(settings) as session:
-        session.add(Asset(asset_id=asset_id, master_sha256=sha, attributes={}))
+        owner_key_id = key_id(session, owner)
+        session.add(
+            Asset(asset_id=asset_id, master_sha256=sha, attributes={}, owner_key_id=owner_key_id)
+        )
     return asset_id, sha
+
+
+def key_id(session: Any, client: httpx.Client) -> int:
+    """The API key behind a client's bearer token."""
+    from dailies.db import api_keys
+
+    token = client.headers["Authorization"].removeprefix("Bearer ")
+    found = api_keys.find_active_key(session, token)
+    assert found is not None
+    return int(found.id)
 
 
 def attach(
@@ -48,7 +62,7 @@ def attach(
 def test_editor_attaches_and_reviewer_opens_a_document(
     editor: httpx.Client, reviewer: httpx.Client, anonymous: httpx.Client, stack: Any
 ) -> None:
-    asset_id, sha = make_asset(stack)
+    asset_id, sha = make_asset(stack, editor)
     data = b"%PDF-1.4 call sheet " + os.urandom(2000)
     done = attach(editor, asset_id, data)
     assert done["state"] == "ready"
@@ -93,7 +107,7 @@ def test_the_open_link_lasts_docs_open_expiry_s_120_by_default(
 
     monkeypatch.delenv("DAILIES_DOCS_OPEN_EXPIRY_S", raising=False)
     assert Settings().docs_open_expiry_s == 120  # the README's figure
-    asset_id, _ = make_asset(api_settings)
+    asset_id, _ = make_asset(api_settings, editor)
     document_id = attach(editor, asset_id, b"camera report")["document_id"]
     open_link(reviewer, document_id, 120)  # the session's API, on the default
     # Another lifetime set: the link follows the setting, not a constant that equals it.
@@ -102,8 +116,10 @@ def test_the_open_link_lasts_docs_open_expiry_s_120_by_default(
         open_link(reviewer, document_id, 45)
 
 
-def test_reviewers_may_not_attach_documents(reviewer: httpx.Client, stack: Any) -> None:
-    asset_id, _ = make_asset(stack)
+def test_reviewers_may_not_attach_documents(
+    reviewer: httpx.Client, editor: httpx.Client, stack: Any
+) -> None:
+    asset_id, _ = make_asset(stack, editor)
     body = {"filename": "notes.txt", "size_bytes": 10, "content_type": "text/plain"}
     assert reviewer.post(f"/api/assets/{asset_id}/documents", json=body).status_code == 403
 
@@ -120,7 +136,7 @@ def test_reviewers_may_not_attach_documents(reviewer: httpx.Client, stack: Any) 
 def test_document_limits(
     editor: httpx.Client, stack: Any, body: dict[str, Any], status: int, words: str
 ) -> None:
-    asset_id, _ = make_asset(stack)
+    asset_id, _ = make_asset(stack, editor)
     answer = editor.post(f"/api/assets/{asset_id}/documents", json=body)
     assert answer.status_code == status and words in answer.json()["detail"], answer.text
 
@@ -134,7 +150,7 @@ def test_unknown_asset_is_404(editor: httpx.Client) -> None:
 def test_bytes_that_differ_from_the_declaration_are_refused_and_deleted(
     editor: httpx.Client, reviewer: httpx.Client, s3: Any, stack: Any
 ) -> None:
-    asset_id, sha = make_asset(stack)
+    asset_id, sha = make_asset(stack, editor)
     declared = hashlib.sha256(b"the real call sheet").hexdigest()
     body = {"filename": "c.pdf", "size_bytes": 19, "content_type": "application/pdf",
             "sha256": declared}  # fmt: skip

@@ -221,3 +221,49 @@ def test_an_attempt_whose_launcher_died_before_its_run_is_launched(api_settings:
     row = _row(api_settings, sha)  # (a worker of this session may already be running it)
     assert (row.flow_run_id, row.attempts) == (swept.relaunched_as, 3)
     assert [str(r.id) for r in runs_for_sha(sha)] == [swept.relaunched_as]
+
+
+def test_a_run_its_host_failed_hands_the_preview_back_at_once(
+    launched: tuple[str, str], api_settings: Any, deployments: None
+) -> None:
+    """tasks/handback.py, through the flow's own failure hook: a run that failed with trouble
+    that passes (its host cut from S3) is marked Crashed and its next attempt launched now,
+    with the row never failed and not after preview_recheck_after_s (the row is fresh)."""
+    from botocore.exceptions import EndpointConnectionError
+    from prefect.states import Failed
+
+    from tasks.preview import record_preview_failure
+
+    sha, run_id = launched
+    cut = EndpointConnectionError(endpoint_url="http://s3:5000/masters/x")
+    state = Failed(data=cut, message=f"Flow run encountered an exception: {cut}")
+    set_state(run_id, state)
+
+    record_preview_failure(None, flow_run=read_run(run_id), state=state)
+
+    dead = read_run(run_id)
+    assert dead.state is not None and dead.state.type.value == "CRASHED"
+    assert "this host failed the build" in (dead.state.message or "")
+    row = _row(api_settings, sha)
+    assert row.status in ("queued", "building") and row.attempts == 2, (row.status, row.error)
+    assert {str(r.id) for r in runs_for_sha(sha)} == {run_id, row.flow_run_id}
+
+
+def test_a_run_that_failed_for_its_own_reasons_is_not_handed_back(
+    launched: tuple[str, str], api_settings: Any
+) -> None:
+    from prefect.states import Failed
+
+    from dailies.errors import UnplayableMaster
+    from tasks.preview import record_preview_failure
+
+    sha, run_id = launched
+    state = Failed(data=UnplayableMaster("ffprobe: no video stream"), message="no video stream")
+    set_state(run_id, state)
+
+    record_preview_failure(None, flow_run=read_run(run_id), state=state)
+
+    assert read_run(run_id).state.type.value == "FAILED"  # type: ignore[union-attr]
+    row = _row(api_settings, sha)
+    assert (row.status, row.attempts) == ("failed", 1)
+    assert [str(r.id) for r in runs_for_sha(sha)] == [run_id]

@@ -163,15 +163,15 @@ def test_answers_not_playable_after_wait_s(
     response = post.result()
     elapsed = post.answered_at - post.sent_at
     assert response.status_code == 202 and "playable" not in response.json()
-    # Its own wait_s, not the server's cap.
-    assert 1.5 <= elapsed < CAP_S / 2, elapsed
+    # Its own wait_s, not the server's cap (held to the cap, it could not answer before it).
+    assert 1.5 <= elapsed < CAP_S, elapsed
     assert served.heads(sha) > 0  # it did poll
     # Without wait_s it answers at once, as before long polling: no poll at all.
     sha = insert_master(stack)
     post = Post(client, sha, 0)
     response = post.result()
     assert response.status_code == 202 and "playable" not in response.json()
-    assert post.answered_at - post.sent_at < CAP_S / 2
+    assert post.answered_at - post.sent_at < CAP_S
     assert served.heads(sha) == 0
 
 

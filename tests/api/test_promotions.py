@@ -15,19 +15,32 @@ from tests.api.prefect_helpers import read_run
 from tests.api.test_uploads import MiB, upload_file
 
 
-def execute_run(flow_run_id: str) -> None:
-    """Run a scheduled flow run here and now, as a worker would (no worker needed)."""
+def execute_run(flow_run_id: str, timeout_s: float = 240) -> None:
+    """Run a scheduled flow run here and now, as a worker would (no worker needed). The
+    run is claimed first, as a worker claims it (Scheduled → Pending, which Prefect grants
+    once): when the session's cpu worker polls the same pool and took it first, wait for
+    its end instead. Run twice, its second run could leave it Running after it had failed."""
     from prefect.client.orchestration import get_client
+    from prefect.client.schemas.responses import SetStateStatus
     from prefect.flow_engine import run_flow
+    from prefect.states import Pending
 
     from flows.promote import promote_master
 
-    async def read() -> Any:
+    async def claim() -> tuple[bool, Any]:
         async with get_client() as client:
-            return await client.read_flow_run(uuid.UUID(flow_run_id))
+            result = await client.set_flow_run_state(uuid.UUID(flow_run_id), Pending())
+            return result.status == SetStateStatus.ACCEPT, await client.read_flow_run(
+                uuid.UUID(flow_run_id)
+            )
 
-    run = asyncio.run(read())
-    run_flow(promote_master, flow_run=run, parameters=run.parameters, return_type="state")
+    claimed, run = asyncio.run(claim())
+    if claimed:
+        run_flow(promote_master, flow_run=run, parameters=run.parameters, return_type="state")
+        return
+    from tests.faults.runs import wait_final
+
+    wait_final(flow_run_id, timeout_s)
 
 
 def promote(editor: httpx.Client, key: str, sha: str, **extra: Any) -> httpx.Response:

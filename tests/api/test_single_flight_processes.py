@@ -13,23 +13,17 @@ from typing import Any
 import httpx
 import pytest
 
-from ops.processes import Service, free_port, start_api
 from tests.api.conftest import insert_master
 from tests.api.test_single_flight import assert_one_run
+from tests.serving import api_processes
 
 
 @pytest.fixture
 def two_apis(stack: Any, deployments: None, tmp_path: Path) -> Iterator[list[str]]:
     # Row-only masters: no first renditions queued (see api_settings in conftest).
     env = {**os.environ, "DAILIES_PREVIEW_FIRST_RENDITION": "false"}
-    services: list[Service] = []
-    try:
-        for n in range(2):
-            services.append(start_api(free_port(), env, tmp_path / f"api-{n}"))
-        yield [service.url for service in services]
-    finally:
-        for service in services:
-            service.stop()
+    with api_processes(env, tmp_path) as urls:
+        yield urls
 
 
 def test_a_storm_split_across_two_api_processes_makes_one_flow_run(

@@ -9,13 +9,22 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
+from uuid import UUID
 
 import httpx
 import pytest
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterKey,
+    FlowRunFilter,
+    FlowRunFilterId,
+    TaskRunFilter,
+    TaskRunFilterTags,
+)
 from prefect.client.schemas.objects import TaskRun
 
+from dailies import runs
 from dailies.clients import s3_client
 from dailies.media.playlists import parse_media_playlist
 from tests import preview_fixtures as media
@@ -29,10 +38,28 @@ T = TypeVar("T")
 
 
 def first_rendition_runs(sha: str) -> list[TaskRun]:
+    """The master's first-rendition task runs, found as ops find them: by its sha tag."""
+
     async def read() -> list[TaskRun]:
         async with get_client() as client:
-            name = TaskRunFilterName(any_=[f"first-rendition-{sha[:12]}"])
-            return await client.read_task_runs(task_run_filter=TaskRunFilter(name=name))
+            tagged = TaskRunFilterTags(all_=[runs.sha_tag(sha)])
+            return await client.read_task_runs(task_run_filter=TaskRunFilter(tags=tagged))
+
+    return asyncio.run(read())
+
+
+def first_rendition_link(flow_run_id: str, sha: str) -> str | None:
+    """The markdown of the ladder run's link to the first rendition, if it has one."""
+
+    async def read() -> str | None:
+        async with get_client() as client:
+            found = await client.read_artifacts(
+                artifact_filter=ArtifactFilter(
+                    key=ArtifactFilterKey(any_=[f"first-rendition-{sha[:16]}"])
+                ),
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(flow_run_id)])),
+            )
+            return str(found[0].data) if found else None
 
     return asyncio.run(read())
 
@@ -93,8 +120,13 @@ def test_trigger_plays_the_first_rendition_from_the_task_worker(
         return runs[0] if runs and runs[0].state and runs[0].state.is_completed() else None
 
     run = eventually("the first-rendition task run completes", completed, 60, 0.3)
-    assert run.name == f"first-rendition-{sha[:12]}"
+    assert run.name == f"first-rendition-{sha[:12]}-1"  # one name per attempt
+    assert set(run.tags) == {"preview", runs.sha_tag(sha)}
     assert run.flow_run_id is None  # a background task run, not part of the preview flow
+    # ...so the ladder's run links to it: ops reach one from the other.
+    (ladder,) = runs_for_sha(sha)
+    link = eventually("the link", lambda: first_rendition_link(str(ladder.id), sha), 30, 0.3)
+    assert f"/runs/task-run/{run.id})" in link, link
     playlist = parse_media_playlist(_text(stack, f"{sha}/first/index.m3u8") or "")
     assert playlist.ended and len(playlist.segments) >= 2
 

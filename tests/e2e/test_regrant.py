@@ -22,8 +22,8 @@ from tests.grants import grant_for
 
 pytestmark = pytest.mark.slow
 
-SECONDS = 60
-SEEK_TO = 45.0  # beyond hls.js's 30 s forward buffer from the start
+SECONDS = 120
+SEEK_TO = 45.0  # at least: beyond hls.js's 30 s forward buffer from the start
 TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".m4s": "video/iso.segment"}
 
 
@@ -80,9 +80,28 @@ def test_a_grant_that_expires_mid_play_is_renewed_and_playback_goes_on(
             [{"name": COOKIE_NAME, "value": expired, "url": f"{edge.url}/previews/{sha}/"}]
         )
         log_offset = Path(edge.extra["access_log"]).stat().st_size
-        page.evaluate(f"() => {{ document.querySelector('video').currentTime = {SEEK_TO}; }}")
+        # Past whatever hls.js has buffered by now (on a loaded box playback may be well in,
+        # its buffer 30 s beyond) and past every segment the browser has asked for (its HTTP
+        # cache would answer those without the edge): the next segment must be fetched from
+        # the edge with the lapsed grant.
+        asked = [
+            int(found.group(1))
+            for _, path, _ in _access_log_from(edge, 0)
+            if (found := re.match(rf"^/previews/{sha}/seg-(\d+)\.m4s$", path))
+        ]
+        beyond = max(asked, default=0) + 1  # seg-N holds seconds N..N+1
+        target = page.evaluate(
+            f"""() => {{
+                const video = document.querySelector('video');
+                const buffered = video.buffered;
+                const end = buffered.length ? buffered.end(buffered.length - 1) : 0;
+                video.currentTime = Math.max({SEEK_TO}, Math.ceil(end) + 3, {beyond} + 3);
+                return video.currentTime;
+            }}"""
+        )
+        assert target < SECONDS - 5, target
         page.wait_for_function(
-            f"() => document.querySelector('video').currentTime > {SEEK_TO + 1}",
+            f"() => document.querySelector('video').currentTime > {target + 1}",
             timeout=60_000,
             polling=200,
         )
@@ -98,12 +117,23 @@ def test_a_grant_that_expires_mid_play_is_renewed_and_playback_goes_on(
     # for, then segments served again.
     seen = _access_log_from(edge, log_offset)
     segment = re.compile(rf"^/previews/{sha}/seg-\d+\.m4s$")
-    refused = next(i for i, (_, path, status) in enumerate(seen) if status == 403)
+    refused = next((i for i, (_, path, status) in enumerate(seen) if status == 403), None)
+    if refused is None:
+        # The player renewed before the edge had refused anything (its timer, or a page step
+        # that asks the API): no stall either way, but then that was the first thing it did,
+        # and everything after it was served. Which step asked is in the trace's events.
+        said = f"{seen}\nevents: {trace.get('events')}"
+        assert seen and seen[0] == ("POST", "/api/preview", 200), said
+        assert any(segment.match(path) for _, path, _ in seen), said
+        return
     assert segment.match(seen[refused][1]), seen[refused]
     regranted = seen.index(("POST", "/api/preview", 200), refused)
-    # One refusal is enough to ask: hls.js's own back-off (six retries, about 30 s of a
-    # stalled picture) does not come first.
-    assert [status for _, _, status in seen[:regranted]].count(403) == 1, seen[:regranted]
+    # One refusal is enough to ask: hls.js's own back-off (six retries of the refused segment,
+    # about 30 s of a stalled picture) does not come first. A segment already in flight when the
+    # grant lapsed (the forward buffer's) may be refused too before the new grant is back,
+    # but no refused segment is asked for twice under the lapsed grant.
+    refusals = [path for _, path, status in seen[:regranted] if status == 403]
+    assert len(refusals) == len(set(refusals)) <= 2, seen[:regranted]
     assert any(
         segment.match(path) and status == 200 for _, path, status in seen[regranted + 1 :]
     ), seen

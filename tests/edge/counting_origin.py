@@ -24,6 +24,15 @@ FORBIDDEN_BODY = (
 )
 
 
+def error_body(status: int) -> bytes:
+    """What S3 sends with an error: an XML document naming itself (never for a client)."""
+    return (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n'
+        b"<Error><Code>Status%d</Code><Message>from the origin</Message>"
+        b"<RequestId>0</RequestId></Error>" % status
+    )
+
+
 @dataclass
 class Origin:
     """What the S3 side saw (`requests` counts paths, `seen` keeps every request as it
@@ -77,6 +86,13 @@ def counting_handler(origin: Origin, upstream: str) -> type[BaseHTTPRequestHandl
         def do_DELETE(self) -> None:
             self._forward()
 
+        def __getattr__(self, name: str) -> Any:
+            # Any other method (M-SEARCH, GET_, PROPFIND...) is recorded and forwarded too,
+            # not refused here with a 501: a test must see it if the edge let it through.
+            if name.startswith("do_"):
+                return self._forward
+            raise AttributeError(name)
+
         def _forward(self) -> None:
             path = self.path.split("?", 1)[0]
             seen = SeenRequest(
@@ -90,7 +106,8 @@ def counting_handler(origin: Origin, upstream: str) -> type[BaseHTTPRequestHandl
                 self._reply(403, {"Content-Type": "application/xml"}, FORBIDDEN_BODY)
                 return
             if path in origin.status:
-                self._reply(origin.status[path], {"Content-Type": "application/xml"}, b"")
+                code = origin.status[path]
+                self._reply(code, {"Content-Type": "application/xml"}, error_body(code))
                 return
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else None

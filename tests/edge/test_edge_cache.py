@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from dailies.previews.layout import BUILDING_PLAYLIST, IMMUTABLE
+from dailies.previews.layout import BUILDING_PLAYLIST, FINAL_PLAYLIST, IMMUTABLE
 from ops.processes import Service
 from tests.edge.counting_origin import Origin
 
@@ -137,6 +137,29 @@ def test_playlist_follows_a_build_while_it_publishes(
     assert served.headers["x-cache-status"] in {"EXPIRED", "MISS"}
     # The publisher's header reaches players, so they re-poll as often as the edge does.
     assert served.headers["cache-control"] == BUILDING_PLAYLIST
+
+
+def test_timing_json_rewritten_by_the_ladder_is_never_served_stale(
+    client: httpx.Client, previews_s3: Any, edge_settings: Any, sha: str
+) -> None:
+    """Issue 26: the first rendition writes timing.json without the ladder's video start, the
+    ladder rewrites it; the edge cached it for a year like a segment, and every master first
+    opened mid-build showed labels two frames off for good. It now revalidates like a
+    playlist."""
+    key = f"{sha}/timing.json"
+    first = b'{"fps": "30000/1001", "start_frame": 0}'
+    ladder = b'{"fps": "30000/1001", "start_frame": 0, "video_start_s": 0.0667}'
+    building = {"ContentType": "application/json", "CacheControl": BUILDING_PLAYLIST}
+    _put(previews_s3, key, first, **building)
+    assert client.get(f"/previews/{key}").content == first
+    assert client.get(f"/previews/{key}").headers["x-cache-status"] == "HIT"
+
+    _put(previews_s3, key, ladder, ContentType="application/json", CacheControl=FINAL_PLAYLIST)
+    deadline = time.monotonic() + edge_settings.edge_playlist_ttl_s + EVENT_TIMEOUT_S
+    while (served := client.get(f"/previews/{key}")).content != ladder:
+        assert time.monotonic() < deadline, (served.headers, served.text)
+        time.sleep(0.1)
+    assert served.headers["cache-control"] == FINAL_PLAYLIST  # the publisher's, not a year
 
 
 def test_cache_lives_in_the_configured_directory(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -40,6 +41,29 @@ RUN_ENV = {
     "DAILIES_MULTIPART_COPY_THRESHOLD_BYTES": str(16 * MiB),
     "DAILIES_MULTIPART_COPY_PART_BYTES": str(16 * MiB),
     "DAILIES_COPY_CONCURRENCY": "1",
+}
+
+# The API's windows in this suite, short enough for a test (fault_api; test_api_kill.py runs
+# the API in a process of its own with the same): a started run whose row and state have not
+# moved for 150 s is dead (the last resort, tests/api/test_liveness_sweep.py; here a lost host
+# is seen sooner by its heartbeats), as is one whose worker stopped heartbeating for 15 s and
+# whose own process for 45 s (a beat every 30 s, Prefect's minimum, persisted within
+# seconds); the liveness sweep runs every second and checks rows quiet for 3 s; failures
+# back off 1 s.
+API_SETTINGS: dict[str, Any] = {
+    "preview_cpu_deployment": f"{PREVIEW[0]}/{PREVIEW[1]}",
+    "promote_deployment": f"{PROMOTE[0]}/{PROMOTE[1]}",
+    "gpu_work_pool": "faults-no-gpu",  # never the session's (fake) gpu workers
+    "preview_first_rendition": False,  # the deployment path; the first rendition: tests/e2e
+    "preview_stall_s": 150,
+    "preview_recheck_after_s": 3,
+    "preview_sweep_interval_s": 1,
+    "preview_worker_lost_s": 15,
+    "preview_run_silent_s": 45,
+    "preview_retry_base_s": 1,
+    "preview_retry_max_s": 2,
+    "preview_single_flight_ttl_s": 5,
+    "preview_retry_after_s": 1,
 }
 
 
@@ -98,8 +122,8 @@ def store(flaky_store: FlakyS3) -> Iterator[FlakyS3]:
 
 
 class FaultWorker:
-    """A real `prefect worker` on the faults pool. Tests kill it; `ensure` brings it back,
-    as a supervisor (systemd, Kubernetes) would."""
+    """A real `dailies worker` (Prefect's process worker) on the faults pool. Tests kill
+    it; `ensure` brings it back, as a supervisor (systemd, Kubernetes) would."""
 
     def __init__(self, store_url: str) -> None:
         self.store_url = store_url
@@ -111,6 +135,11 @@ class FaultWorker:
     def pid(self) -> int:
         assert self.service is not None
         return self.service.proc.pid
+
+    @property
+    def name(self) -> str:
+        """Its name in Prefect: each start has its own, as `dailies up` names them."""
+        return f"faults-worker-{self.starts}"
 
     def ensure(self) -> None:
         if self.service is not None:
@@ -133,14 +162,14 @@ class FaultWorker:
             "PREFECT_WORKER_PREFETCH_SECONDS": "2",
             "PREFECT_WORKER_HEARTBEAT_SECONDS": "5",
         }
-        prefect = str(Path(sys.executable).parent / "prefect")
+        dailies = str(Path(sys.executable).parent / "dailies")
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(
-                [prefect, "worker", "start", "--pool", FAULTS_POOL, "--name",
-                 f"faults-worker-{self.starts}"],
+                [dailies, "worker", "--pool", FAULTS_POOL, "--name", self.name],
                 stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
             )  # fmt: skip
-        self.service = Service("faults-worker", "", proc, log_path)
+        # Stopped as Ctrl-C stops it, runs and all (SIGTERM would leave them running).
+        self.service = Service("faults-worker", "", proc, log_path, stop_signal=signal.SIGINT)
 
     def kill_flow_run_at(self, run_id: str, hold: Hold, timeout_s: float = 120) -> float:
         """SIGKILL the run's process once `hold` has stopped it mid-step; return when."""
@@ -176,31 +205,13 @@ def worker(fault_worker: FaultWorker) -> FaultWorker:
 
 @pytest.fixture(scope="session")
 def fault_api(stack: Any, fault_worker: FaultWorker) -> Iterator[httpx.Client]:
-    """The API, as deployed, with windows short enough for a test: a started run whose row
-    and state have not moved for 60 s is dead (a flow-run process takes up to ~40 s to start
-    on a busy 2-core box), as is one whose worker stopped heartbeating; the liveness sweep
-    runs every second and checks rows quiet for 3 s; failures back off 1 s."""
+    """The API, as deployed, with API_SETTINGS's short windows."""
     from api.app import create_app
     from dailies.clients import session_scope
     from dailies.db import api_keys
     from tests.serving import serve
 
-    settings = stack.model_copy(
-        update={
-            "preview_cpu_deployment": f"{PREVIEW[0]}/{PREVIEW[1]}",
-            "promote_deployment": f"{PROMOTE[0]}/{PROMOTE[1]}",
-            "gpu_work_pool": "faults-no-gpu",  # never the session's (fake) gpu workers
-            "preview_first_rendition": False,  # the deployment path; the first rendition: tests/e2e
-            "preview_stall_s": 60,
-            "preview_recheck_after_s": 3,
-            "preview_sweep_interval_s": 1,
-            "preview_worker_lost_s": 15,
-            "preview_retry_base_s": 1,
-            "preview_retry_max_s": 2,
-            "preview_single_flight_ttl_s": 5,
-            "preview_retry_after_s": 1,
-        }
-    )
+    settings = stack.model_copy(update=API_SETTINGS)
     with session_scope(stack) as session:
         token = api_keys.create_key(session, "editor", "faults")[1]
     with (

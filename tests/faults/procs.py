@@ -12,10 +12,16 @@ from pathlib import Path
 
 
 def children(pid: int) -> list[int]:
+    """A process that exits while it is read has no children: its /proc entry can vanish
+    between listing its threads and reading them (a FileNotFoundError that failed CI)."""
     found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for task in tasks:
         with contextlib.suppress(OSError):
-            found += [int(c) for c in (task / "children").read_text().split()]
+            found += [int(c) for c in Path(f"/proc/{pid}/task/{task}/children").read_text().split()]
     return found
 
 

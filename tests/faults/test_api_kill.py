@@ -23,7 +23,7 @@ from dailies.db import api_keys
 from dailies.db.models import Preview
 from ops.processes import Service, free_port, start_api
 from tests.api.prefect_helpers import run_histories, runs_for_sha
-from tests.faults.conftest import PREVIEW, PROMOTE, RUN_DIR, FaultWorker
+from tests.faults.conftest import API_SETTINGS, RUN_DIR, FaultWorker
 from tests.faults.flaky_s3 import FlakyS3
 from tests.faults.previewing import assert_recovered, final_states, promoted_clip, until_ready
 from tests.faults.procs import kill_tree, wait_gone
@@ -31,21 +31,8 @@ from tests.faults.report import FaultTable
 
 pytestmark = [pytest.mark.slow, pytest.mark.faults]
 
-# The fault_api fixture's windows (tests/faults/conftest.py), for an API in a process.
-API_ENV = {
-    "DAILIES_PREVIEW_CPU_DEPLOYMENT": f"{PREVIEW[0]}/{PREVIEW[1]}",
-    "DAILIES_PROMOTE_DEPLOYMENT": f"{PROMOTE[0]}/{PROMOTE[1]}",
-    "DAILIES_GPU_WORK_POOL": "faults-no-gpu",
-    "DAILIES_PREVIEW_FIRST_RENDITION": "false",
-    "DAILIES_PREVIEW_STALL_S": "60",
-    "DAILIES_PREVIEW_RECHECK_AFTER_S": "3",
-    "DAILIES_PREVIEW_SWEEP_INTERVAL_S": "1",
-    "DAILIES_PREVIEW_WORKER_LOST_S": "15",
-    "DAILIES_PREVIEW_RETRY_BASE_S": "1",
-    "DAILIES_PREVIEW_RETRY_MAX_S": "2",
-    "DAILIES_PREVIEW_SINGLE_FLIGHT_TTL_S": "5",
-    "DAILIES_PREVIEW_RETRY_AFTER_S": "1",
-}
+# The fault_api fixture's settings, for an API in a process.
+API_ENV = {f"DAILIES_{name.upper()}": str(value) for name, value in API_SETTINGS.items()}
 
 
 class ApiProcess:

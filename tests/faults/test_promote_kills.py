@@ -61,8 +61,15 @@ def test_flow_run_killed_while_hashing_is_promoted_once_by_the_next_run(
     size, at = 64 * MiB, 16 * MiB
     key, sha = _stage_file(s3, stack, tmp_path, size)
     upload = key.split("/")[1]
-    # The hash's one GET of the staged object, stopped after 16 MiB of its body.
-    hold = store.hold(lambda method, path, _: method == "GET" and upload in path, at)
+
+    # The hash's ranged GETs in order: the one starting at 16 MiB or later, stopped after 1 MiB
+    # of its body (the parts before it are hashed or being hashed).
+    def past_16_mib(method: str, path: str, headers: dict[str, str]) -> bool:
+        ranged = {k.lower(): v for k, v in headers.items()}.get("range", "bytes=0-")
+        first = int(ranged.removeprefix("bytes=").split("-")[0])
+        return method == "GET" and upload in path and first >= at
+
+    hold = store.hold(past_16_mib, 1 * MiB)
 
     recovery_s = _kill_then_promote(worker, key, sha, hold, stack)
 

@@ -1,24 +1,27 @@
 """The production shape of ops/fleet.py, brought up on hosts of tests/fleet/hosts.py: the
 same commands and settings the README's "Scaling out" prints, nothing more.
 
-db (Postgres cluster of its own + Redis), s3, ctl1 (the Prefect API replica that migrates,
-and Prefect's services), ctl2 (a second replica), lb (nginx before both), api1 and api2
-(the dailies API), edge (nginx before the API replicas and the previews bucket), w1 and w2
-(a cpu-pool worker and one first-rendition task worker per Prefect replica each)."""
+db (Postgres cluster of its own + Redis), s3 (Ceph RGW), ctl1 (the Prefect API replica that
+migrates, and Prefect's services), ctl2 (a second replica), lb (nginx before both), api1 and
+api2 (the dailies API), edge (nginx before the API replicas and the previews bucket), w1 and
+w2 (a cpu-pool worker and one first-rendition task worker per Prefect replica each)."""
 
 from __future__ import annotations
 
 import json
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from ops import PROJECT_DIR
 from ops.fleet import Process, fill, lb_config, role
@@ -110,6 +113,39 @@ class Fleet:
             raise RuntimeError(f"{host}: {args}: {done.stdout}{done.stderr}")
         return done.stdout
 
+    def restart(self, host: str, name: str) -> Service:
+        """Stop one of the host's services as its service manager would (Postgres: a fast
+        shutdown) and start it again with the same command."""
+        on = self.host(host)
+        old = next(s for s in on.services if s.name == name and s.proc.poll() is None)
+        if name == "postgres":
+            old.stop_signal = signal.SIGINT
+        old.stop(30)
+        on.services.remove(old)
+        # The wrappers (nsenter, runuser) exit at the signal; the server itself may still be
+        # shutting down (Postgres writes its checkpoint): a new one would find it there.
+        if name == "postgres":
+            pid_file = on.root / "data" / "pg" / "postmaster.pid"
+            _until(lambda: not pid_file.exists(), "the old postmaster gone", 120)
+        elif name == "redis":
+            import redis as redis_lib
+
+            old_redis = redis_lib.Redis(host=self.address(host), port=6379, socket_timeout=1)
+            _until(lambda: not _pings(old_redis), "the old redis-server gone", 60)
+        return self.start(host, _process(LAYOUT[host], name))
+
+    def power_on(self, host: str) -> None:
+        """A killed worker host booted again with its role's processes, until its workers
+        are back (its cpu worker online, its task workers subscribed to every replica)."""
+        assert LAYOUT[host] == "worker", host
+        on = self.host(host)
+        on.services.clear()
+        booted = datetime.now(UTC)
+        on.boot()
+        _start_worker_host(self, host)
+        _until(partial(_beat_since, self.prefect_url, f"{host}-cpu", booted), f"{host}'s worker")
+        _wait_task_workers(self, len(WORKERS))
+
     def close(self) -> None:
         self.network.close()
 
@@ -141,8 +177,7 @@ def bring_up(root: Path) -> Fleet:
             "s3_key": "fleet", "s3_secret": secrets.token_urlsafe(20),
         }  # fmt: skip
         _start_db(fleet)
-        s3 = fleet.start("s3", _process("s3", "s3"))
-        wait_http(f"http://{addresses['s3']}:5000/moto-api/data.json", 60, s3.proc)
+        _start_s3(fleet)
         _start_prefect(fleet)
         _bootstrap(fleet)
         _start_apis_and_edge(fleet)
@@ -187,6 +222,30 @@ def _start_db(fleet: Fleet) -> None:
         time.sleep(0.2)
 
 
+def _start_s3(fleet: Fleet) -> None:
+    """The s3 host's RGW, until it answers a request signed with the fleet's keys (its user
+    is made after the gateway first answers)."""
+    import boto3
+    from botocore.config import Config
+
+    s3 = fleet.start("s3", _process("s3", "s3"))
+    client = boto3.client(
+        "s3", endpoint_url=f"http://{fleet.address('s3')}:5000", region_name="us-east-1",
+        aws_access_key_id=fleet.values["s3_key"], aws_secret_access_key=fleet.values["s3_secret"],
+        config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 1}),
+    )  # fmt: skip
+
+    def signed_request_answered() -> bool:
+        assert s3.proc.poll() is None, f"dailies rgw exited; see {s3.log_path}"
+        try:
+            client.list_buckets()
+        except Exception:
+            return False
+        return True
+
+    _until(signed_request_answered, "RGW on the s3 host", 300)
+
+
 def _pings(client: object) -> bool:
     try:
         return bool(client.ping())  # type: ignore[attr-defined]
@@ -224,29 +283,34 @@ def _start_apis_and_edge(fleet: Fleet) -> None:
 
 
 def _start_workers(fleet: Fleet) -> None:
-    worker_role = role("worker")
     for host in WORKERS:
-        for process in worker_role.processes:
-            if process.per_replica:
-                for replica in REPLICAS:
-                    fleet.start(host, process, replica)
-            else:
-                fleet.start(host, process)
+        _start_worker_host(fleet, host)
     _wait_task_workers(fleet, len(WORKERS))
     _wait_cpu_workers(fleet, len(WORKERS))
 
 
-def _listed(url: str, count: int, status: str | None = None) -> bool:
-    """Whether a Prefect `…/filter` answer lists `count` items (of `status`); not while the
-    server is not answering yet."""
+def _start_worker_host(fleet: Fleet, host: str) -> None:
+    """The worker role's processes on `host`: a task worker per Prefect replica."""
+    for process in role("worker").processes:
+        for replica in REPLICAS if process.per_replica else (None,):
+            fleet.start(host, process, replica)
+
+
+def _filtered(url: str) -> list[dict[str, Any]] | None:
+    """A Prefect `…/filter` answer; None while the server is not answering yet."""
     request = urllib.request.Request(
         url, data=b"{}", method="POST", headers={"Content-Type": "application/json"}
     )
     try:
         with urllib.request.urlopen(request, timeout=5) as answer:
-            found = json.loads(answer.read())
+            return list(json.loads(answer.read()))
     except OSError:
-        return False
+        return None
+
+
+def _listed(url: str, count: int, status: str | None = None) -> bool:
+    """Whether a Prefect `…/filter` answer lists `count` items (of `status`)."""
+    found = _filtered(url) or []
     return sum(status is None or item.get("status") == status for item in found) >= count
 
 
@@ -255,6 +319,13 @@ def _until(done: Callable[[], bool], what: str, timeout_s: float = 120) -> None:
     while not done():
         assert time.monotonic() < deadline, f"{what} within {timeout_s:.0f}s"
         time.sleep(0.5)
+
+
+def _beat_since(prefect_url: str, worker: str, since: datetime) -> bool:
+    """Whether the cpu pool's worker `worker` has sent a heartbeat after `since`."""
+    found = _filtered(f"{prefect_url}/work_pools/cpu/workers/filter") or []
+    beats = [w["last_heartbeat_time"] for w in found if w["name"] == worker]
+    return any(b and datetime.fromisoformat(b) > since for b in beats)
 
 
 def _wait_task_workers(fleet: Fleet, per_replica: int) -> None:

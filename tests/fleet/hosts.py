@@ -5,7 +5,8 @@ shares (files in /tmp, PIDs, a hostname, loopback) can hide a bug. The test proc
 stays outside, like a client on the network: it reaches every host by its address.
 
 Killing a host SIGKILLs the first process of its PID namespace, and the kernel then kills
-every other process in it, as a host losing power would. Cutting a host sets its link down.
+every other process in it, as a host losing power would. Cutting a host sets its link down;
+blocking an address cuts it from that one host only.
 Everything made here is removed when the fleet closes, also after a failure.
 """
 
@@ -102,6 +103,14 @@ class Host:
 
     def cut(self) -> None:
         _ip("link", "set", self.link, "down")
+
+    def block(self, address: str) -> None:
+        """This host can no longer send to `address` (a blackhole route in its own table:
+        connecting fails, what was in flight is lost); every other host and link stay up."""
+        _ip("-n", self.netns, "route", "add", "blackhole", f"{address}/32")
+
+    def unblock(self, address: str) -> None:
+        _ip("-n", self.netns, "route", "del", "blackhole", f"{address}/32")
 
     def heal(self) -> None:
         _ip("link", "set", self.link, "up")

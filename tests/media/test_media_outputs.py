@@ -6,6 +6,7 @@ from dailies.media.ladder import plan_ladder
 from dailies.media.outputs import (
     RenditionOutput,
     build_multivariant,
+    count_renditions,
     estimated_outputs,
     measure_rendition,
     measured_duration_s,
@@ -136,3 +137,10 @@ def test_cache_headers(key, final, cache, ctype):
     spec = upload_spec(key, final=final)
     assert (spec.cache_control, spec.content_type) == (cache, ctype)
     assert IMMUTABLE == "public, max-age=31536000, immutable"
+
+
+def test_renditions_are_counted_in_words_video_apart_from_audio() -> None:
+    assert count_renditions(["video"] * 4 + ["audio"]) == "4 video renditions + audio"
+    assert count_renditions(["video"]) == "1 video rendition"
+    assert count_renditions(["audio", "video", "video"]) == "2 video renditions + audio"
+    assert count_renditions([]) == "0 video renditions"

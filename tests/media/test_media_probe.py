@@ -314,10 +314,20 @@ def test_the_start_timecode_comes_from_tmcd_then_video_then_format_tags(
         ([{"best_effort_timestamp_time": "0.25"}], 0.25),
         ([{}, {"pts_time": "1.0"}], 1.0),  # a frame without a time is skipped
         ([], None),
+        # after the first packet's decode time: a B-frame encode's delay (DTS a hair early)
+        (
+            [{"type": "packet", "dts_time": "-0.000733"}, {"type": "frame", "pts_time": "0.066"}],
+            0.066733,
+        ),
+        # a remux moved 21 ms on for AAC priming: PTS = DTS, the browser shows it at 0
+        ([{"type": "packet", "dts_time": "0.021"}, {"type": "frame", "pts_time": "0.021"}], 0.0),
+        ([{"type": "packet", "dts_time": "N/A"}, {"type": "frame", "pts_time": "0.08"}], 0.08),
     ],
 )
 def test_the_first_frame_time(frames, time):
-    assert first_frame_time({"frames": frames}) == time
+    assert first_frame_time({"packets_and_frames": frames}) == time
+    if not any("type" in entry for entry in frames):  # ffprobe's answer with frames only
+        assert first_frame_time({"frames": frames}) == time
     assert first_frame_time({}) is None
 
 
@@ -333,7 +343,8 @@ def test_the_first_frame_time_of_a_real_b_frame_encode(tmp_path):
     args = first_frame_args("ffprobe", str(master))
     assert args == [
         "ffprobe", "-v", "error", "-select_streams", "v:0", "-read_intervals", "%+#1",
-        "-show_entries", "frame=pts_time,best_effort_timestamp_time", "-print_format", "json",
+        "-show_entries", "packet=dts_time:frame=pts_time,best_effort_timestamp_time",
+        "-print_format", "json",
         str(master),
     ]  # fmt: skip
     subprocess.run(

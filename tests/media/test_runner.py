@@ -1,15 +1,19 @@
-"""run_ffmpeg's time limit: the whole process group goes, with a reason, and nothing else."""
+"""run_ffmpeg's time limit: the whole process group goes, with a reason, and nothing else.
+What ffmpeg and ffprobe say about a presigned URL reaches our errors without its secrets."""
 
 from __future__ import annotations
 
 import os
 import time
+import traceback
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from dailies.errors import EncodeTimedOut
-from dailies.media.runner import ffmpeg_timeout_s, run_ffmpeg
+from dailies.errors import DailiesError, EncodeTimedOut, UnplayableMaster
+from dailies.media.runner import ffmpeg_timeout_s, run_ffmpeg, run_ffprobe
+from dailies.redaction import REDACTED
 
 
 @pytest.mark.parametrize(
@@ -53,3 +57,26 @@ def test_within_its_time_limit_ffmpeg_runs_to_the_end(tmp_path: Path) -> None:
             "testsrc2=s=64x64:d=0.2", str(out)]  # fmt: skip
     run_ffmpeg(args, "tiny", timeout_s=60)
     assert out.stat().st_size > 0
+
+
+# Nothing listens on port 1: ffmpeg and ffprobe fail at once, naming the URL they were given.
+SIGNED_URL = "http://127.0.0.1:1/masters/ab?X-Amz-Credential=AKIAX%2F1&X-Amz-Signature=feed01"
+
+
+@pytest.mark.parametrize(
+    "run",
+    [
+        lambda: run_ffprobe(["ffprobe", "-v", "error", "-print_format", "json", SIGNED_URL]),
+        lambda: run_ffmpeg(["ffmpeg", "-nostdin", "-i", SIGNED_URL, "-f", "null", "-"], "probe"),
+        # a time limit: subprocess's own error names the whole command, URL included
+        lambda: run_ffprobe(["sh", "-c", "sleep 60", SIGNED_URL], timeout_s=0.5),
+    ],
+    ids=["ffprobe", "ffmpeg", "ffprobe-time-limit"],
+)
+def test_errors_about_a_presigned_url_keep_no_signature(run: Any) -> None:
+    with pytest.raises(DailiesError) as raised:
+        run()
+    shown = "".join(traceback.format_exception(raised.value))  # what Prefect logs
+    assert "feed01" not in shown and "AKIAX" not in shown, shown
+    if isinstance(raised.value, UnplayableMaster):
+        assert f"X-Amz-Signature={REDACTED}" in shown  # still says which object

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from prefect import flow
@@ -17,19 +19,21 @@ from ops.deploy import apply_automations, automation_specs
 ZOMBIE = "dailies-crash-zombie-flow-runs"
 GPU_POOL = "dailies-pause-failing-gpu-pool"
 AUDIT = "dailies-notify-audit-critical-findings"
+CHANGES = "dailies-notify-editors-changes-requested"
 
 
 def test_every_automation_file_is_valid_and_applying_twice_keeps_one_of_each(
     prefect_server: Any,
 ) -> None:
     specs = automation_specs()
-    assert {ZOMBIE, GPU_POOL, AUDIT} <= {s["name"] for s in specs}
+    assert {ZOMBIE, GPU_POOL, AUDIT, CHANGES} <= {s["name"] for s in specs}
     first = asyncio.run(apply_automations(specs))
-    # no `dailies-ops` notification block on this server: that one waits for it
+    # no `dailies-ops` or `dailies-editorial` notification block on this server: those wait
     assert first.pop(AUDIT) == "skipped: no block named dailies-ops"
+    assert first.pop(CHANGES) == "skipped: no block named dailies-editorial"
     assert set(first.values()) <= {"created", "updated"}
     again = asyncio.run(apply_automations(specs))
-    assert set(again.values()) - {again.pop(AUDIT)} == {"updated"}
+    assert set(again.values()) - {again.pop(AUDIT), again.pop(CHANGES)} == {"updated"}
 
     async def count() -> int:
         async with get_client() as client:
@@ -101,7 +105,7 @@ def _test_copy(name: str) -> dict[str, Any]:
     return {**spec, "name": f"{name}-test-{uuid.uuid4().hex[:6]}"}
 
 
-def _emit_until(emit: Any, check: Any, timeout_s: float = 45) -> Any:
+def _emit_until(emit: Any, check: Any, timeout_s: float = 120) -> Any:
     """Emit, then emit again every few seconds until `check` holds: the server's trigger
     service loads a new automation shortly after it is created, not at once, and an event
     it has not seen the automation for is not counted."""
@@ -165,6 +169,31 @@ def test_a_gpu_pool_whose_runs_keep_failing_is_paused(prefect_server: Any) -> No
 
 def test_a_critical_audit_finding_notifies_ops(prefect_server: Any) -> None:
     """A planted `dailies.audit.checksum_mismatch` reaches the ops webhook, key and detail."""
+    sha = uuid.uuid4().hex * 2
+    with _webhook_automation(AUDIT, "dailies-ops") as received:
+
+        def plant_a_finding() -> None:
+            emit_event(
+                event="dailies.audit.checksum_mismatch",
+                resource={
+                    "prefect.resource.id": f"dailies.master.{sha}",
+                    "prefect.resource.name": sha,
+                },  # fmt: skip
+                payload={"detail": "sha256 of the stored bytes differs", "audit_run_id": 7},
+            )
+
+        assert _emit_until(plant_a_finding, lambda: received)
+        message = received[0]
+        assert message["subject"] == f"dailies audit: dailies.audit.checksum_mismatch for {sha}"
+        assert "sha256 of the stored bytes differs" in message["body"]
+        assert "Audit run: 7" in message["body"]
+
+
+@contextmanager
+def _webhook_automation(automation: str, block_name: str) -> Iterator[list[dict[str, Any]]]:
+    """A test copy of `automation` notifying a webhook block named like `block_name` (a
+    CustomWebhookNotificationBlock, as ops configure theirs) that this process serves; the
+    messages it receives. Automation, block and server are removed afterwards."""
     import json
     import threading
     from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -184,41 +213,45 @@ def test_a_critical_audit_finding_notifies_ops(prefect_server: Any) -> None:
 
     server = HTTPServer(("127.0.0.1", 0), Webhook)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    block_name = f"dailies-ops-test-{uuid.uuid4().hex[:6]}"
+    saved_as = f"{block_name}-test-{uuid.uuid4().hex[:6]}"
     block = CustomWebhookNotificationBlock(
-        name="dailies-ops",
+        name=block_name,
         url=f"http://127.0.0.1:{server.server_port}/hook",
         json_data={"subject": "{{subject}}", "body": "{{body}}"},
     )
-    block.save(block_name)
-    spec = _test_copy(AUDIT)
+    block.save(saved_as)
+    spec = _test_copy(automation)
     (action,) = spec["actions"]
-    spec["actions"] = [{**action, "block_document_id": f"block:{block_name}"}]
+    spec["actions"] = [{**action, "block_document_id": f"block:{saved_as}"}]
     assert asyncio.run(apply_automations([spec]))[spec["name"]] == "created"
-    sha = uuid.uuid4().hex * 2
     try:
-
-        def plant_a_finding() -> None:
-            emit_event(
-                event="dailies.audit.checksum_mismatch",
-                resource={
-                    "prefect.resource.id": f"dailies.master.{sha}",
-                    "prefect.resource.name": sha,
-                },  # fmt: skip
-                payload={"detail": "sha256 of the stored bytes differs", "audit_run_id": 7},
-            )
-
-        assert _emit_until(plant_a_finding, lambda: received)
-        message = received[0]
-        assert message["subject"] == f"dailies audit: dailies.audit.checksum_mismatch for {sha}"
-        assert "sha256 of the stored bytes differs" in message["body"]
-        assert "Audit run: 7" in message["body"]
+        yield received
     finally:
         asyncio.run(_delete_automation(spec["name"]))
-        block.delete(block_name)
+        block.delete(saved_as)
         server.shutdown()
 
 
 async def _delete_pool(name: str) -> None:
     async with get_client() as client:
         await client.delete_work_pool(name)
+
+
+def test_a_reviewer_asking_for_changes_notifies_the_editors(prefect_server: Any) -> None:
+    """The API's own event (dailies.note_rules.approval_event, as PUT …/approval emits it):
+    "needs changes" reaches the editors' webhook with who and which master; an approval
+    does not."""
+    from dailies.note_rules import approval_event
+
+    approved, changes = uuid.uuid4().hex * 2, uuid.uuid4().hex * 2
+    with _webhook_automation(CHANGES, "dailies-editorial") as received:
+
+        def verdicts() -> None:
+            emit_event(**approval_event(approved, 7, "Ana (DP)", "none", "approved"))
+            emit_event(**approval_event(changes, 7, "Ana (DP)", "approved", "needs_changes"))
+
+        assert _emit_until(verdicts, lambda: received)
+        subjects = {message["subject"] for message in received}
+        assert subjects == {f"dailies: Ana (DP) asks for changes on {changes[:12]}"}, received
+        assert f"master {changes} (was: approved)" in received[0]["body"]
+        assert f"/api/masters/{changes}/notes" in received[0]["body"]

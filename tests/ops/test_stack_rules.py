@@ -10,6 +10,7 @@ import pytest
 from ops.demo_client import media_playlists
 from ops.environment import embedded_environment, throwaway_environment
 from ops.prerequisites import StackError, missing_tools, pick_port
+from ops.rgw import GiB, bluestore_bytes, render_config
 
 MULTIVARIANT = """#EXTM3U
 #EXT-X-INDEPENDENT-SEGMENTS
@@ -108,3 +109,33 @@ def test_a_port_whose_last_connections_linger_in_time_wait_is_free() -> None:
 
 def test_missing_tools_name_the_debian_packages() -> None:
     assert missing_tools("no-such-ffmpeg", "no-such-ffprobe") == ["ffmpeg"]
+
+
+@pytest.mark.parametrize(
+    ("free", "size"),
+    [
+        (10 * GiB, 8 * GiB),  # a small disk: 80 % of what is free
+        (320 * GiB, 256 * GiB),  # where 80 % is exactly the cap
+        (2048 * GiB, 256 * GiB),  # a big disk: capped
+        (0, 0),
+    ],
+)
+def test_bluestore_file_is_up_to_256_gib_or_80_percent_of_the_free_disk(
+    free: int, size: int, tmp_path: Path
+) -> None:
+    assert bluestore_bytes(free) == size
+    conf = render_config(tmp_path, "fsid", 1, 2, bluestore_bytes(free), "bluestore")
+    assert f"bluestore block size = {size}\n" in conf
+    assert f"bluestore block path = {tmp_path.resolve()}/osd/osd.0.block" in conf
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "10.231.7.11"])
+def test_rgw_serves_s3_on_the_address_given_and_keeps_its_cluster_on_loopback(
+    address: str, tmp_path: Path
+) -> None:
+    """Only the gateway (it checks signatures) faces other hosts: the monitor and the OSD run
+    without cephx."""
+    conf = render_config(tmp_path, "fsid", 1, 2, GiB, address=address)
+    assert f"rgw frontends = beast endpoint={address}:2\n" in conf
+    assert "mon host = v2:127.0.0.1:1\n" in conf
+    assert "public addr = 127.0.0.1\ncluster addr = 127.0.0.1\n" in conf

@@ -19,15 +19,16 @@ def ffprobe_args(ffprobe_bin: str, source: str) -> list[str]:
 
 
 def first_frame_args(ffprobe_bin: str, source: str) -> list[str]:
-    """The presentation time of a file's first video frame. A B-frame encode starts its
-    pictures a few frames after zero (libx264 with 2 B-frames: 2 frames) and browsers play
-    fMP4 with those times, so the review page needs it to name the frame on screen."""
+    """The first video packet's decode time and the first frame's presentation time. A
+    B-frame encode presents its first picture a few frames after it decodes it (libx264 with
+    2 B-frames: 2 frames), and browsers play fMP4 with that delay, so the review page needs
+    it to name the frame on screen (dailies.media.probe.first_frame_time)."""
     return [
         ffprobe_bin,
         "-v", "error",
         "-select_streams", "v:0",
         "-read_intervals", "%+#1",
-        "-show_entries", "frame=pts_time,best_effort_timestamp_time",
+        "-show_entries", "packet=dts_time:frame=pts_time,best_effort_timestamp_time",
         "-print_format", "json",
         source,
     ]  # fmt: skip

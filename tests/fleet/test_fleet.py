@@ -258,9 +258,13 @@ def test_losing_a_prefect_api_replica_keeps_first_plays_fast(
 ) -> None:
     fleet.host("ctl2").kill()
     _, seconds = _plays(fleet, tokens, tmp_path, "one-replica-lost")
-    # Each within 3 s, or, on a box loaded past that, no slower than the slowest healthy
-    # play of this run: a lost replica must cost nothing, whatever the box's speed.
-    assert max(seconds) <= max(3.0, max(HEALTHY, default=0.0)), (seconds, HEALTHY)
+    # A lost replica must cost nothing, whatever the box's speed: each play within 3 s, or
+    # within half again the slowest healthy play of this run on a box loaded past that. The
+    # margin is the spread of one box's minutes (CI saw 3.10 s against a healthy 2.84 s); a
+    # play the lost replica cost something waits on a timeout or the ladder (9-11 s, and the
+    # first-rendition assert in _plays), far past it.
+    bound = max(3.0, 1.5 * max(HEALTHY, default=0.0))
+    assert max(seconds) <= bound, (seconds, HEALTHY)
 
 
 def _status(fleet: Fleet, token: str, sha: str, unavailable_ok: bool = False) -> dict[str, Any]:

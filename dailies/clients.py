@@ -21,12 +21,24 @@ if TYPE_CHECKING:
 
 def s3_client(settings: Settings | None = None) -> Any:
     settings = settings or get_settings()
-    return _s3_client(settings.s3_endpoint_url, settings.aws_region)
+    return _s3_client(settings.s3_endpoint_url, settings.aws_region, READ_TIMEOUT_S)
+
+
+def s3_copy_client(settings: Settings | None = None) -> Any:
+    """For server-side copies (CopyObject, UploadPartCopy): the store answers only once it
+    has copied the bytes, which takes a 512 MiB part longer than the usual read timeout on a
+    busy store (RGW: over 60 s), and each timed-out try copied the part again."""
+    settings = settings or get_settings()
+    return _s3_client(settings.s3_endpoint_url, settings.aws_region, settings.copy_timeout_s)
+
+
+READ_TIMEOUT_S = 60.0  # botocore's own default
 
 
 @lru_cache(maxsize=8)
-def _s3_client(endpoint_url: str | None, region: str) -> Any:
+def _s3_client(endpoint_url: str | None, region: str, read_timeout_s: float) -> Any:
     config = Config(
+        read_timeout=read_timeout_s,
         # "adaptive" backs off on throttling (SlowDown/503) as well as 5xx.
         retries={"max_attempts": 5, "mode": "adaptive"},
         max_pool_connections=64,

@@ -46,3 +46,10 @@ def plan_copy_parts(size_bytes: int, preferred_part_bytes: int) -> list[PartRang
         start = end
         number += 1
     return parts
+
+
+def parts_still_to_copy(plan: list[PartRange], held: dict[int, int]) -> list[PartRange]:
+    """The planned parts an upload does not yet hold: `held` maps the part numbers it holds
+    to their sizes (ListParts). A part held at another size (a run with another part size
+    left it) is copied again over it."""
+    return [p for p in plan if held.get(p.part_number) != p.last_byte - p.first_byte + 1]

@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     multipart_copy_threshold_bytes: int = Field(default=5 * GiB, ge=5 * MiB, le=5 * GiB)
     multipart_copy_part_bytes: int = Field(default=512 * MiB, ge=5 * MiB, le=5 * GiB)
     copy_concurrency: int = Field(default=8, ge=1, le=64)
+    # How long one server-side copy request (a part, or a whole object up to the threshold)
+    # may take to answer: the store answers when the bytes are copied.
+    copy_timeout_s: float = Field(default=900.0, ge=1)
     # Locks are leases renewed while their holder lives: a killed worker's lock lapses
     # within this many seconds instead of blocking a sha forever.
     lock_lease_s: float = Field(default=30.0, ge=1)

@@ -16,7 +16,7 @@ from prefect.states import State
 from sqlalchemy.orm import Session
 
 from dailies.caching import content_cache_policy
-from dailies.clients import s3_client, session_scope
+from dailies.clients import s3_client, s3_copy_client, session_scope
 from dailies.db import masters
 from dailies.db.masters import PromotionOutcome
 from dailies.errors import AssetLinkRefused, ChecksumMismatch
@@ -155,10 +155,9 @@ def copy_to_masters(request: PromotionRequest, staged: StagedObject) -> CopiedMa
         masters_bucket.ensure_unchanged(
             s3, settings.staging_bucket, request.staging_key, staged.etag
         )
-        masters_bucket.abort_stale_uploads(s3, settings.masters_bucket, key)
         if size > settings.multipart_copy_threshold_bytes:
             version_id = masters_bucket.copy_multipart(
-                s3,
+                s3_copy_client(settings),
                 settings.staging_bucket,
                 request.staging_key,
                 staged.etag,
@@ -168,9 +167,11 @@ def copy_to_masters(request: PromotionRequest, staged: StagedObject) -> CopiedMa
                 settings.copy_concurrency,
             )
         else:
+            masters_bucket.abort_stale_uploads(s3, settings.masters_bucket, key)
             version_id = masters_bucket.copy_single(
-                s3, settings.staging_bucket, request.staging_key, staged.etag, dest
-            )
+                s3_copy_client(settings), settings.staging_bucket, request.staging_key,
+                staged.etag, dest,
+            )  # fmt: skip
     return CopiedMaster(
         sha256=request.sha256,
         masters_key=key,

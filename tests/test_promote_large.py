@@ -10,13 +10,16 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from dailies.promotion_rules import validate_promotion_request
+from dailies.clients import s3_copy_client
+from dailies.promotion_rules import retain_until_from, validate_promotion_request
 from dailies.settings import get_settings
+from dailies.storage import masters as masters_bucket
 from flows.promote import promote_master
 from tasks.promotion import hash_staging_object
 from tests.store_proxy import RecordingFaults, store_behind_proxy
@@ -151,7 +154,7 @@ def test_hashing_memory_does_not_grow_with_object_size(stack, s3, tmp_path, monk
 
 
 @pytest.mark.slow
-def test_worker_killed_mid_copy_leaves_nothing_and_next_run_finishes(
+def test_worker_killed_mid_copy_leaves_no_object_and_next_run_resumes_it(
     small_multipart_threshold, s3, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
     """The worker's second UploadPartCopy is held at a store proxy: the upload exists and its
@@ -187,10 +190,67 @@ def test_worker_killed_mid_copy_leaves_nothing_and_next_run_finishes(
     uploads = s3.list_multipart_uploads(Bucket=settings.masters_bucket).get("Uploads", [])
     assert len([u for u in uploads if u["Key"] == sha]) == 1
 
-    result = promote_master(key, sha)
+    with store_behind_proxy(settings) as (_, recorded):
+        result = promote_master(key, sha)
 
     assert result["status"] == "promoted"
+    # the next run resumed the upload: part 1 was not copied again; part 3 was (part 2 too,
+    # unless the held request, released after the kill, reached the store first)
+    assert {3} <= {n for n, _ in _part_copies(recorded, sha)} <= {2, 3}
     listed = s3.list_object_versions(Bucket=settings.masters_bucket, Prefix=sha)
     assert len([v for v in listed.get("Versions", []) if v["Key"] == sha]) == 1
     uploads = s3.list_multipart_uploads(Bucket=settings.masters_bucket).get("Uploads", [])
     assert [u for u in uploads if u["Key"] == sha] == []
+
+
+def test_a_copy_the_store_did_not_answer_in_time_is_resumed_not_restarted(
+    small_multipart_threshold, s3, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """Part 2's UploadPartCopy gets no answer within the client's read timeout: the upload
+    is kept with what it holds, and the next copy sends only what it lacks."""
+    import hashlib
+
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ReadTimeoutError
+
+    settings = small_multipart_threshold
+    key, sha = _stage_file(s3, settings, tmp_path, 15 * MiB)
+    etag = s3.head_object(Bucket=settings.staging_bucket, Key=key)["ETag"]
+    dest = masters_bucket.LockedCopy(
+        bucket=settings.masters_bucket, key=sha, metadata={"sha256": sha},
+        retention_mode=settings.retention_mode,
+        retain_until=retain_until_from(datetime.now(UTC), settings.retention_days),
+    )  # fmt: skip
+
+    def part_2(method: str, path: str, headers: dict[str, str]) -> bool:
+        copying = any(name.lower() == "x-amz-copy-source" for name in headers)
+        return method == "PUT" and copying and f"/{sha}?" in path and "partNumber=2" in path
+
+    with store_behind_proxy(settings) as (proxy, recorded):
+        held = proxy.hold(part_2)
+        impatient = boto3.client(
+            "s3", endpoint_url=proxy.url, region_name=settings.aws_region,
+            config=Config(read_timeout=1, retries={"total_max_attempts": 1},
+                          s3={"addressing_style": "path"}, signature_version="s3v4"),
+        )  # fmt: skip
+        copy = (settings.staging_bucket, key, etag, 15 * MiB, dest, 5 * MiB)
+        try:
+            with pytest.raises(ReadTimeoutError):
+                masters_bucket.copy_multipart(impatient, *copy, concurrency=1)
+            uploads = s3.list_multipart_uploads(Bucket=settings.masters_bucket)["Uploads"]
+            (upload,) = [u for u in uploads if u["Key"] == sha]
+            parts = s3.list_parts(Bucket=dest.bucket, Key=sha, UploadId=upload["UploadId"])
+            assert [p["PartNumber"] for p in parts["Parts"]] == [1, 3]
+            recorded.seen.clear()
+
+            # the promotion's own copy client, made after the proxy took the store's place
+            version = masters_bucket.copy_multipart(s3_copy_client(), *copy, concurrency=1)
+        finally:
+            held.release()
+
+    assert [n for n, _ in _part_copies(recorded, sha)] == [2]
+    head = s3.head_object(Bucket=settings.masters_bucket, Key=sha, VersionId=version)
+    assert head["ETag"].strip('"').endswith("-3"), head["ETag"]
+    body = s3.get_object(Bucket=settings.masters_bucket, Key=sha, VersionId=version)["Body"]
+    assert hashlib.sha256(body.read()).hexdigest() == sha

@@ -9,7 +9,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dailies.copy_plan import MAX_PARTS, MIN_PART_BYTES, choose_part_size, plan_copy_parts
+from dailies.copy_plan import (
+    MAX_PARTS,
+    MIN_PART_BYTES,
+    choose_part_size,
+    parts_still_to_copy,
+    plan_copy_parts,
+)
 from dailies.errors import CopyVerificationFailed, InvalidSha256, InvalidStagingKey
 from dailies.hashing import is_sha256, normalize_sha256, sha256_of_chunks
 from dailies.promotion_rules import (
@@ -105,6 +111,15 @@ def test_part_size_grows_to_stay_within_ten_thousand_parts() -> None:
     assert -(-size // part) <= MAX_PARTS
     with pytest.raises(ValueError):
         choose_part_size(10_001 * 5 * GiB, 8 * MiB)
+
+
+def test_a_resumed_copy_copies_only_the_parts_the_upload_lacks() -> None:
+    plan = plan_copy_parts(12 * MiB, 5 * MiB)  # 5, 5 and 2 MiB
+    assert parts_still_to_copy(plan, {}) == plan
+    # part 1 held whole, part 3 absent, part 2 held at another run's part size
+    held = {1: 5 * MiB, 2: 4 * MiB, 4: 5 * MiB}
+    assert [p.part_number for p in parts_still_to_copy(plan, held)] == [2, 3]
+    assert parts_still_to_copy(plan, {1: 5 * MiB, 2: 5 * MiB, 3: 2 * MiB}) == []
 
 
 def test_retain_until_is_whole_seconds_in_utc() -> None:

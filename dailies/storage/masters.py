@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from dailies.copy_plan import plan_copy_parts
+from dailies.copy_plan import parts_still_to_copy, plan_copy_parts
 from dailies.errors import StagingObjectChanged
 from dailies.storage.objects import error_code
 from dailies.storage.staging import head_staging
@@ -82,16 +83,50 @@ def copy_single(s3: Any, src_bucket: str, src_key: str, src_etag: str, dest: Loc
     return str(response.get("VersionId") or "")
 
 
-def abort_stale_uploads(s3: Any, bucket: str, key: str) -> int:
-    """Abort multipart uploads a killed worker left for this key; return how many."""
+def abort_stale_uploads(s3: Any, bucket: str, key: str, keep: str | None = None) -> int:
+    """Abort the multipart uploads left for this key (but `keep`); return how many."""
     aborted = 0
-    paginator = s3.get_paginator("list_multipart_uploads")
-    for page in paginator.paginate(Bucket=bucket, Prefix=key):
-        for upload in page.get("Uploads", []):
-            if upload["Key"] == key:
-                s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload["UploadId"])
-                aborted += 1
+    for upload in _uploads(s3, bucket, key):
+        if upload["UploadId"] != keep:
+            s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload["UploadId"])
+            aborted += 1
     return aborted
+
+
+def _uploads(s3: Any, bucket: str, key: str) -> list[dict[str, Any]]:
+    """The key's unfinished multipart uploads, oldest first."""
+    paginator = s3.get_paginator("list_multipart_uploads")
+    pages = paginator.paginate(Bucket=bucket, Prefix=key)
+    found = [u for page in pages for u in page.get("Uploads", []) if u["Key"] == key]
+    return sorted(found, key=lambda u: u["Initiated"])
+
+
+def _held_parts(s3: Any, dest: LockedCopy, upload_id: str) -> dict[int, dict[str, Any]]:
+    paginator = s3.get_paginator("list_parts")
+    pages = paginator.paginate(Bucket=dest.bucket, Key=dest.key, UploadId=upload_id)
+    return {p["PartNumber"]: p for page in pages for p in page.get("Parts", [])}
+
+
+def open_upload(s3: Any, dest: LockedCopy) -> tuple[str, dict[int, dict[str, Any]]]:
+    """The upload to copy into and the parts it already holds. An upload an earlier run left
+    for this key (killed, or out of retries on timeouts) is resumed, not started afresh: at
+    hundreds of GB a restart copies again what was copied, and the store keeps an aborted
+    upload's bytes until its garbage collection runs (RGW filled its disk so on a 20 GiB
+    master). Its parts are right whoever copied them: the key is the sha256, and every part
+    was copied under CopySourceIfMatch from an object hashed to that sha256."""
+    uploads = _uploads(s3, dest.bucket, dest.key)
+    if uploads:
+        upload_id = str(uploads[-1]["UploadId"])
+        abort_stale_uploads(s3, dest.bucket, dest.key, keep=upload_id)
+        return upload_id, _held_parts(s3, dest, upload_id)
+    created = s3.create_multipart_upload(
+        Bucket=dest.bucket,
+        Key=dest.key,
+        Metadata=dest.metadata,
+        ObjectLockMode=dest.retention_mode,
+        ObjectLockRetainUntilDate=dest.retain_until,
+    )
+    return str(created["UploadId"]), {}
 
 
 def copy_multipart(
@@ -104,17 +139,14 @@ def copy_multipart(
     part_bytes: int,
     concurrency: int,
 ) -> str:
-    """UploadPartCopy in parallel; on any failure the upload is aborted, leaving nothing."""
-    upload_id = s3.create_multipart_upload(
-        Bucket=dest.bucket,
-        Key=dest.key,
-        Metadata=dest.metadata,
-        ObjectLockMode=dest.retention_mode,
-        ObjectLockRetainUntilDate=dest.retain_until,
-    )["UploadId"]
-    parts = plan_copy_parts(size_bytes, part_bytes)
+    """UploadPartCopy in parallel into a new or resumed upload (`open_upload`). A refusal
+    aborts the upload, leaving nothing; a store that did not answer in time (a timeout, a
+    dropped connection) leaves it for the retry to resume."""
+    upload_id, held = open_upload(s3, dest)
+    plan = plan_copy_parts(size_bytes, part_bytes)
+    to_copy = parts_still_to_copy(plan, {n: int(p["Size"]) for n, p in held.items()})
 
-    def copy_part(part: Any) -> dict[str, Any]:
+    def copy_part(part: Any) -> tuple[int, str]:
         result = s3.upload_part_copy(
             Bucket=dest.bucket,
             Key=dest.key,
@@ -124,17 +156,24 @@ def copy_multipart(
             CopySourceIfMatch=src_etag,
             CopySourceRange=part.copy_source_range,
         )
-        return {"PartNumber": part.part_number, "ETag": result["CopyPartResult"]["ETag"]}
+        return part.part_number, str(result["CopyPartResult"]["ETag"])
 
     try:
-        with ThreadPoolExecutor(max_workers=min(concurrency, len(parts) or 1)) as pool:
-            completed = list(pool.map(copy_part, parts))
+        with ThreadPoolExecutor(max_workers=min(concurrency, len(to_copy) or 1)) as pool:
+            etags = {n: str(p["ETag"]) for n, p in held.items()}
+            etags.update(pool.map(copy_part, to_copy))
         response = s3.complete_multipart_upload(
             Bucket=dest.bucket,
             Key=dest.key,
             UploadId=upload_id,
-            MultipartUpload={"Parts": completed},
+            MultipartUpload={
+                "Parts": [
+                    {"PartNumber": p.part_number, "ETag": etags[p.part_number]} for p in plan
+                ]  # fmt: skip
+            },
         )
+    except (BotoConnectionError, HTTPClientError):
+        raise  # the store did not answer: what it holds is kept for the retry
     except ClientError as exc:
         s3.abort_multipart_upload(Bucket=dest.bucket, Key=dest.key, UploadId=upload_id)
         raise _source_changed(exc, src_bucket, src_key) from exc

@@ -102,5 +102,5 @@ def test_flow_run_killed_mid_multipart_copy_is_promoted_once_by_the_next_run(
     assert left == []
     fault_table.add(
         "2 masters copy", "SIGKILL flow-run process mid UploadPartCopy (part 2 of "
-        f"{size // (16 * MiB)})", recovery_s, "promoted once; the stale upload aborted", left,
+        f"{size // (16 * MiB)})", recovery_s, "promoted once; the upload resumed", left,
     )  # fmt: skip

@@ -14,6 +14,7 @@ from dailies.audit_rules import (
     Finding,
     LockState,
     chunked,
+    judge_bucket_lock,
     judge_retention,
     latest_in_shard,
     merge_shard,
@@ -96,6 +97,14 @@ def test_retention_findings_say_what_is_wrong(lock: LockState, required: str, de
     assert judge_retention(entry("k"), lock, required, NOW) == Finding(
         "retention_lapsed", "k", "sha-k", detail
     )
+
+
+def test_a_bucket_without_object_lock_says_so() -> None:
+    detail = "Object Lock is not enabled on the masters bucket: no version is protected"
+    for configuration in [None, {}, {"ObjectLockEnabled": "Disabled"}]:
+        assert judge_bucket_lock("masters", configuration) == Finding(
+            "retention_lapsed", "s3://masters", None, detail
+        )
 
 
 def test_retention_in_force_until_a_second_from_now_is_fine() -> None:

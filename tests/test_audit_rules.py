@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import hashlib
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -80,6 +81,7 @@ def test_shards_and_the_gaps_between_them() -> None:
         ("a", "a", "b"),
     ]
     assert plan_shards(1) == [Shard("")] and plan_shards(1)[0].name == "all"
+    assert [s.prefix for s in plan_shards(256)[::255]] == ["00", "ff"]
     assert [s.prefix for s in plan_shards(4096)[:2]] == ["000", "001"]
     assert stray_ranges(plan_shards(1)) == []
     assert stray_ranges(shards) == [
@@ -88,7 +90,7 @@ def test_shards_and_the_gaps_between_them() -> None:
         StrayRange("f\U0010ffff", None),
     ]
     assert len(stray_ranges(plan_shards(256))) == 1 + 16 + 16  # 0g…0z, …, 9:…9`, ff…
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="^shard count must be 1, 16, 256 or 4096, not 10$"):
         plan_shards(10)
 
 
@@ -115,6 +117,25 @@ def test_strays_are_orphans_and_the_listing_stops_past_the_gap() -> None:
     assert not gap.holds("9\U0010ffff") and gap.holds("9\U0010ffff0") and not gap.holds("a")
 
 
+def test_a_key_at_the_gaps_end_stops_the_listing_and_an_empty_page_has_no_contents() -> None:
+    """ListObjectsV2 leaves Contents out of a page with no keys; a key equal to the gap's
+    end is the first shard's, not a stray, and no page after it is fetched."""
+    gap = StrayRange(None, "0")
+    pages = [{"KeyCount": 0}, {"Contents": [{"Key": "-", "Size": 2}, {"Key": "0", "Size": 5}]}]
+    seen: list[int] = []
+
+    def tracked() -> Any:
+        for n, page in enumerate([*pages, {"Contents": [{"Key": "1", "Size": 1}]}]):
+            seen.append(n)
+            yield page
+
+    assert list(strays_in(tracked(), gap)) == [
+        Finding("orphaned", "-", None, "2 bytes with no catalog row")
+    ]
+    assert seen == [0, 1]
+    assert list(strays_in([{}], StrayRange("f\U0010ffff", None))) == []
+
+
 def test_the_latest_of_each_key_survives_page_boundaries() -> None:
     shard = Shard("1")
     pages = [
@@ -137,6 +158,30 @@ def test_a_listing_that_goes_backwards_is_refused() -> None:
         list(latest_in_shard(pages, plan_shards(1)[0]))
     with pytest.raises(ListingOutOfOrder, match="catalog went from 'b' back to 'a'"):
         list(merge_shard([entry("b"), entry("a")], []))
+
+
+def test_a_key_listed_twice_as_the_latest_is_refused() -> None:
+    pages = [_page(("1a", "2", 1, True)), _page(("1a", "1", 1, True))]
+    with pytest.raises(ListingOutOfOrder, match="^listing went from '1a' back to '1a'$"):
+        list(latest_in_shard(pages, Shard("1")))
+
+
+def test_keys_outside_the_shard_are_skipped_not_the_end_of_it() -> None:
+    pages = [_page(("0f", "1", 1, True), ("1a", "2", 2, True), ("2b", "3", 3, True))]
+    assert list(latest_in_shard(pages, Shard("1"))) == [BucketObject("1a", "2", 2)]
+    pages = [_page(("0f", "1", 1, True), ("1a", "2", 2, True), ("1b", "3", 3, True))]
+    assert [o.key for o in latest_in_shard(pages, Shard("1"))] == ["1a", "1b"]
+
+
+def test_a_merge_with_either_side_empty_or_ending_early() -> None:
+    assert list(merge_shard([], [])) == []
+    assert list(merge_shard([], [BucketObject("a", "1", 4)])) == [
+        Finding("orphaned", "a", None, "4 bytes with no catalog row")
+    ]
+    assert list(merge_shard([entry("a"), entry("z")], [BucketObject("a", "1", 10)])) == [
+        entry("a"),
+        Finding("missing", "z", "z", "the catalog lists it; no object at its key"),
+    ]
 
 
 def _split(items: list[Any], size: int) -> list[list[Any]]:
@@ -256,6 +301,19 @@ def test_the_head_sample_visits_every_master_once_per_period() -> None:
     assert 5 <= tonight <= 40  # about 1 % of 2000
 
 
+def test_a_masters_sample_slot_is_its_hash_and_does_not_move() -> None:
+    """The slot is the key's sha256, first 8 bytes big-endian, modulo the period. Another
+    formula would move masters to other nights, and one moved past tonight's would wait up
+    to two periods for its HEAD."""
+    first = date(2026, 12, 7).toordinal()
+    for key in ["a", "README", *(format(i, "064x") for i in range(5))]:
+        for period in (7, 100):
+            slot = int(hashlib.sha256(key.encode()).hexdigest()[:16], 16) % period
+            days = range(first, first + period)
+            sampled = [d for d in days if in_retention_sample(key, date.fromordinal(d), period)]
+            assert [d % period for d in sampled] == [slot], (key, period)
+
+
 @pytest.mark.parametrize(
     ("mode", "until", "head"),
     [
@@ -271,6 +329,13 @@ def test_which_masters_are_headed_tonight(mode: str, until: datetime, head: bool
     record = CatalogEntry(key, key, 10, mode, until)
     assert needs_head(record, "COMPLIANCE", NOW, 30, 100) is head
     assert needs_head(record, "COMPLIANCE", NOW, 30, 1) is True  # a 100 % sample
+
+
+def test_an_unknown_recorded_mode_is_weaker_than_governance() -> None:
+    key = next(k for k in (format(i, "064x") for i in range(100)) if not _sampled(k))
+    for mode, head in [("SOMETHING", True), ("GOVERNANCE", False), ("COMPLIANCE", False)]:
+        record = CatalogEntry(key, key, 10, mode, LATER)
+        assert needs_head(record, "GOVERNANCE", NOW, 30, 100) is head, mode
 
 
 def _sampled(key: str) -> bool:

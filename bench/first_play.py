@@ -13,6 +13,8 @@ deployment alone), on two stacks one after the other in the same bench run.
      above 25 Mbit/s a remux's first GOP is too big to be a fast start)
   d  2 GiB H.264/AAC 1080p at case a's bitrate (an 18-minute take), moov at the end: the
      size alone, remuxed over ranged reads (c adds a 16x bitrate, whose decode costs time)
+  e  ProRes 422 HQ 10-bit UHD (3840x2160) 29.97 + PCM, 6 s .mov: a camera master at 4K, where
+     decoding each frame (four times b's pixels) is the first rendition's cost
 
 Untimed, before each run: a never-built variant of the case's base master (a stream copy
 with a new metadata tag), uploaded through presigned multipart and promoted through the API.
@@ -97,6 +99,7 @@ CASES = {
     "b": Case("b", "ProRes 422 HQ 10-bit 1080p + PCM 6 s (540p encode)", ".mov", 3.0, False),
     "c": Case("c", "2 GiB H.264/AAC 1080p ~250 Mbit/s, moov at end (540p encode: above 25 Mbit/s)", ".mp4", 2.0, False),
     "d": Case("d", "2 GiB H.264/AAC 1080p at (a)'s bitrate, moov at end (remux)", ".mp4", 2.0, False),
+    "e": Case("e", "ProRes 422 HQ 10-bit UHD 29.97 + PCM 6 s (540p encode)", ".mov", 3.0, False),
 }  # fmt: skip
 
 
@@ -117,10 +120,12 @@ def base_master(case: Case) -> Path:
     tone = ["-f", "lavfi", "-i", "sine=f=440:d={d}:r=48000"]
     if case.key == "a":
         _run(sample_master_args(partial, seconds=6, tag="bench-base"))
-    elif case.key == "b":
-        _run([*FFMPEG, "-f", "lavfi", "-i", "testsrc2=s=1920x1080:r=25:d=6",
+    elif case.key in ("b", "e"):
+        picture = "s=1920x1080:r=25" if case.key == "b" else "s=3840x2160:r=30000/1001"
+        _run([*FFMPEG, "-f", "lavfi", "-i", f"testsrc2={picture}:d=6",
               *[t.format(d=6) for t in tone], "-c:v", "prores_ks", "-profile:v", "3",
-              "-pix_fmt", "yuv422p10le", "-c:a", "pcm_s16le", "-ac", "2", str(partial)])  # fmt: skip
+              "-pix_fmt", "yuv422p10le", "-c:a", "pcm_s16le", "-ac", "2", str(partial)],
+             timeout_s=1800)  # fmt: skip
     elif case.key == "d":
         # (a)'s master repeated by a stream copy to past 2 GiB: the same bitrate, so only
         # the size (and a moov at the end, some MB of sample tables) differs from (a).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -105,10 +106,23 @@ def test_worker_runs_promote_master_by_deployment_name(cpu_worker, stack, s3) ->
     assert [(a.key, a.type) for a in artifacts] == [(f"promotion-{sha[:16]}", "markdown")]
     summary = artifacts[0]
     assert sha in summary.data and key in summary.description
-    lines = _log_lines(run.id, until=f"promoted: s3://masters/{sha}")
-    assert any(f"promoted: s3://masters/{sha}" in line for line in lines), lines
     head = s3.head_object(Bucket=stack.masters_bucket, Key=sha)
     assert head["ObjectLockMode"] == stack.retention_mode
+    # Its logs say what was read, how fast, and what was published, in that order.
+    lines = _log_lines(run.id, until=f"promoted: s3://masters/{sha}")
+    part = f"{stack.hash_part_bytes / 2**20:,.1f} MiB"
+    read = (f"hashing s3://{stack.staging_bucket}/{key} (0.1 MiB, "
+            f"{stack.hash_parts_in_flight} ranged GETs of {part} at a time)")  # fmt: skip
+    fast = rf"sha256 {sha} over 0\.1 MiB in \d+\.\d s \(\d+ MiB/s\)"
+    published = (rf"promoted: s3://masters/{sha} version {re.escape(head['VersionId'])}, "
+                 rf"{stack.retention_mode} until (\S+)")  # fmt: skip
+    at = [
+        next((i for i, line in enumerate(lines) if check(line)), None)
+        for check in (read.__eq__, re.compile(fast).fullmatch, re.compile(published).fullmatch)
+    ]
+    assert None not in at and at == sorted(at), (at, lines)
+    until = datetime.fromisoformat(re.fullmatch(published, lines[at[2]])[1])  # type: ignore[index]
+    assert abs(until - head["ObjectLockRetainUntilDate"]).total_seconds() < 1, lines[at[2]]
     # the cached copy result went to the shared S3 result storage, keyed on the sha
     stored = s3.list_objects_v2(Bucket=stack.results_bucket, Prefix="prefect-results/")
     assert any(sha in obj["Key"] for obj in stored.get("Contents", []))

@@ -185,6 +185,21 @@ def test_other_shells_reach_the_running_stack(up: RunningUp) -> None:
     assert created.returncode == 0, created.stderr
     assert created.stdout.strip().startswith("dly_")  # the token alone on stdout
     assert "reviewer key 'ops' (id " in created.stderr and "shown once" in created.stderr
+    # `dailies audit` runs the stack's integrity-audit deployment on its worker and answers
+    # with the summary and the run's link; this module promotes nothing: clean, 0 objects. Run
+    # before the audit `prefect deployment run` starts below (concurrency 1, CANCEL_NEW).
+    audited = up.dailies("audit")
+    assert audited.returncode == 0, audited.stdout + audited.stderr
+    summary, link = audited.stdout.strip().splitlines()
+    assert summary == "clean: 0 objects, 0 bytes re-hashed", audited.stdout
+    ui = re.escape(f"http://127.0.0.1:{up.ports['prefect']}/runs/flow-run/")
+    launched = re.fullmatch(rf"\(run audit-\d{{4}}-\d\d-\d\d-\d{{4}}: {ui}(\S+)\)", link)
+    assert launched, link
+    prefect_api = up.state["urls"]["prefect_api"]
+    run = httpx.get(f"{prefect_api}/flow_runs/{launched[1]}", timeout=10).json()
+    assert run["state_type"] == "COMPLETED", run
+    deployment = httpx.get(f"{prefect_api}/deployments/{run['deployment_id']}", timeout=10)
+    assert deployment.json()["name"] == "integrity-audit", deployment.text
     listed = subprocess.run(
         ["bash", "-c", f'eval "$({DAILIES} env)" && prefect deployment ls'],
         env=up.env, capture_output=True, text=True, timeout=120,

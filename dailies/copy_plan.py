@@ -18,6 +18,10 @@ class PartRange:
     last_byte: int  # inclusive, as in an HTTP Range / x-amz-copy-source-range
 
     @property
+    def size(self) -> int:
+        return self.last_byte - self.first_byte + 1
+
+    @property
     def copy_source_range(self) -> str:
         return f"bytes={self.first_byte}-{self.last_byte}"
 
@@ -52,4 +56,4 @@ def parts_still_to_copy(plan: list[PartRange], held: dict[int, int]) -> list[Par
     """The planned parts an upload does not yet hold: `held` maps the part numbers it holds
     to their sizes (ListParts). A part held at another size (a run with another part size
     left it) is copied again over it."""
-    return [p for p in plan if held.get(p.part_number) != p.last_byte - p.first_byte + 1]
+    return [p for p in plan if held.get(p.part_number) != p.size]

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from dailies.caching import content_cache_policy
 from dailies.clients import s3_client, s3_copy_client, session_scope
+from dailies.copy_plan import plan_copy_parts
 from dailies.db import masters
 from dailies.db.masters import PromotionOutcome
 from dailies.errors import AssetLinkRefused, ChecksumMismatch
@@ -32,7 +33,7 @@ from dailies.promotion_rules import (
     retention_needs_update,
     verify_copy,
 )
-from dailies.settings import MiB, get_settings
+from dailies.settings import MiB, Settings, get_settings
 from dailies.storage import masters as masters_bucket
 from dailies.storage import previews as preview_store
 from dailies.storage.objects import head, tag_object
@@ -155,23 +156,7 @@ def copy_to_masters(request: PromotionRequest, staged: StagedObject) -> CopiedMa
         masters_bucket.ensure_unchanged(
             s3, settings.staging_bucket, request.staging_key, staged.etag
         )
-        if size > settings.multipart_copy_threshold_bytes:
-            version_id = masters_bucket.copy_multipart(
-                s3_copy_client(settings),
-                settings.staging_bucket,
-                request.staging_key,
-                staged.etag,
-                size,
-                dest,
-                settings.multipart_copy_part_bytes,
-                settings.copy_concurrency,
-            )
-        else:
-            masters_bucket.abort_stale_uploads(s3, settings.masters_bucket, key)
-            version_id = masters_bucket.copy_single(
-                s3_copy_client(settings), settings.staging_bucket, request.staging_key,
-                staged.etag, dest,
-            )  # fmt: skip
+        version_id = _copy(settings, request.staging_key, staged, dest)
     return CopiedMaster(
         sha256=request.sha256,
         masters_key=key,
@@ -180,6 +165,31 @@ def copy_to_masters(request: PromotionRequest, staged: StagedObject) -> CopiedMa
         retention_mode=settings.retention_mode,
         retain_until=retain_until,
     )
+
+
+def _copy(settings: Settings, staging_key: str, staged: StagedObject, dest: Any) -> str:
+    """The server-side copy, logged: which kind, how long, what a resumed upload held."""
+    logger = run_logger("dailies.promotion")
+    copy_s3, size, started = s3_copy_client(settings), staged.size_bytes, time.monotonic()
+    source = (settings.staging_bucket, staging_key, staged.etag)
+    if size > settings.multipart_copy_threshold_bytes:
+        parts = plan_copy_parts(size, settings.multipart_copy_part_bytes)
+        logger.info("copying to s3://%s/%s: multipart, %d parts of %s, %d at a time",
+                    dest.bucket, dest.key, len(parts), _mib(parts[0].size),
+                    settings.copy_concurrency)  # fmt: skip
+        version_id, held = masters_bucket.copy_multipart(
+            copy_s3, *source, size, dest, settings.multipart_copy_part_bytes,
+            settings.copy_concurrency,
+        )  # fmt: skip
+        resumed = f"; {held} of {len(parts)} parts were in an earlier run's upload" if held else ""
+    else:
+        logger.info("copying to s3://%s/%s: one CopyObject", dest.bucket, dest.key)
+        masters_bucket.abort_stale_uploads(copy_s3, dest.bucket, dest.key)
+        version_id, resumed = masters_bucket.copy_single(copy_s3, *source, dest), ""
+    seconds = max(time.monotonic() - started, 1e-6)
+    logger.info("copied %s in %.1f s (%.0f MiB/s)%s", _mib(size), seconds,
+                size / MiB / seconds, resumed)  # fmt: skip
+    return version_id
 
 
 @task(**transient_retries(4))
@@ -261,7 +271,8 @@ def _summarise(
     """A log line and a markdown artifact: what ops look for in the run's page. A refused
     link fails the run, once the master and the attempt saying so are committed."""
     run_logger("dailies.promotion").info(
-        "%s: s3://masters/%s version %s, %s until %s", result["status"], result["masters_key"],
+        "%s: s3://%s/%s version %s, %s until %s", result["status"],
+        get_settings().masters_bucket, result["masters_key"],
         result["version_id"], result["retention_mode"], result["retain_until"],
     )  # fmt: skip
     create_markdown_artifact(

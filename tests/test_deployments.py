@@ -108,21 +108,23 @@ def test_worker_runs_promote_master_by_deployment_name(cpu_worker, stack, s3) ->
     assert sha in summary.data and key in summary.description
     head = s3.head_object(Bucket=stack.masters_bucket, Key=sha)
     assert head["ObjectLockMode"] == stack.retention_mode
-    # Its logs say what was read, how fast, and what was published, in that order.
-    lines = _log_lines(run.id, until=f"promoted: s3://masters/{sha}")
+    # Its logs say what was read, how fast, what ran, and what was published, in that order.
+    lines = _log_lines(run.id, until=f"promoted: s3://{stack.masters_bucket}/{sha}")
     part = f"{stack.hash_part_bytes / 2**20:,.1f} MiB"
     read = (f"hashing s3://{stack.staging_bucket}/{key} (0.1 MiB, "
             f"{stack.hash_parts_in_flight} ranged GETs of {part} at a time)")  # fmt: skip
     fast = rf"sha256 {sha} over 0\.1 MiB in \d+\.\d s \(\d+ MiB/s\)"
-    published = (rf"promoted: s3://masters/{sha} version {re.escape(head['VersionId'])}, "
+    ran = f"copying to s3://{stack.masters_bucket}/{sha}: one CopyObject"
+    copied = r"copied 0\.1 MiB in \d+\.\d s \(\d+ MiB/s\)"
+    version = re.escape(head["VersionId"])
+    published = (rf"promoted: s3://{stack.masters_bucket}/{sha} version {version}, "
                  rf"{stack.retention_mode} until (\S+)")  # fmt: skip
-    at = [
-        next((i for i, line in enumerate(lines) if check(line)), None)
-        for check in (read.__eq__, re.compile(fast).fullmatch, re.compile(published).fullmatch)
-    ]
+    checks = (read.__eq__, re.compile(fast).fullmatch, ran.__eq__, re.compile(copied).fullmatch,
+              re.compile(published).fullmatch)  # fmt: skip
+    at = [next((i for i, line in enumerate(lines) if check(line)), None) for check in checks]
     assert None not in at and at == sorted(at), (at, lines)
-    until = datetime.fromisoformat(re.fullmatch(published, lines[at[2]])[1])  # type: ignore[index]
-    assert abs(until - head["ObjectLockRetainUntilDate"]).total_seconds() < 1, lines[at[2]]
+    until = datetime.fromisoformat(re.fullmatch(published, lines[at[-1]])[1])  # type: ignore[index]
+    assert abs(until - head["ObjectLockRetainUntilDate"]).total_seconds() < 1, lines[at[-1]]
     # the cached copy result went to the shared S3 result storage, keyed on the sha
     stored = s3.list_objects_v2(Bucket=stack.results_bucket, Prefix="prefect-results/")
     assert any(sha in obj["Key"] for obj in stored.get("Contents", []))

@@ -245,11 +245,12 @@ def test_a_copy_the_store_did_not_answer_in_time_is_resumed_not_restarted(
             recorded.seen.clear()
 
             # the promotion's own copy client, made after the proxy took the store's place
-            version = masters_bucket.copy_multipart(s3_copy_client(), *copy, concurrency=1)
+            version, kept = masters_bucket.copy_multipart(s3_copy_client(), *copy, concurrency=1)
         finally:
             held.release()
 
     assert [n for n, _ in _part_copies(recorded, sha)] == [2]
+    assert kept == 2
     head = s3.head_object(Bucket=settings.masters_bucket, Key=sha, VersionId=version)
     assert head["ETag"].strip('"').endswith("-3"), head["ETag"]
     body = s3.get_object(Bucket=settings.masters_bucket, Key=sha, VersionId=version)["Body"]

@@ -138,10 +138,11 @@ def copy_multipart(
     dest: LockedCopy,
     part_bytes: int,
     concurrency: int,
-) -> str:
-    """UploadPartCopy in parallel into a new or resumed upload (`open_upload`). A refusal
-    aborts the upload, leaving nothing; a store that did not answer in time (a timeout, a
-    dropped connection) leaves it for the retry to resume."""
+) -> tuple[str, int]:
+    """UploadPartCopy in parallel into a new or resumed upload (`open_upload`); the new
+    version's id and how many parts the upload already held. A refusal aborts the upload,
+    leaving nothing; a store that did not answer in time (a timeout, a dropped connection)
+    leaves it for the retry to resume."""
     upload_id, held = open_upload(s3, dest)
     plan = plan_copy_parts(size_bytes, part_bytes)
     to_copy = parts_still_to_copy(plan, {n: int(p["Size"]) for n, p in held.items()})
@@ -180,7 +181,7 @@ def copy_multipart(
     except BaseException:
         s3.abort_multipart_upload(Bucket=dest.bucket, Key=dest.key, UploadId=upload_id)
         raise
-    return str(response.get("VersionId") or "")
+    return str(response.get("VersionId") or ""), len(plan) - len(to_copy)
 
 
 def retention_from_head(head: dict[str, Any]) -> tuple[str, datetime] | None:

@@ -1,7 +1,8 @@
 """The frame on screen survives what happens around it (issue 26): End on a master whose audio
 runs past its last picture, a rendition picked while paused, and the switch from the fast
 first rendition to the finished ladder, ended or paused. And a build that stops moving is
-asked for again (issue 23 item 4). Headless Chromium through the edge and the real API; the
+asked for again (issue 23 item 4). And every frame stepped through on the first rendition
+shows its own picture and label. Headless Chromium through the edge and the real API; the
 frame is read from the picture (the burned-in index, FRAME_ON_SCREEN), never from the label
 alone.
 
@@ -14,7 +15,7 @@ page is where it wants it (played to its end, or paused on a frame), so nothing 
 from __future__ import annotations
 
 import json
-import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from dailies.timecode import source_timing
@@ -32,7 +34,9 @@ from tests.e2e.test_review_page import (
     PICTURE_AND_LABEL_SETTLED,
     _open,
     _settle,
+    frames_in,
     make_timecoded_master,
+    step_through_every_frame,
 )
 
 pytestmark = pytest.mark.slow
@@ -40,16 +44,6 @@ pytestmark = pytest.mark.slow
 RATE, START, _ = MASTERS["29.97DF"]
 TIMING = source_timing(START, Fraction(RATE))
 LEVEL_URIS = "() => dailiesPlayer.hls.levels.map((l) => l.uri || l.url)"
-
-
-def frames_in(path: Path) -> int:
-    """How many pictures the master has, counted by decoding it."""
-    counted = subprocess.run(
-        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-count_frames",
-         "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", str(path)],
-        check=True, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    return int(counted.stdout.strip())
 
 
 @dataclass(frozen=True)
@@ -148,11 +142,22 @@ def _set_row(stack: Any, sha: str, status: str, progress: float) -> None:
 
 
 @pytest.fixture
-def while_building(stack: Any, first_then_ladder: Staged) -> Iterator[Staged]:
-    """The bucket and the row as they were while the ladder ran; finished again after."""
+def while_building(stack: Any, edge: Service, first_then_ladder: Staged) -> Iterator[Staged]:
+    """The bucket and the row as they were while the ladder ran; finished again after. Only
+    once the edge serves them: it keeps a playlist it fetched for a second (its playlist TTL),
+    and a page opened within that second of an earlier test's ladder got the ladder."""
+    from tests.grants import GrantAuth
+
     staged = first_then_ladder
     _publish(stack, staged.first)
     _set_row(stack, staged.sha, "building", 0.5)
+    deadline = time.monotonic() + 15
+    with httpx.Client(base_url=edge.url, auth=GrantAuth(stack), timeout=10) as client:
+        while (served := {k: client.get(f"/previews/{k}").text for k in staged.first}) != (
+            staged.first
+        ):
+            assert time.monotonic() < deadline, served  # 15 s: the TTL is a second
+            time.sleep(0.1)
     yield staged
     _publish(stack, staged.ladder)
     _set_row(stack, staged.sha, "ready", 1.0)
@@ -303,6 +308,27 @@ def test_the_switch_to_the_ladder_keeps_the_frame_on_screen(
         page.keyboard.press("ArrowLeft")
         _settle(page, frame - 1)
         assert page.inner_text("#timecode") == TIMING.label_at(frame - 1)
+    finally:
+        page.close()
+
+
+def test_every_frame_stepped_on_the_first_rendition_shows_its_own_picture_and_label(
+    while_building: Staged, browser: Any, edge: Service, reviewer_token: str,
+    record_property: Any,
+) -> None:  # fmt: skip
+    """Issue 26's done-when on the other path a reviewer meets: the page playing the first
+    rendition (a remux, its first picture at its own place on the clock) while the ladder is
+    built. → from the first to the last picture of the 29.97 DF master: each shows its own
+    picture and label (test_review_page.py does the ladder at 23.976, 25 and 29.97 DF)."""
+    staged = while_building
+    page = _open(browser, f"{edge.url}/watch/{staged.sha}#token={reviewer_token}")
+    try:
+        levels = page.evaluate(LEVEL_URIS)
+        assert levels and all("/first/" in uri for uri in levels), levels
+        checked = step_through_every_frame(page, TIMING, staged.frames, "29.97DF first rendition")
+        record_property("frames_checked", checked)
+        assert checked == staged.frames
+        assert all("/first/" in uri for uri in page.evaluate(LEVEL_URIS))  # never upgraded
     finally:
         page.close()
 

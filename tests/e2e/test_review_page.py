@@ -1,7 +1,8 @@
 """The review page as a reviewer uses it, in headless Chromium through the edge: the poster
-before play, the master's own SMPTE timecode on the frame seeked to (23.976 and 29.97
-drop-frame masters made with ffmpeg -timecode), frame steps of exactly one frame, the
-rendition picker, and documents an editor attached; all of it under the page's
+before play, the master's own SMPTE timecode on the frame seeked to (23.976, 25 and
+29.97 drop-frame masters made with ffmpeg -timecode), frame steps of exactly one frame, every
+frame of each master stepped through with → showing its own picture and label, the rendition
+picker, and documents an editor attached; all of it under the page's
 Content-Security-Policy, in no other site's frame.
 
 Which frame is on screen is read from the picture itself: every frame of the generated
@@ -15,7 +16,7 @@ import secrets
 import subprocess
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import pytest
@@ -29,11 +30,17 @@ pytestmark = pytest.mark.slow
 MASTERS = {
     "23.976": ("24000/1001", "01:00:00:00",
                {0: "01:00:00:00", 30: "01:00:01:06", 47: "01:00:01:23"}),
+    # 25 a second, no drop: frame 25 is the next second's :00, frame 61 is 2 s and 11 frames
+    "25": ("25/1", "10:00:00:00",
+           {0: "10:00:00:00", 25: "10:00:01:00", 61: "10:00:02:11"}),
     # 00:01:00;00 and ;01 do not exist in drop-frame: frame 2 is ;02
     "29.97DF": ("30000/1001", "00:00:59;28",
                 {0: "00:00:59;28", 2: "00:01:00;02", 40: "00:01:01;10"}),
 }  # fmt: skip
-SECONDS = 2.5
+SECONDS = 2.5  # the masters other modules make
+# This module's: every frame of each is stepped through, 72 + 75 + 90 = 237 frames in all
+# (2.5 s would be 198: the three rates together check at least 200).
+TIMECODED_SECONDS = 3.0
 
 FRAME_ON_SCREEN = """() => {
   const video = document.querySelector('video');
@@ -57,17 +64,18 @@ SETTLED = """(frame) => {
 
 
 def make_timecoded_master(
-    path: Path, rate: str, timecode: str, audio_s: float | None = None
-) -> None:
+    path: Path, rate: str, timecode: str, audio_s: float | None = None,
+    seconds: float = SECONDS,
+) -> None:  # fmt: skip
     """854x480 (two rungs: 480p, 360p), the frame index drawn as 8 columns, a tmcd track.
     `audio_s`: audio that long (cut to the video's length when not given)."""
     columns = "if(mod(floor(N/pow(2,floor(X*8/W))),2),235,16)"
     length = ["-shortest"] if audio_s is None else []
     subprocess.run(
         ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
-         "-f", "lavfi", "-i", f"color=c=gray:s=854x480:r={rate}:d={SECONDS},format=yuv420p,"
+         "-f", "lavfi", "-i", f"color=c=gray:s=854x480:r={rate}:d={seconds},format=yuv420p,"
          f"geq=lum='{columns}':cb=128:cr=128",
-         "-f", "lavfi", "-i", f"sine=f=440:d={audio_s or SECONDS}:r=48000",
+         "-f", "lavfi", "-i", f"sine=f=440:d={audio_s or seconds}:r=48000",
          "-c:v", "libx264", "-preset", "ultrafast", "-qp", "10", "-pix_fmt", "yuv420p",
          "-c:a", "aac", *length, "-timecode", timecode,
          "-metadata", f"comment=review-page-{secrets.token_hex(8)}", str(path)],
@@ -75,10 +83,25 @@ def make_timecoded_master(
     )  # fmt: skip
 
 
+def frames_in(path: Path) -> int:
+    """How many pictures the master has, counted by decoding it."""
+    counted = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-count_frames",
+         "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", str(path)],
+        check=True, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    return int(counted.stdout.strip())
+
+
+class Master(NamedTuple):
+    sha: str
+    frames: int  # pictures in the master, counted by ffprobe
+
+
 @pytest.fixture(scope="module")
-def timecoded(deployed: Any, stack: Any, tmp_path_factory: Any) -> dict[str, str]:
-    """Both masters promoted and their previews built (before the browser opens: Prefect's
-    sync calls and playwright's loop do not share a thread). {name: sha256}."""
+def timecoded_masters(deployed: Any, stack: Any, tmp_path_factory: Any) -> dict[str, Master]:
+    """Every master promoted and its preview built (before the browser opens: Prefect's
+    sync calls and playwright's loop do not share a thread)."""
     from dailies.clients import s3_client
     from flows.preview import build_preview
     from tests.preview_fixtures import stage_and_promote
@@ -86,18 +109,25 @@ def timecoded(deployed: Any, stack: Any, tmp_path_factory: Any) -> dict[str, str
     s3 = s3_client(stack)
     folder = tmp_path_factory.mktemp("timecoded")
     preset, stack.x264_preset = stack.x264_preset, "superfast"
-    shas = {}
+    masters = {}
     try:
         for name, (rate, timecode, _) in MASTERS.items():
-            master = folder / f"{name}.mov"
-            make_timecoded_master(master, rate, timecode)
-            shas[name] = stage_and_promote(s3, stack, master)
-            result = build_preview(shas[name])
+            path = folder / f"{name}.mov"
+            make_timecoded_master(path, rate, timecode, seconds=TIMECODED_SECONDS)
+            sha = stage_and_promote(s3, stack, path)
+            result = build_preview(sha)
             assert result["status"] == "ready", result
             assert result["start_timecode"] == timecode, result
+            masters[name] = Master(sha, frames_in(path))
     finally:
         stack.x264_preset = preset
-    return shas
+    return masters
+
+
+@pytest.fixture(scope="module")
+def timecoded(timecoded_masters: dict[str, Master]) -> dict[str, str]:
+    """{name: sha256} of the built masters."""
+    return {name: master.sha for name, master in timecoded_masters.items()}
 
 
 @pytest.fixture(scope="module")
@@ -188,6 +218,93 @@ def test_frame_step_moves_exactly_one_frame(
         page.close()
 
 
+# Where a move landed, polled on every animation frame: the label's frame and text and the
+# picture read from the canvas. Answered as soon as the picture and the label are both the
+# frame asked for on two animation frames in a row (a late frame callback must not move one
+# of them after a first agreement); anything else once it has stood still, paused and not
+# seeking, for 60 animation frames (about a second): a wrong frame is recorded, not waited
+# out. `step` tells one move from the next (the count starts again).
+LANDED = f"""([frame, step]) => {{
+  const video = document.querySelector('video');
+  const tc = document.getElementById('timecode');
+  const seen = {{ frame: Number(tc.dataset.frame), label: tc.textContent,
+                 picture: ({FRAME_ON_SCREEN})() }};
+  const key = video.paused && !video.seeking && video.readyState >= 2 ?
+    JSON.stringify(seen) : null;
+  const same = key !== null && window.landedStep === step && window.landedKey === key;
+  window.landed = same ? window.landed + 1 : 0;
+  window.landedStep = step; window.landedKey = key;
+  const right = seen.frame === frame && seen.picture === frame;
+  return window.landed >= (right ? 1 : 59) ? seen : null;
+}}"""
+
+
+def step_through_every_frame(page: Any, timing: Any, frames: int, what: str) -> int:
+    """Paused, from frame 0, → through every frame to the last (`frames - 1`) and once more
+    (it stays there): at each, the picture on screen (its burned-in index) and the label
+    (#timecode, its frame and text) must be the frame stepped to, labelled as `timing`
+    (dailies.timecode's SourceTiming) labels it. Every wrong frame is listed, not just the
+    first. Answers how many frames were checked."""
+    wrong: list[str] = []
+    checked = 0
+
+    def check(frame: int, step: int) -> None:
+        nonlocal checked
+        try:
+            seen = page.wait_for_function(LANDED, arg=[frame, step], timeout=15_000).json_value()
+        except Exception as exc:
+            state = page.evaluate(
+                f"() => ({{ picture: ({FRAME_ON_SCREEN})(), label: document.getElementById("
+                "'timecode').textContent, time: document.querySelector('video').currentTime,"
+                " seeking: document.querySelector('video').seeking })"
+            )
+            raise AssertionError(
+                f"{what}: frame {frame} never settled ({state}); wrong before it: {wrong}"
+            ) from exc
+        checked += 1
+        label = timing.label_at(frame)
+        if (seen["picture"], seen["frame"], seen["label"]) != (frame, frame, label):
+            wrong.append(
+                f"frame {frame}: picture {seen['picture']}, label {seen['label']}"
+                f" (frame {seen['frame']}); expected {label}"
+            )
+
+    page.keyboard.press("k")
+    page.evaluate("() => window.dailiesPlayer.controls.seekFrame(0)")
+    check(0, 0)
+    for frame in range(1, frames):
+        page.keyboard.press("ArrowRight")
+        check(frame, frame)
+    page.keyboard.press("ArrowRight")  # nothing after the last picture
+    check(frames - 1, frames)
+    checked -= 1  # the last frame once, however often it was looked at
+    assert page.evaluate("() => document.querySelector('video').paused")
+    assert not wrong, f"{what}: {len(wrong)} of {frames} frames wrong:\n" + "\n".join(wrong)
+    return checked
+
+
+@pytest.mark.parametrize("name", list(MASTERS))
+def test_every_frame_stepped_shows_its_own_picture_and_label(
+    timecoded_masters: dict[str, Master], browser: Any, edge: Service, reviewer_token: str,
+    name: str, record_property: Any,
+) -> None:  # fmt: skip
+    """Issue 26's done-when: frame by frame with →, from the first to the last picture of each
+    master (23.976, 25, 29.97 DF) on its ladder, the picture on screen and the label are the
+    frame stepped to, and no frame is skipped or shown twice. The three masters hold at
+    least 200 frames between them, every one checked."""
+    rate, start, _ = MASTERS[name]
+    master = timecoded_masters[name]
+    assert sum(m.frames for m in timecoded_masters.values()) >= 200
+    page = _open(browser, f"{edge.url}/watch/{master.sha}#token={reviewer_token}")
+    try:
+        timing = source_timing(start, Fraction(rate))
+        checked = step_through_every_frame(page, timing, master.frames, f"{name} ladder")
+        record_property("frames_checked", checked)
+        assert checked == master.frames
+    finally:
+        page.close()
+
+
 def test_poster_shows_before_play_and_no_native_controls(
     timecoded: dict[str, str], browser: Any, edge: Service, reviewer_token: str
 ) -> None:
@@ -216,7 +333,7 @@ def test_rendition_picker_switches(
         heights = page.evaluate("() => dailiesPlayer.hls.levels.map((l) => l.height)")
         assert options[0].startswith("auto") and len(options) == len(heights) + 1 >= 3, options
         for index, height in enumerate(heights):
-            page.keyboard.press("k")  # a 2.5 s clip: from its start, to see the switch play
+            page.keyboard.press("k")  # a 3 s clip: from its start, to see the switch play
             page.keyboard.press("Home")
             page.select_option("#rendition", str(index))
             page.keyboard.press("l")

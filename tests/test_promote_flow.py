@@ -18,7 +18,7 @@ from dailies.storage.objects import error_code, object_tags
 from flows.promote import promote_master
 from tests import preview_fixtures as media
 from tests.prefect_runs import task_retries
-from tests.staging import random_bytes, stage_bytes
+from tests.staging import random_bytes, stage_bytes, unreadable_bytes
 from tests.store_proxy import store_behind_proxy
 from tests.stores import both_stores
 
@@ -37,7 +37,7 @@ def _attempts(db_session, sha):  # type: ignore[no-untyped-def]
 def test_happy_path_promotes_into_locked_masters(settings, s3, db_session) -> None:  # type: ignore[no-untyped-def]
     # moto refuses CopyObject with lock headers and RGW ignores them (and answers without a
     # version id): on both, the lock checked here is the one the flow re-asserted.
-    key, sha = stage_bytes(s3, settings, random_bytes(256 * 1024))
+    key, sha = stage_bytes(s3, settings, unreadable_bytes(256 * 1024))
     result = promote_master(key, sha.upper(), {"asset_id": f"asset-{sha[:8]}", "project": "p1"})
 
     assert result["status"] == "promoted"
@@ -53,7 +53,7 @@ def test_happy_path_promotes_into_locked_masters(settings, s3, db_session) -> No
     row = db_session.get(Master, sha)
     assert row is not None and row.version_id == result["version_id"]
     assert row.source_staging_key == key
-    assert row.probe is None  # random bytes: kept all the same, with nothing to describe
+    assert row.probe is None  # not media: kept all the same, with nothing to describe
     asset = db_session.get(Asset, f"asset-{sha[:8]}")
     assert asset.master_sha256 == sha and asset.attributes == {"project": "p1"}
     assert [a.outcome for a in _attempts(db_session, sha)] == ["promoted"]

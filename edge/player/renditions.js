@@ -40,6 +40,12 @@ window.DailiesRenditions = (() => {
       if (hls.levels && hls.levels.length) fill();
     }
 
+    // The reviewer moved on before the new rendition arrived (played, or sought: Home, End, a
+    // step, the scrub bar): the frame they picked it on is no longer where they are, and
+    // seeking back to it once the rendition is buffered took End back to the start.
+    video.addEventListener("play", () => { picked = null; });
+    video.addEventListener("seeking", () => { picked = null; });
+
     select.addEventListener("change", () => {
       if (!hls) return;
       // Paused, the element keeps showing the old rendition's picture until something seeks

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -113,6 +114,14 @@ def test_part_urls_come_in_pages(editor: httpx.Client, api_settings: Any) -> Non
     assert editor.post(f"/api/uploads/{upload['upload_id']}/parts", json=past).status_code == 422
 
 
+def _failed_attempts(stack: Any, key: str) -> int:
+    from dailies.clients import session_scope
+    from dailies.db import masters
+
+    with session_scope(stack) as session:
+        return masters.failed_attempts(session, key, "0" * 64)[0]
+
+
 def test_a_failed_promotion_backs_off_before_the_same_request_hashes_again(
     editor: httpx.Client, stack: Any
 ) -> None:
@@ -124,6 +133,12 @@ def test_a_failed_promotion_backs_off_before_the_same_request_hashes_again(
     first = promote(editor, key, wrong).json()["flow_run_id"]
     execute_run(first)
     assert editor.get(f"/api/promotions/{first}").json()["state"] == "failed"
+    # The attempt row is the flow's failure hook's, written just after the run is Failed (by
+    # whichever process ran it: the session's worker may have taken it): wait for it.
+    deadline = time.monotonic() + 60
+    while not _failed_attempts(stack, key) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _failed_attempts(stack, key) == 1
 
     again = promote(editor, key, wrong)
     assert again.status_code == 429

@@ -167,7 +167,9 @@ def copy_to_masters(request: PromotionRequest, staged: StagedObject) -> CopiedMa
     )
 
 
-def _copy(settings: Settings, staging_key: str, staged: StagedObject, dest: Any) -> str:
+def _copy(
+    settings: Settings, staging_key: str, staged: StagedObject, dest: masters_bucket.LockedCopy
+) -> str:
     """The server-side copy, logged: which kind, how long, what a resumed upload held."""
     logger = run_logger("dailies.promotion")
     copy_s3, size, started = s3_copy_client(settings), staged.size_bytes, time.monotonic()
@@ -178,9 +180,8 @@ def _copy(settings: Settings, staging_key: str, staged: StagedObject, dest: Any)
                     dest.bucket, dest.key, len(parts), _mib(parts[0].size),
                     settings.copy_concurrency)  # fmt: skip
         version_id, held = masters_bucket.copy_multipart(
-            copy_s3, *source, size, dest, settings.multipart_copy_part_bytes,
-            settings.copy_concurrency,
-        )  # fmt: skip
+            copy_s3, *source, dest, parts, settings.copy_concurrency
+        )
         resumed = f"; {held} of {len(parts)} parts were in an earlier run's upload" if held else ""
     else:
         logger.info("copying to s3://%s/%s: one CopyObject", dest.bucket, dest.key)

@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from dailies.clients import s3_copy_client
+from dailies.copy_plan import plan_copy_parts
 from dailies.promotion_rules import retain_until_from, validate_promotion_request
 from dailies.settings import get_settings
 from dailies.storage import masters as masters_bucket
@@ -234,7 +235,7 @@ def test_a_copy_the_store_did_not_answer_in_time_is_resumed_not_restarted(
             config=Config(read_timeout=1, retries={"total_max_attempts": 1},
                           s3={"addressing_style": "path"}, signature_version="s3v4"),
         )  # fmt: skip
-        copy = (settings.staging_bucket, key, etag, 15 * MiB, dest, 5 * MiB)
+        copy = (settings.staging_bucket, key, etag, dest, plan_copy_parts(15 * MiB, 5 * MiB))
         try:
             with pytest.raises(ReadTimeoutError):
                 masters_bucket.copy_multipart(impatient, *copy, concurrency=1)

@@ -11,7 +11,7 @@ from typing import Any
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from dailies.copy_plan import parts_still_to_copy, plan_copy_parts
+from dailies.copy_plan import PartRange, parts_still_to_copy
 from dailies.errors import StagingObjectChanged
 from dailies.storage.objects import error_code
 from dailies.storage.staging import head_staging
@@ -134,17 +134,15 @@ def copy_multipart(
     src_bucket: str,
     src_key: str,
     src_etag: str,
-    size_bytes: int,
     dest: LockedCopy,
-    part_bytes: int,
+    plan: list[PartRange],
     concurrency: int,
 ) -> tuple[str, int]:
-    """UploadPartCopy in parallel into a new or resumed upload (`open_upload`); the new
-    version's id and how many parts the upload already held. A refusal aborts the upload,
-    leaving nothing; a store that did not answer in time (a timeout, a dropped connection)
-    leaves it for the retry to resume."""
+    """UploadPartCopy of `plan`'s parts (`plan_copy_parts`) in parallel into a new or resumed
+    upload (`open_upload`); the new version's id and how many parts the upload already held.
+    A refusal aborts the upload, leaving nothing; a store that did not answer in time (a
+    timeout, a dropped connection) leaves it for the retry to resume."""
     upload_id, held = open_upload(s3, dest)
-    plan = plan_copy_parts(size_bytes, part_bytes)
     to_copy = parts_still_to_copy(plan, {n: int(p["Size"]) for n, p in held.items()})
 
     def copy_part(part: Any) -> tuple[int, str]:

@@ -29,7 +29,9 @@ window.DailiesRenditions = (() => {
         if (!picked || data.frag.type !== "main" || (picked.level >= 0 && data.frag.level !== picked.level)) return;
         const { frame } = picked;
         picked = null;
-        if (video.paused) seekFrame(frame);
+        // Sought since the pick: the frame now wanted, sought again in the new rendition
+        // (Chromium left the picture of before the flush on screen under the right clock).
+        if (video.paused) seekFrame(frame === null ? frameOnScreen() : frame);
       });
       hls.on(H.Events.LEVEL_SWITCHED, (_e, data) => {
         trace.level = data.level;
@@ -41,10 +43,10 @@ window.DailiesRenditions = (() => {
     }
 
     // The reviewer moved on before the new rendition arrived (played, or sought: Home, End, a
-    // step, the scrub bar): the frame they picked it on is no longer where they are, and
-    // seeking back to it once the rendition is buffered took End back to the start.
-    video.addEventListener("play", () => { picked = null; });
-    video.addEventListener("seeking", () => { picked = null; });
+    // step, the scrub bar): the frame they picked it on is no longer where they are (seeking
+    // back to it took End back to the start); where they are now is sought instead.
+    video.addEventListener("play", () => { if (picked) picked.frame = null; });
+    video.addEventListener("seeking", () => { if (picked) picked.frame = null; });
 
     select.addEventListener("change", () => {
       if (!hls) return;

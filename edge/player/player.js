@@ -168,6 +168,7 @@
       const parsed = new Promise((resolve) => hls.once(window.Hls.Events.MANIFEST_PARSED, resolve));
       hls.loadSource(manifestUrl);
       hls.attachMedia(video);
+      window.DailiesStreamEnd.watch({ hls, video, trace }); // a seek waiting on it (stream-end.js)
       trace.hls = hls;
       return parsed;
     }

@@ -220,6 +220,27 @@ def test_end_shows_the_last_picture_when_the_audio_runs_longer(
         page.close()
 
 
+def test_end_pressed_at_once_shows_the_last_picture(
+    long_audio: Built, browser: Any, edge: Service, reviewer_token: str
+) -> None:
+    """End pressed as soon as the page plays (paused first): hls.js had not ended the stream yet
+    (it does so only after its first audio-track switch completes, on a tick that finds the
+    media not seeking), the decoder held the B-frame encode's last picture for that end, and
+    the seek never ended, the picture left on the first frames. It hung in about three of four
+    opens; three opens here. stream-end.js now ends the stream for a seek that waits on it."""
+    last = long_audio.frames - 1
+    for _ in range(3):
+        page = _open(browser, f"{edge.url}/watch/{long_audio.sha}#token={reviewer_token}")
+        try:
+            page.keyboard.press("k")
+            page.keyboard.press("End")
+            seen = _settled(page, "End at once")
+            assert (seen["frame"], seen["picture"]) == (last, last), seen
+            assert seen["text"] == TIMING.label_at(last)
+        finally:
+            page.close()
+
+
 def test_a_rendition_picked_while_paused_shows_the_same_frame_in_it(
     long_audio: Built, browser: Any, edge: Service, reviewer_token: str
 ) -> None:

@@ -1,5 +1,5 @@
 # The README's commands. `make test` works on a fresh Debian machine: it installs what it needs.
-.PHONY: test faults fleet lint structure bench demo sync system system-tests mutants mutants-sample soak
+.PHONY: test stack faults fleet lint structure bench demo sync system system-tests mutants mutants-sample soak
 
 UV ?= uv
 PYTEST_ARGS ?=
@@ -25,6 +25,12 @@ PYTEST_WORKERS ?= 2
 # The 30 slowest steps go to the output (setups included): where the next minute is.
 test: system-tests lint
 	$(UV) run pytest -n $(PYTEST_WORKERS) --dist loadscope --durations=30 $(PYTEST_ARGS)
+
+# The product started as its users start it: `dailies up` on moto and on Ceph RGW, the demo,
+# the CLI on workers. Each starts a stack of its own (a minute or more apiece), so they run
+# apart from the suite, in two processes like it.
+stack: system-tests sync
+	$(UV) run pytest -m stack -n $(PYTEST_WORKERS) --dist loadscope --durations=10 $(PYTEST_ARGS)
 
 # Fault injection: real SIGKILLs of flow runs, workers and ffmpeg (tests/faults, minutes),
 # in random order like the rest of the suite.

@@ -238,6 +238,7 @@ def _enum_of(prop, schema):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.slow
+@pytest.mark.stack
 def test_cli_commands_run_on_workers_and_answer_in_a_line(cpu_worker, stack, s3, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """`dailies promote|preview|audit` launch the deployments (named, tagged, shown in the UI
     like the API's runs, on a worker) and print a short summary with the run's link."""

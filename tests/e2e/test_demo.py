@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.stack]
 
 # The test session's stack must not leak in: the demo starts and stops its own.
 SESSION_PREFIXES = ("DAILIES_", "PREFECT_", "AWS_")

@@ -23,7 +23,7 @@ import pytest
 from ops import orphans
 from ops.processes import free_port
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.stack]
 
 SESSION_PREFIXES = ("DAILIES_", "PREFECT_", "AWS_")
 

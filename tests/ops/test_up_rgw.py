@@ -14,7 +14,7 @@ from ops.processes import free_port
 from tests.ops.test_up import DAILIES, _alive, _clean_env, _wait
 from tests.staging import random_bytes, stage_bytes
 
-pytestmark = [pytest.mark.slow, pytest.mark.rgw]
+pytestmark = [pytest.mark.slow, pytest.mark.rgw, pytest.mark.stack]
 
 
 def test_up_on_rgw_promotes_a_master_under_object_lock(tmp_path: Path) -> None:

@@ -27,7 +27,11 @@ class MultivariantWatch:
         self._polls: dict[str, asyncio.Task[bool]] = {}
 
     async def wait(self, sha: str, timeout_s: float) -> bool:
-        """True once the multivariant playlist exists, False when `timeout_s` passes first."""
+        """True once the multivariant playlist exists, False when `timeout_s` passes first.
+        With no time to wait, one look: a caller that does not long-poll (the page's first ask,
+        answered at once for its grant) still hears that it can play now."""
+        if timeout_s <= 0:
+            return bool(await anyio.to_thread.run_sync(self._probe, sha))
         deadline = time.monotonic() + min(timeout_s, self.max_wait_s)
         # A poll joined late ends at its starter's deadline: start another for the rest.
         while (left := deadline - time.monotonic()) > 0:

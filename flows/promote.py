@@ -14,6 +14,7 @@ from tasks.promotion import (
     hash_staging_object,
     master_copy_cache_policy,
     probe_master,
+    publish_first_poster,
     quarantine_mismatch,
     record_already_promoted,
     record_failed_attempt,
@@ -56,4 +57,8 @@ def promote_master(
         secured = secure_master(copy.with_options(refresh_cache=True)(request, staged))
     if secured is None:
         raise RuntimeError(f"masters object for {request.sha256} vanished right after copy")
-    return record_promotion(request, secured, asset, probe_master(secured))
+    probe = probe_master(secured)
+    promoted = record_promotion(request, secured, asset, probe)
+    # After the row (the promotion itself); a page opened on this master shows it at once.
+    publish_first_poster(secured, probe)
+    return promoted

@@ -116,7 +116,11 @@ def first_rendition_here(sha256: str) -> dict[str, Any]:
         def publish_poster() -> None:
             """After the playlist (the first frame does not wait for it): a poster for a
             master opened while it builds. Under first/, not poster.jpg: the edge keeps that
-            for good, and the ladder's is taken a tenth of the way in."""
+            for good, and the ladder's is taken a tenth of the way in. Promotion made it for
+            most masters already (tasks/promotion.py), and the edge keeps what it served."""
+            key = rendition_key(sha, FIRST_RENDITION, POSTER_NAME)
+            if preview_store.preview_exists(s3, settings, key):
+                return
             try:
                 poster = first_poster(
                     scratch, FIRST_RENDITION, scratch / "first-poster.jpg", settings.ffmpeg_bin
@@ -124,8 +128,9 @@ def first_rendition_here(sha256: str) -> dict[str, Any]:
             except (UnplayableMaster, EncodeFailed) as exc:  # the ladder's poster will come
                 logger.warning("no first-rendition poster for %s: %s", sha[:12], exc)
                 return
-            key = rendition_key(sha, FIRST_RENDITION, POSTER_NAME)
-            preview_store.upload_preview_file(s3, settings, poster, key, True)
+            preview_store.upload_preview_bytes_if_absent(
+                s3, settings, key, poster.read_bytes(), final=True
+            )
 
         publisher = LivePublisher(
             out,

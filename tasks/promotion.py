@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -23,8 +24,15 @@ from dailies.db.masters import PromotionOutcome
 from dailies.errors import AssetLinkRefused, ChecksumMismatch
 from dailies.handoffs import CopiedMaster, MasterRecord, StagedObject
 from dailies.hashing import sha256_of_chunks
+from dailies.media.commands.first_rendition import (
+    FIRST_RENDITION,
+    build_first_poster_args,
+    plan_first_rendition,
+)
 from dailies.media.commands.probe import ffprobe_args
-from dailies.media.runner import run_ffprobe
+from dailies.media.probe import parse_probe
+from dailies.media.runner import run_ffmpeg, run_ffprobe
+from dailies.previews.layout import POSTER_NAME, rendition_key
 from dailies.promotion_rules import (
     PromotionRequest,
     asset_link,
@@ -33,6 +41,7 @@ from dailies.promotion_rules import (
     retention_needs_update,
     verify_copy,
 )
+from dailies.scratch import make_scratch
 from dailies.settings import MiB, Settings, get_settings
 from dailies.storage import masters as masters_bucket
 from dailies.storage import previews as preview_store
@@ -44,6 +53,8 @@ from tasks.run_context import current_flow_run_id, run_logger
 
 # A probe reads a few ranges; a store that cannot serve them in this long gets no probe.
 PROBE_TIMEOUT_S = 60.0
+# One picture decoded from the master's first GOP (a 4K ProRes frame: about a second here).
+POSTER_TIMEOUT_S = 60.0
 
 # 2: results are CopiedMaster records, not dicts.
 PROMOTION_CACHE_VERSION = "2"
@@ -240,6 +251,42 @@ def probe_master(secured: CopiedMaster) -> dict[str, Any] | None:
             "%s kept without a probe (previews will probe it): %s", secured.sha256[:12], exc
         )
         return None
+
+
+@task(task_run_name="first-poster-{secured.sha256:.12}")
+def publish_first_poster(secured: CopiedMaster, probe: dict[str, Any] | None) -> str | None:
+    """The first rendition's poster (its first picture, at its size), made now from the master
+    and published under first/: a page opened on a master nobody has asked to preview yet has
+    a picture within a second, before any build starts. Written only where none exists (the
+    edge keeps it for good). Never fails the promotion: without it, the first rendition makes
+    one as before; a master without a probe gets none here."""
+    if probe is None:
+        return None
+    settings = get_settings()
+    s3 = s3_client(settings)
+    key = rendition_key(secured.sha256, FIRST_RENDITION, POSTER_NAME)
+    logger = run_logger("dailies.promotion")
+    scratch = make_scratch(settings.scratch_dir, "dailies-poster-", secured.sha256)
+    try:
+        parsed = parse_probe(probe)
+        plan = plan_first_rendition(parsed, secured.size_bytes)
+        url = preview_store.presigned_master_url(s3, settings, secured, 600)
+        out = scratch / POSTER_NAME
+        args = build_first_poster_args(url, parsed, plan, out, settings.ffmpeg_bin)
+        run_ffmpeg(args, "poster", timeout_s=POSTER_TIMEOUT_S)
+        preview_store.upload_preview_bytes_if_absent(
+            s3, settings, key, out.read_bytes(), final=True
+        )
+    except Exception as exc:  # UnplayableMaster, EncodeFailed, the store blinking: optional
+        logger.warning("%s: no poster at promotion (its first rendition makes one): %s",
+                       secured.sha256[:12], exc)  # fmt: skip
+        return None
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    logger.info(
+        "poster: s3://%s/%s (%dx%d)", settings.previews_bucket, key, plan.width, plan.height
+    )
+    return key
 
 
 @task(**transient_retries(3))

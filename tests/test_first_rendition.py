@@ -155,6 +155,36 @@ def test_first_rendition_is_published_complete_and_decodes(
     assert f"{sha}/poster.jpg" not in _keys(stack, f"{sha}/")
 
 
+def test_promotion_publishes_the_first_poster_before_any_build(
+    stack: Any, clips: Path, previews_url: str
+) -> None:
+    """Issue 26: a page opened on a master nobody had previewed had no picture until the first
+    rendition published its poster, after its playlist (0 of 6 bench runs showed it before the
+    first frame). Promotion now makes that poster from the master (at the first rendition's
+    size: an encode's rung here), before anything is built, and the first rendition leaves it
+    as it is (the edge keeps it for good)."""
+    path = media.make_prores_hq(clips / "poster-at-promotion.mov", seconds=2)
+    sha = media.stage_and_promote(s3_client(stack), stack, path)
+    assert _keys(stack, f"{sha}/") == {f"{sha}/first/poster.jpg"}  # nothing built, a poster
+    s3 = s3_client(stack)
+    made = s3.head_object(Bucket=stack.previews_bucket, Key=f"{sha}/first/poster.jpg")
+    assert made["ContentType"] == "image/jpeg"
+    (picture,) = _streams(
+        media.ffprobe_json(f"{previews_url}/{sha}/first/poster.jpg", "-show_streams"), "video"
+    )
+    assert picture["codec_name"] == "mjpeg"
+    result = publish_first_rendition(sha)
+    assert result["status"] == "published" and not result["copy"], result
+    again = s3.head_object(Bucket=stack.previews_bucket, Key=f"{sha}/first/poster.jpg")
+    assert again["ETag"] == made["ETag"] and again["LastModified"] == made["LastModified"]
+    playlist = parse_media_playlist(_text(stack, f"{sha}/first/index.m3u8"))
+    (video,) = _streams(
+        media.ffprobe_json(f"{previews_url}/{sha}/first/{playlist.map_uri}", "-show_streams"),
+        "video",
+    )
+    assert (picture["width"], picture["height"]) == (video["width"], video["height"])
+
+
 def test_a_published_sha_is_left_alone(stack: Any, h264: dict[str, Any]) -> None:
     sha = h264["sha"]
     before = _text(stack, f"{sha}/manifest.m3u8"), _keys(stack, f"{sha}/")
@@ -169,7 +199,8 @@ def test_the_ladders_multivariant_is_never_replaced(stack: Any, s3: Any, clips: 
     s3.put_object(Bucket=stack.previews_bucket, Key=key, Body=LADDER_MULTIVARIANT)
     assert publish_first_rendition(sha) == {"sha256": sha, "status": "exists"}
     assert _text(stack, f"{sha}/manifest.m3u8") == LADDER_MULTIVARIANT
-    assert _keys(stack, f"{sha}/first/") == set()
+    # Nothing of the first rendition's but the poster promotion made.
+    assert _keys(stack, f"{sha}/first/") == {f"{sha}/first/poster.jpg"}
 
 
 def _ffmpeg_children() -> list[int]:

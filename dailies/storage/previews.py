@@ -55,12 +55,20 @@ def upload_preview_text_if_absent(s3: Any, settings: Settings, key: str, text: s
     """Write a (non-final) object only where none exists (If-None-Match: *): the first
     rendition's multivariant playlist must never replace one the full ladder already published.
     False when the key was taken."""
-    spec = upload_spec(key, final=False)
+    return upload_preview_bytes_if_absent(s3, settings, key, text.encode(), final=False)
+
+
+def upload_preview_bytes_if_absent(
+    s3: Any, settings: Settings, key: str, body: bytes, final: bool
+) -> bool:
+    """Write a small object only where none exists (If-None-Match: *); False when the key was
+    taken. Also what keeps a final object (cached for good at the edge) from changing."""
+    spec = upload_spec(key, final=final)
     try:
         s3.put_object(
             Bucket=settings.previews_bucket,
             Key=key,
-            Body=text.encode(),
+            Body=body,
             ContentType=spec.content_type,
             CacheControl=spec.cache_control,
             IfNoneMatch="*",

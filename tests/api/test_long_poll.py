@@ -166,13 +166,29 @@ def test_answers_not_playable_after_wait_s(
     # Its own wait_s, not the server's cap (held to the cap, it could not answer before it).
     assert 1.5 <= elapsed < CAP_S, elapsed
     assert served.heads(sha) > 0  # it did poll
-    # Without wait_s it answers at once, as before long polling: no poll at all.
+    # Without wait_s it answers at once: one look (one HEAD), no poll.
     sha = insert_master(stack)
     post = Post(client, sha, 0)
     response = post.result()
     assert response.status_code == 202 and "playable" not in response.json()
     assert post.answered_at - post.sent_at < CAP_S
-    assert served.heads(sha) == 0
+    assert served.heads(sha) == 1
+
+
+def test_without_wait_s_it_still_says_playable_when_it_is(
+    client: httpx.Client, served: Served, stack: Any
+) -> None:
+    """The page's first ask does not wait (its answer's grant shows the poster at once); a
+    playlist already there is still said, so the page plays without a second ask."""
+    sha = insert_master(stack)
+    _put_multivariant(stack, sha)
+    post = Post(client, sha, 0)
+    response = post.result()
+    assert response.status_code == 202, response.text
+    body = response.json()
+    assert body["playable"] is True and body["status"] in ACTIVE, body
+    assert body["manifest_url"] == f"{stack.edge_url}/previews/{sha}/manifest.m3u8"
+    assert served.heads(sha) == 1
 
 
 def test_a_late_waiter_gets_its_whole_wait(

@@ -25,8 +25,8 @@ VIDEO_TIME = "() => document.querySelector('video').currentTime"
 # The page's trace without its hls.js instance and controls, which Playwright may fail to
 # serialise (the whole trace then reads None), as it did once the page moved to the ladder.
 PLAYER_TRACE = """() => {
-  const { phase, events, error, startedAt } = window.dailiesPlayer;
-  return { phase, events, error, startedAt };
+  const { phase, events, error, startedAt, posterAt, posterUrl, playingAt } = window.dailiesPlayer;
+  return { phase, events, error, startedAt, posterAt, posterUrl, playingAt };
 }"""
 
 
@@ -105,6 +105,10 @@ def test_player_builds_missing_preview_then_plays_from_the_start(
     levels = page.evaluate("() => window.dailiesPlayer.hls.levels.map((level) => level.uri)")
     assert levels and all("/first/" in uri for uri in levels), levels
     assert trace["startedAt"] < 0.5, trace  # from the start, not a live edge
+    # The poster promotion made (the first rendition's first picture) was on screen before
+    # the first frame: granted by the first answer, it did not wait for any build.
+    assert trace["posterUrl"].endswith(f"/previews/{sha}/first/poster.jpg"), trace
+    assert trace["posterAt"] < trace["playingAt"], trace
     # Started at 0 (not at the live edge of a still-growing playlist) and keeps going.
     before = page.evaluate(VIDEO_TIME)
     page.wait_for_function(f"() => ({VIDEO_TIME})() > {before + 0.5}", timeout=10_000)
@@ -115,11 +119,14 @@ def test_player_builds_missing_preview_then_plays_from_the_start(
     page.wait_for_function(
         "() => (window.dailiesPlayer.storyboardCues || 0) > 0", timeout=200_000, polling=500
     )
-    # The page asks for the preview first (nothing under /previews/ before it), a long poll
-    # of 8 s (README, "Player"); the documents list goes out beside it.
+    # The page asks for the preview first (nothing under /previews/ before it), answered at
+    # once (its grant shows the poster), then a long poll of 8 s (README, "Player"); the
+    # documents list goes out beside them.
     first = next(r for r in seen.requests if re.search(r"/api/preview|/previews/", r.url))
     assert (first.method, first.url) == ("POST", f"{edge.url}/api/preview")
-    assert first.post_data_json == {"sha": sha, "wait_s": 8}
+    asks = [r for r in seen.requests if (r.method, r.url) == ("POST", f"{edge.url}/api/preview")]
+    assert [r.post_data_json for r in asks[:2]] == [
+        {"sha": sha, "wait_s": 0}, {"sha": sha, "wait_s": 8}]  # fmt: skip
     # Every answer about a build under way was put into words on the status line. There is
     # at least one: the page played the first rendition, so the ladder was still building.
     building = [a for a in _api_answers(seen, sha) if a["status"] in ("queued", "building")

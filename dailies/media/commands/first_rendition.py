@@ -124,6 +124,22 @@ def build_first_rendition_args(
     return finish_args(out, ffmpeg_bin)
 
 
+def build_first_poster_args(
+    source: str,
+    probe: MasterProbe,
+    plan: FirstRenditionPlan,
+    out_file: Path,
+    ffmpeg_bin: str = "ffmpeg",
+) -> list[str]:
+    """argv writing the first rendition's poster (its first picture, as a JPEG) from the master
+    itself: the picture the first rendition will show, at its size, made before it exists (at
+    promotion), so a page opened on a never-built master has a picture at once."""
+    src = ffmpeg.input(source, protocol_whitelist=input_protocols(source))
+    video = src["v:0"] if plan.copy else _small_video(src, probe, plan)
+    out = ffmpeg.output(video, str(out_file), vframes=1, update=1, **{"q:v": 3}, f="image2")
+    return finish_args(out, ffmpeg_bin)
+
+
 def _small_video(src: Any, probe: MasterProbe, plan: FirstRenditionPlan) -> Any:
     video = src["v:0"]
     if probe.hdr:  # tone-mapping wants the full frame: the ladder's chain, then scale

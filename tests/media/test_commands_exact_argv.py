@@ -12,7 +12,11 @@ from typing import Any
 
 import pytest
 
-from dailies.media.commands.first_rendition import build_first_rendition_args, plan_first_rendition
+from dailies.media.commands.first_rendition import (
+    build_first_poster_args,
+    build_first_rendition_args,
+    plan_first_rendition,
+)
 from dailies.media.commands.ladder import EncodeSettings, build_ladder_args
 from dailies.media.commands.mp4 import build_mp4_args
 from dailies.media.commands.poster import build_poster_args
@@ -353,6 +357,39 @@ def test_poster_is_one_jpeg_frame_seeked_to_on_the_input():
         "to": "/o/poster.jpg",
     }
     assert build_poster_args(Path("/a"), 1.0, Path("/b"), "/opt/ffmpeg")[0] == "/opt/ffmpeg"
+
+
+def first_poster(source: str, ffmpeg_bin: str = "ffmpeg", **kwargs: Any) -> dict[str, Any]:
+    probe = probe_of(**kwargs)
+    plan = plan_first_rendition(probe, 4_000_000)
+    return parse(build_first_poster_args(source, probe, plan, Path("/o/p.jpg"), ffmpeg_bin))
+
+
+POSTER_JPEG = {"f": "image2", "q:v": "3", "update": "1", "vframes": "1"}
+
+
+def test_first_poster_of_a_browser_ready_master_is_its_first_picture_as_it_is():
+    assert first_poster("https://s3/m?sig=1", "/opt/ffmpeg") == {
+        "bin": "/opt/ffmpeg",
+        "inputs": [({"protocol_whitelist": URL}, "https://s3/m?sig=1")],
+        "graph": None,
+        "maps": ["0:v:0"],
+        "output": POSTER_JPEG,
+        "to": "/o/p.jpg",
+    }
+
+
+def test_first_poster_of_interlaced_prores_is_the_first_renditions_picture():
+    """The same chain as the first rendition's encode, so the poster is its first picture."""
+    assert first_poster("/m/master.mov", field_order="tt", **PRORES) == {
+        "bin": "ffmpeg",
+        "inputs": [({"protocol_whitelist": "file"}, "/m/master.mov")],
+        "graph": "[0:v:0]bwdif=deint=interlaced:mode=send_frame[s0];[s0]scale=960:540[s1];"
+        "[s1]format=yuv420p[s2];[s2]setsar=1[s3];[s3]fps=fps=30[s4]",
+        "maps": ["[s4]"],
+        "output": POSTER_JPEG,
+        "to": "/o/p.jpg",
+    }
 
 
 def test_storyboard_is_one_tiled_jpeg():

@@ -9,7 +9,7 @@ from asyncio import FIRST_COMPLETED
 from collections.abc import Coroutine
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.responses import JSONResponse
 
 from api.auth import Reviewer
@@ -28,7 +28,7 @@ from api.schemas import (
 from dailies.db import previews
 from dailies.db.previews import PreviewStatus
 from dailies.errors import DailiesError, UnknownMaster
-from dailies.grant_rules import grant_cookie, issue_grant
+from dailies.grant_rules import Grant, grant_cookie, issue_grant
 from dailies.hashing import normalize_sha256
 from dailies.preview_rules import manifest_url, snapshot_of
 from dailies.settings import Settings
@@ -115,15 +115,21 @@ def _with_grant(
 ) -> JSONResponse:
     """200 when ready, else 202 with Retry-After; either way with a fresh grant (only a
     known master gets here: UnknownMaster was raised before)."""
-    ttl_s = settings.preview_grant_ttl_s
-    grant = issue_grant(request.app.state.grant_secret, sha, time.time(), ttl_s)
+    grant, cookie = _grant(sha, request, settings)
     answer = {**answer, "grant": grant.value, "grant_expires_at": grant.expires}
-    secure = settings.edge_url.startswith("https:")
-    headers = {"Set-Cookie": grant_cookie(grant, sha, ttl_s, secure)}
+    headers = {"Set-Cookie": cookie}
     if ready:
         return JSONResponse(answer, status_code=200, headers=headers)
     headers["Retry-After"] = str(answer["retry_after_s"])
     return JSONResponse(answer, status_code=202, headers=headers)
+
+
+def _grant(sha: str, request: Request, settings: Settings) -> tuple[Grant, str]:
+    """A fresh grant for watching this sha at the edge, and its Set-Cookie value."""
+    ttl_s = settings.preview_grant_ttl_s
+    grant = issue_grant(request.app.state.grant_secret, sha, time.time(), ttl_s)
+    secure = settings.edge_url.startswith("https:")
+    return grant, grant_cookie(grant, sha, ttl_s, secure)
 
 
 def _keep_running(request: Request, work: Coroutine[Any, Any, Outcome]) -> asyncio.Task[Outcome]:
@@ -154,8 +160,12 @@ async def preview_status(
     _: Reviewer,
     db: DbRunnerDep,
     settings: SettingsDep,
+    request: Request,
+    response: Response,
 ) -> PreviewStatusOut:
-    """The preview's status from the previews row (missing when none was ever queued)."""
+    """The preview's status from the previews row (missing when none was ever queued), with
+    a fresh grant cookie for /previews/{sha}/, as POST's answer has: a page that asks this
+    beside its long poll shows the poster (made at promotion) without waiting for a build."""
     sha = normalize_sha256(sha)
 
     exists, row = await db(lambda session: previews.load_with_master(session, sha))
@@ -163,6 +173,7 @@ async def preview_status(
         raise UnknownMaster(f"no master with sha256 {sha}")
     snapshot = snapshot_of(row)
     ready = snapshot.status == PreviewStatus.READY
+    response.headers["Set-Cookie"] = _grant(sha, request, settings)[1]
     return PreviewStatusOut(
         status=snapshot.status,
         progress=snapshot.progress,

@@ -85,18 +85,21 @@
   }
 
   // POST /api/preview first: its answer carries the grant (a cookie for /previews/{sha}/)
-  // that the edge wants for every object. The first ask answers at once, so the poster
-  // (promotion made it) shows while the build starts; the asks after it long-poll until a
-  // playlist exists.
+  // that the edge wants for every object, and it long-polls until a playlist exists. The
+  // status GET beside it carries a grant too and answers at once: the poster (promotion made
+  // it) shows while the build starts.
   async function waitForPlaylist() {
     if (!token) {
       throw new Failure("This link carries no reviewer token (#token=…), and watching needs " +
         "one: ask whoever shared it for the full review link.");
     }
     say("Asking for the preview…", "requesting");
-    for (let first = true; ; first = false) {
+    api("GET", `/preview/${sha}`)
+      .then((res) => { if (res.status === 200) controls.showPoster(); }) // poster.js: once at a time
+      .catch(() => {}); // a courtesy: the long poll's answer grants as well
+    for (;;) {
       const asked = performance.now();
-      const res = await api("POST", "/preview", { sha, wait_s: first ? 0 : LONG_POLL_S });
+      const res = await api("POST", "/preview", { sha, wait_s: LONG_POLL_S });
       if (res.status === 429) {
         say("The API asks us to slow down; waiting…", "throttled");
         await sleep(res.retryAfter || DEFAULT_RETRY_S);
@@ -110,10 +113,6 @@
       }
       if (res.status === 200 || res.data.playable) return;
       say(describe(res.data), res.data.status);
-      if (first) {
-        controls.showPoster(); // granted now; poster.js asks once at a time
-        continue; // the long poll, at once
-      }
       // The server held the request while nothing was playable: ask again at once. A quick
       // answer (a server that does not long-poll) is retried at its own pace.
       const heldS = (performance.now() - asked) / 1000;

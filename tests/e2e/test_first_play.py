@@ -5,6 +5,7 @@ soon as the first rendition, made by the already-running task worker, exists."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import re
 import subprocess
@@ -119,14 +120,15 @@ def test_player_builds_missing_preview_then_plays_from_the_start(
     page.wait_for_function(
         "() => (window.dailiesPlayer.storyboardCues || 0) > 0", timeout=200_000, polling=500
     )
-    # The page asks for the preview first (nothing under /previews/ before it), answered at
-    # once (its grant shows the poster), then a long poll of 8 s (README, "Player"); the
-    # documents list goes out beside them.
-    first = next(r for r in seen.requests if re.search(r"/api/preview|/previews/", r.url))
-    assert (first.method, first.url) == ("POST", f"{edge.url}/api/preview")
-    asks = [r for r in seen.requests if (r.method, r.url) == ("POST", f"{edge.url}/api/preview")]
-    assert [r.post_data_json for r in asks[:2]] == [
-        {"sha": sha, "wait_s": 0}, {"sha": sha, "wait_s": 8}]  # fmt: skip
+    # The page asks for the preview first, a long poll of 8 s (README, "Player"), and its
+    # status beside it (answered at once, with a grant: the poster), nothing under /previews/
+    # before them; the documents list goes out beside them.
+    opening = list(
+        itertools.takewhile(lambda r: "/previews/" not in r.url, seen.requests)
+    )  # fmt: skip
+    asks = [r for r in opening if (r.method, r.url) == ("POST", f"{edge.url}/api/preview")]
+    assert [r.post_data_json for r in asks] == [{"sha": sha, "wait_s": 8}], opening
+    assert ("GET", f"{edge.url}/api/preview/{sha}") in [(r.method, r.url) for r in opening]
     # Every answer about a build under way was put into words on the status line. There is
     # at least one: the page played the first rendition, so the ladder was still building.
     building = [a for a in _api_answers(seen, sha) if a["status"] in ("queued", "building")

@@ -382,8 +382,7 @@ def test_a_build_that_stops_moving_is_asked_for_again(
         page.wait_for_function("() => window.dailiesPlayer && dailiesPlayer.playingAt")
         with page.expect_request(is_poll, timeout=15_000):  # following, every 2 s
             pass
-        # The opening ask, answered at once: playable (the first rendition is there).
-        assert [p.post_data_json for p in posts] == [{"sha": sha, "wait_s": 0}]
+        assert [p.post_data_json for p in posts] == [{"sha": sha, "wait_s": 8}]  # the opening
         assert page.evaluate("() => dailiesPlayer.askedAgain") is None
 
         with page.expect_request(is_ask, timeout=15_000) as asked:

@@ -90,6 +90,31 @@ def test_no_grant_for_strangers_or_unknown_masters(
     assert unknown.status_code == 404 and "set-cookie" not in unknown.headers
 
 
+def test_the_status_answer_grants_that_sha_too_and_strangers_nothing(
+    edge: Service, reviewer_at_edge: httpx.Client, stack: Any, edge_settings: Settings,
+    previews_s3: Any,
+) -> None:  # fmt: skip
+    """GET /api/preview/{sha} answers at once with a grant, so the page shows the poster
+    promotion made before any build is playable; the same cookie as POST's, for that sha
+    only, and none without a reviewer token or for an unknown master."""
+    sha = insert_master(stack)  # promoted, never asked for: no previews row
+    previews_s3.put_object(Bucket=BUCKET, Key=f"{sha}/first/poster.jpg", Body=b"\xff\xd8")
+    with httpx.Client(base_url=edge.url) as bare:
+        assert bare.get(f"/previews/{sha}/first/poster.jpg").status_code == 403
+    status = reviewer_at_edge.get(f"/api/preview/{sha}")
+    assert status.status_code == 200 and status.json()["status"] == "missing", status.text
+    cookie = _cookie_attributes(status.headers["set-cookie"])
+    assert cookie["path"] == f"/previews/{sha}/"
+    assert {"httponly", "samesite"} <= set(cookie)
+    assert verify_grant(grant_secret(edge_settings), sha, cookie[COOKIE_NAME], time.time())
+    assert reviewer_at_edge.get(f"/previews/{sha}/first/poster.jpg").status_code == 200
+    with httpx.Client(base_url=edge.url) as anonymous:
+        refused = anonymous.get(f"/api/preview/{sha}")
+        assert refused.status_code == 401 and "set-cookie" not in refused.headers
+    unknown = reviewer_at_edge.get(f"/api/preview/{'c' * 64}")
+    assert unknown.status_code == 404 and "set-cookie" not in unknown.headers
+
+
 def test_what_a_grant_costs_the_post(
     reviewer_at_edge: httpx.Client, stack: Any, edge_settings: Settings, previews_s3: Any
 ) -> None:

@@ -86,9 +86,9 @@ async def _trigger(
     # a playable multivariant playlist run side by side: the first rendition is often playable
     # before the ladder's flow run is even created, and the reviewer must not wait for that.
     launching = _keep_running(request, trigger.trigger(sha))
-    waiting = asyncio.ensure_future(watch.wait(sha, body.wait_s))
-    await asyncio.wait({launching, waiting}, return_when=FIRST_COMPLETED)
-    if waiting.done() and waiting.result():
+    waiting = asyncio.ensure_future(watch.wait(sha, body.wait_s)) if body.wait_s else None
+    await asyncio.wait({launching, *([waiting] if waiting else [])}, return_when=FIRST_COMPLETED)
+    if waiting is not None and waiting.done() and waiting.result():
         answer: dict[str, Any] = {"status": PreviewStatus.BUILDING, "flow_run_id": None}
         if launching.done() and not launching.exception():
             answer.update(launching.result().body)
@@ -100,12 +100,16 @@ async def _trigger(
         return answer, False
     outcome = await launching  # raises UnknownMaster & co. as before
     if outcome.ready:
-        waiting.cancel()
+        if waiting is not None:
+            waiting.cancel()
         return dict(outcome.body), True
     answer = dict(outcome.body)
     if answer["status"] == PreviewStatus.FAILED:
-        waiting.cancel()
-    elif await waiting:
+        if waiting is not None:
+            waiting.cancel()
+    # Without wait_s, one look once the trigger has answered (never raced with it: a ready
+    # preview's answer is the 200, not a "building" one that only saw its playlist first).
+    elif await (waiting if waiting is not None else watch.wait(sha, 0)):
         answer.update(playable=True, manifest_url=manifest_url(settings.edge_url, sha))
     return answer, False
 

@@ -155,6 +155,18 @@ def test_answers_playable_once_the_multivariant_appears(
     assert post.answered_at - put_done < CAP_S / 2, (post.answered_at - put_done, CAP_S)
 
 
+def test_without_wait_s_a_ready_preview_is_always_the_200(
+    client: httpx.Client, served: Served, stack: Any
+) -> None:
+    """The one look a POST without wait_s takes comes after the trigger's answer, never
+    raced with it: raced, a ready preview whose playlist HEAD came back first was answered
+    202 "building" (a loaded soak run: the player's grant renewal got a 202)."""
+    sha = insert_master(stack, {"status": "ready", "manifest_key": "manifest.m3u8"})
+    _put_multivariant(stack, sha)
+    answers = [client.post("/api/preview", json={"sha": sha}) for _ in range(20)]
+    assert [(a.status_code, a.json()["status"]) for a in answers] == [(200, "ready")] * 20
+
+
 def test_answers_not_playable_after_wait_s(
     client: httpx.Client, served: Served, stack: Any
 ) -> None:

@@ -28,8 +28,8 @@ class MultivariantWatch:
 
     async def wait(self, sha: str, timeout_s: float) -> bool:
         """True once the multivariant playlist exists, False when `timeout_s` passes first.
-        With no time to wait, one look: a caller that does not long-poll (the page's first ask,
-        answered at once for its grant) still hears that it can play now."""
+        With no time to wait, one look: a caller that does not long-poll still hears that it
+        can play now (the route looks only once the trigger has answered)."""
         if timeout_s <= 0:
             return bool(await anyio.to_thread.run_sync(self._probe, sha))
         deadline = time.monotonic() + min(timeout_s, self.max_wait_s)

@@ -21,6 +21,7 @@ from dailies.media.commands.common import (
     segment_prefix,
 )
 from dailies.media.commands.ladder import audio_stream, cpu_video_filters
+from dailies.media.commands.poster import jpeg_frame
 from dailies.media.commands.stream_copy import browser_friendly
 from dailies.media.ladder import AUDIO_BITRATE, LadderPlan, Rung, format_rate, plan_ladder
 from dailies.media.probe import MasterProbe
@@ -136,8 +137,7 @@ def build_first_poster_args(
     promotion), so a page opened on a never-built master has a picture at once."""
     src = ffmpeg.input(source, protocol_whitelist=input_protocols(source))
     video = src["v:0"] if plan.copy else _small_video(src, probe, plan)
-    out = ffmpeg.output(video, str(out_file), vframes=1, update=1, **{"q:v": 3}, f="image2")
-    return finish_args(out, ffmpeg_bin)
+    return finish_args(jpeg_frame(video, out_file), ffmpeg_bin)
 
 
 def _small_video(src: Any, probe: MasterProbe, plan: FirstRenditionPlan) -> Any:

@@ -4,6 +4,7 @@ rotated, so none of that is repeated)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import ffmpeg
 
@@ -15,11 +16,15 @@ def poster_time(duration_s: float) -> float:
     return round(max(0.0, min(duration_s * 0.1, 10.0, duration_s - 0.05)), 3)
 
 
+def jpeg_frame(video: Any, out_file: Path) -> Any:
+    """One picture of `video` as a JPEG: every poster's output, whatever it is taken from."""
+    return ffmpeg.output(video, str(out_file), vframes=1, update=1, **{"q:v": 3}, f="image2")
+
+
 def build_poster_args(
     video_file: Path, duration_s: float, out_file: Path, ffmpeg_bin: str = "ffmpeg"
 ) -> list[str]:
     src = ffmpeg.input(
         str(video_file), ss=poster_time(duration_s), protocol_whitelist=LOCAL_PROTOCOLS
     )
-    out = ffmpeg.output(src["v:0"], str(out_file), vframes=1, update=1, **{"q:v": 3}, f="image2")
-    return finish_args(out, ffmpeg_bin)
+    return finish_args(jpeg_frame(src["v:0"], out_file), ffmpeg_bin)
